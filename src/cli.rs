@@ -1,0 +1,114 @@
+//! The command line: the clap root, global dispatch, and helpers the
+//! subcommands share (thread pool, progress bar, torrent loading). Each
+//! subcommand lives in its own module with an args struct and a `run`.
+
+pub mod completions;
+pub mod create;
+pub mod generate;
+pub mod magnet;
+pub mod show;
+pub mod verify;
+
+use std::path::Path;
+
+use clap::{CommandFactory, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::env::Env;
+use crate::error::{Error, Result};
+use crate::metainfo::Torrent;
+
+/// Author, check and publish BitTorrent metainfo files.
+#[derive(Debug, Parser)]
+#[command(
+    name = "mktorrent-rs",
+    version,
+    about,
+    long_about = "Author, check and publish BitTorrent metainfo (.torrent) files.\n\n\
+                  Hashes content in parallel, writes byte-for-byte reproducible torrents \
+                  (SOURCE_DATE_EPOCH is honoured), and reads real-world torrents leniently.",
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Create(Box<create::Args>),
+    Show(show::Args),
+    Verify(verify::Args),
+    Magnet(magnet::Args),
+    Completions(completions::Args),
+}
+
+/// The clap definition, for man pages and completions.
+pub fn command() -> clap::Command {
+    Cli::command()
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli, env: &mut Env) -> Result<()> {
+    match cli.command {
+        Command::Create(args) => create::run(*args, env),
+        Command::Show(args) => show::run(args, env),
+        Command::Verify(args) => verify::run(args, env),
+        Command::Magnet(args) => magnet::run(args, env),
+        Command::Completions(args) => completions::run(&args, env),
+    }
+}
+
+/// Reads and parses a `.torrent` file (`-` reads standard input).
+pub fn load_torrent(path: &Path) -> Result<Torrent> {
+    let bytes = if path == Path::new("-") {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).map_err(|source| {
+            Error::ReadTorrent {
+                path: path.to_owned(),
+                source,
+            }
+        })?;
+        buf
+    } else {
+        std::fs::read(path).map_err(|source| Error::ReadTorrent {
+            path: path.to_owned(),
+            source,
+        })?
+    };
+    Torrent::parse(&bytes).map_err(|source| Error::ParseTorrent {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Runs `work` on a rayon pool of `threads` threads (0: one per core).
+/// A local pool keeps `--threads` exact and never touches the global one.
+pub fn with_threads<T: Send>(threads: usize, work: impl FnOnce() -> T + Send) -> Result<T> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("hash-{i}"))
+        .build()
+        .map_err(|err| Error::ThreadPool {
+            threads,
+            reason: err.to_string(),
+        })?;
+    Ok(pool.install(work))
+}
+
+/// A byte progress bar on stderr, or a hidden one when stderr is not a
+/// terminal or the user asked for quiet.
+pub fn progress_bar(env: &Env, total: u64, quiet: bool, verb: &str) -> ProgressBar {
+    if quiet || !env.stderr_is_terminal {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    let template = format!(
+        "{verb} [{{bar:30}}] {{bytes}}/{{total_bytes}} {{binary_bytes_per_sec}} ETA {{eta}}"
+    );
+    if let Ok(style) = ProgressStyle::with_template(&template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}

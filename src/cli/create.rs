@@ -1,0 +1,668 @@
+//! `create`: hash content into a `.torrent`.
+//!
+//! Parse (clap) → resolve ([`Plan::resolve`], the only place flags are
+//! checked against each other) → execute ([`execute`], which takes only the
+//! plan). Output is reproducible: the same content and flags give the same
+//! bytes, with `SOURCE_DATE_EPOCH` fixing the creation date.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use crate::env::Env;
+use crate::error::{Error, Result};
+use crate::files::{self, Content, Filters};
+use crate::hasher;
+use crate::magnet::Magnet;
+use crate::metainfo::{FileEntry, Info, Layout, Metainfo, Node, Torrent};
+use crate::piece_length;
+use crate::storage::{Storage, StorageError};
+
+/// DHT routers written to trackerless torrents when no `--nodes` are given.
+pub const DEFAULT_ROUTERS: &[(&str, u16)] = &[
+    ("router.bittorrent.com", 6881),
+    ("router.utorrent.com", 6881),
+    ("dht.transmissionbt.com", 6881),
+    ("dht.libtorrent.org", 25401),
+];
+
+/// Create a .torrent file from a file or a directory.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Piece length: by default the smallest power of two that keeps the piece \
+count at or below 1500, between 32 KiB and 16 MiB.\n\
+Reproducible output: the same content and flags give byte-identical torrents; set \
+SOURCE_DATE_EPOCH to fix the creation date (or use --no-date)."
+)]
+pub struct Args {
+    /// The file (single-file torrent) or directory (multi-file torrent) to share.
+    pub path: PathBuf,
+
+    /// Tracker announce URL (http, https or udp). Each flag is one tier; commas put
+    /// several URLs in the same tier.
+    #[arg(
+        short = 'a',
+        long = "tracker",
+        visible_alias = "announce",
+        value_name = "URL[,URL...]"
+    )]
+    pub trackers: Vec<String>,
+
+    /// Make a trackerless torrent: DHT only (BEP 5), no announce URL.
+    #[arg(long)]
+    pub trackerless: bool,
+
+    /// DHT bootstrap nodes written to `nodes` (IPv6 as [addr]:port). With --trackerless and
+    /// no --nodes, well-known public routers are used.
+    #[arg(long = "nodes", value_name = "HOST:PORT[,HOST:PORT...]")]
+    pub nodes: Vec<String>,
+
+    /// Web seed URL (BEP 19 url-list); repeatable.
+    #[arg(short = 'w', long = "web-seed", value_name = "URL")]
+    pub web_seeds: Vec<String>,
+
+    /// Mark the torrent private (BEP 27): peers only from its trackers.
+    #[arg(short = 'p', long)]
+    pub private: bool,
+
+    /// Source tag inside the info dictionary (changes the info hash; used by private trackers).
+    #[arg(short = 's', long)]
+    pub source: Option<String>,
+
+    /// Free-text comment.
+    #[arg(short = 'c', long)]
+    pub comment: Option<String>,
+
+    /// Torrent name (default: the file or directory name).
+    #[arg(short = 'n', long)]
+    pub name: Option<String>,
+
+    /// Omit the creation date.
+    #[arg(long)]
+    pub no_date: bool,
+
+    /// Omit the "created by" field.
+    #[arg(long)]
+    pub no_created_by: bool,
+
+    /// Piece length: a size (256KiB, 1M, 4194304) or a power-of-two exponent (18); 16 KiB to
+    /// 64 MiB [default: automatic].
+    #[arg(short = 'l', long, value_name = "SIZE")]
+    pub piece_length: Option<String>,
+
+    /// Include hidden files and directories (names starting with a dot).
+    #[arg(long)]
+    pub include_hidden: bool,
+
+    /// Include system junk files (.DS_Store, Thumbs.db, Desktop.ini).
+    #[arg(long)]
+    pub include_junk: bool,
+
+    /// Leave out files and directories matching GLOB (a name, or a path relative to the
+    /// input when it contains '/'); repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+
+    /// Only include files matching GLOB (same rules as --exclude); repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+
+    /// Follow symbolic links (by default they are neither followed nor stored).
+    #[arg(long)]
+    pub follow_symlinks: bool,
+
+    /// Where to write the torrent ('-' for standard output) [default: NAME.torrent].
+    #[arg(short = 'o', long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+
+    /// Overwrite the output file if it exists.
+    #[arg(short = 'f', long)]
+    pub force: bool,
+
+    /// Hashing threads [default: one per core].
+    #[arg(short = 'j', long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// No progress bar and no summary.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+
+    /// Print a JSON summary instead of the human one.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Also print the magnet link.
+    #[arg(long)]
+    pub magnet: bool,
+}
+
+/// Where the torrent goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    Stdout,
+    File(PathBuf),
+}
+
+/// A checked plan: everything `execute` needs, nothing it must validate.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub input: PathBuf,
+    pub filters: Filters,
+    pub tiers: Vec<Vec<String>>,
+    pub nodes: Vec<Node>,
+    /// The nodes are the default routers (the user is told so).
+    pub default_nodes: bool,
+    pub web_seeds: Vec<String>,
+    pub private: bool,
+    pub source: Option<String>,
+    pub comment: Option<String>,
+    pub name: Option<String>,
+    pub creation_date: Option<i64>,
+    pub created_by: Option<String>,
+    pub piece_length: Option<u64>,
+    /// `None`: decided once the content name is known (NAME.torrent in cwd).
+    pub output: Option<Output>,
+    pub force: bool,
+    pub threads: usize,
+    pub quiet: bool,
+    pub json: bool,
+    pub magnet: bool,
+}
+
+/// Checks a tracker URL: http, https or udp with a host (udp also a port).
+pub fn check_tracker_url(url: &str) -> Result<()> {
+    let bad = |reason: &str| Error::TrackerUrl {
+        url: url.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let parsed = url::Url::parse(url).map_err(|err| bad(&err.to_string()))?;
+    match parsed.scheme() {
+        "http" | "https" => {}
+        "udp" if parsed.port().is_none() => return Err(bad("udp trackers need a port")),
+        "udp" => {}
+        other => return Err(bad(&format!("scheme {other:?} is not http, https or udp"))),
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(bad("no host"));
+    }
+    Ok(())
+}
+
+fn check_web_seed(url: &str) -> Result<()> {
+    let bad = |reason: String| Error::WebSeedUrl {
+        url: url.to_owned(),
+        reason,
+    };
+    let parsed = url::Url::parse(url).map_err(|err| bad(err.to_string()))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(bad(format!(
+            "scheme {:?} is not http or https",
+            parsed.scheme()
+        )));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(bad("no host".into()));
+    }
+    Ok(())
+}
+
+/// Parses `host:port` or `[v6]:port`.
+pub fn parse_node(text: &str) -> Result<Node> {
+    let bad = |reason: &str| Error::Node {
+        node: text.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+        let (host, port) = rest
+            .split_once("]:")
+            .ok_or_else(|| bad("expected [address]:port"))?;
+        host.parse::<std::net::Ipv6Addr>()
+            .map_err(|_| bad("not an IPv6 address inside [...]"))?;
+        (host, port)
+    } else {
+        let (host, port) = text
+            .rsplit_once(':')
+            .ok_or_else(|| bad("expected host:port"))?;
+        if host.contains(':') {
+            return Err(bad("write IPv6 addresses as [address]:port"));
+        }
+        (host, port)
+    };
+    if host.is_empty() {
+        return Err(bad("no host"));
+    }
+    let port: u16 = port
+        .parse()
+        .ok()
+        .filter(|&p| p != 0)
+        .ok_or_else(|| bad("port must be 1-65535"))?;
+    Ok(Node {
+        host: host.to_owned(),
+        port,
+    })
+}
+
+fn check_name(name: &str) -> Result<()> {
+    let reason = if name.is_empty() {
+        Some("is empty")
+    } else if name == "." || name == ".." {
+        Some("cannot be `.` or `..`")
+    } else if name.contains('/') || name.contains('\\') || name.contains('\0') {
+        Some("cannot contain a path separator or NUL")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(Error::Name {
+            name: name.to_owned(),
+            reason,
+        }),
+        None => Ok(()),
+    }
+}
+
+impl Plan {
+    /// Turns raw arguments into a checked plan; every flag error is found here.
+    pub fn resolve(args: Args, env: &Env) -> Result<Self> {
+        if args.trackerless && !args.trackers.is_empty() {
+            return Err(Error::Conflict(
+                "--trackerless cannot be combined with --tracker",
+            ));
+        }
+        let output = args.output.map(|path| {
+            if path == std::path::Path::new("-") {
+                Output::Stdout
+            } else {
+                Output::File(env.path(path))
+            }
+        });
+        if output == Some(Output::Stdout) && args.json {
+            return Err(Error::Conflict(
+                "--json and --output - both write to standard output; choose one",
+            ));
+        }
+
+        let mut tiers = Vec::new();
+        for flag in &args.trackers {
+            let tier: Vec<String> = flag
+                .split(',')
+                .map(str::trim)
+                .filter(|u| !u.is_empty())
+                .map(str::to_owned)
+                .collect();
+            for url in &tier {
+                check_tracker_url(url)?;
+            }
+            if !tier.is_empty() {
+                tiers.push(tier);
+            }
+        }
+
+        let mut nodes = Vec::new();
+        for flag in &args.nodes {
+            for node in flag.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                nodes.push(parse_node(node)?);
+            }
+        }
+        let default_nodes = args.trackerless && nodes.is_empty();
+        if default_nodes {
+            nodes = DEFAULT_ROUTERS
+                .iter()
+                .map(|(host, port)| Node {
+                    host: (*host).to_owned(),
+                    port: *port,
+                })
+                .collect();
+        }
+
+        for seed in &args.web_seeds {
+            check_web_seed(seed)?;
+        }
+        if let Some(name) = &args.name {
+            check_name(name)?;
+        }
+        let piece_length = args
+            .piece_length
+            .as_deref()
+            .map(piece_length::parse)
+            .transpose()?;
+
+        let creation_date = if args.no_date {
+            None
+        } else {
+            match &env.source_date_epoch {
+                Some(text) => Some(
+                    text.trim()
+                        .parse::<i64>()
+                        .ok()
+                        .filter(|&secs| secs >= 0)
+                        .ok_or_else(|| Error::SourceDateEpoch(text.clone()))?,
+                ),
+                None => Some(env.now),
+            }
+        };
+
+        let mut skip = Vec::new();
+        if let Some(Output::File(path)) = &output {
+            skip.push(path.clone());
+        }
+        Ok(Self {
+            input: env.path(args.path),
+            filters: Filters {
+                include_hidden: args.include_hidden,
+                include_junk: args.include_junk,
+                follow_symlinks: args.follow_symlinks,
+                exclude: args.exclude,
+                include: args.include,
+                skip,
+            },
+            tiers,
+            nodes,
+            default_nodes,
+            web_seeds: args.web_seeds,
+            private: args.private,
+            source: args.source,
+            comment: args.comment,
+            name: args.name,
+            creation_date,
+            created_by: (!args.no_created_by)
+                .then(|| format!("mktorrent-rs {}", env!("CARGO_PKG_VERSION"))),
+            piece_length,
+            output,
+            force: args.force,
+            threads: args.threads.unwrap_or(0),
+            quiet: args.quiet,
+            json: args.json,
+            magnet: args.magnet,
+        })
+    }
+}
+
+/// The machine-readable summary (`--json`).
+#[derive(Debug, serde::Serialize)]
+pub struct Summary {
+    pub name: String,
+    pub info_hash: String,
+    pub magnet: String,
+    pub output: String,
+    pub piece_length: u64,
+    pub piece_count: usize,
+    pub total_size: u64,
+    pub file_count: usize,
+    pub private: bool,
+}
+
+pub fn run(args: Args, env: &mut Env) -> Result<()> {
+    let plan = Plan::resolve(args, env)?;
+    execute(&plan, env)
+}
+
+/// Builds the torrent for content whose pieces are already hashed.
+pub fn build_torrent(
+    plan: &Plan,
+    content: &Content,
+    piece_length: u64,
+    pieces: Vec<[u8; 20]>,
+) -> Torrent {
+    let name = plan.name.clone().unwrap_or_else(|| content.name.clone());
+    let layout = if content.single_file {
+        Layout::Single {
+            length: content.total_length(),
+        }
+    } else {
+        Layout::Multi {
+            files: content
+                .files
+                .iter()
+                .map(|f| FileEntry {
+                    path: f.components.clone(),
+                    length: f.length,
+                    attr: None,
+                })
+                .collect(),
+        }
+    };
+    let mut tiers = plan.tiers.clone();
+    let announce = tiers.first().and_then(|t| t.first()).cloned();
+    let url_count: usize = tiers.iter().map(Vec::len).sum();
+    if url_count <= 1 {
+        tiers.clear();
+    }
+    Torrent::from_metainfo(Metainfo {
+        announce,
+        announce_list: tiers,
+        nodes: plan.nodes.clone(),
+        web_seeds: plan.web_seeds.clone(),
+        comment: plan.comment.clone(),
+        created_by: plan.created_by.clone(),
+        creation_date: plan.creation_date,
+        info: Info {
+            name,
+            piece_length,
+            pieces,
+            private: plan.private,
+            source: plan.source.clone(),
+            layout,
+        },
+    })
+}
+
+/// Runs a checked plan: walk, hash, write atomically, report.
+pub fn execute(plan: &Plan, env: &mut Env) -> Result<()> {
+    let content = files::collect(&plan.input, &plan.filters)?;
+    let name = plan.name.clone().unwrap_or_else(|| content.name.clone());
+    let output = plan
+        .output
+        .clone()
+        .unwrap_or_else(|| Output::File(env.cwd.join(format!("{name}.torrent"))));
+    if let Output::File(path) = &output {
+        if path.exists() && !plan.force {
+            return Err(Error::OutputExists(path.clone()));
+        }
+    }
+    // Summaries go to stderr when the torrent itself goes to stdout.
+    let report_to_stderr = output == Output::Stdout;
+
+    if plan.default_nodes && !plan.quiet {
+        let list: Vec<String> = plan.nodes.iter().map(ToString::to_string).collect();
+        writeln!(
+            env.stderr,
+            "note: trackerless torrent with no --nodes: using the public DHT routers {}",
+            list.join(", ")
+        )?;
+    }
+
+    let total = content.total_length();
+    let (piece_length, automatic) = match plan.piece_length {
+        Some(n) => (n, false),
+        None => (piece_length::auto(total), true),
+    };
+    if piece_length > piece_length::WARN_ABOVE {
+        env.warn(format!(
+            "piece length {} is above 16 MiB; some older clients reject such torrents",
+            piece_length::human(piece_length)
+        ))?;
+    }
+
+    let storage = Storage::new(
+        content
+            .files
+            .iter()
+            .map(|f| (Some(f.disk_path.clone()), f.length)),
+    );
+    let bar = super::progress_bar(env, total, plan.quiet, "Hashing");
+    let started = Instant::now();
+    let pieces = super::with_threads(plan.threads, || {
+        hasher::piece_hashes(&storage, piece_length, &|n| bar.inc(n))
+    })??;
+    let elapsed = started.elapsed();
+    bar.finish_and_clear();
+    // A file that grew or shrank after we read it would make the torrent lie.
+    for file in &content.files {
+        let now = std::fs::metadata(&file.disk_path).map_err(|source| StorageError::Io {
+            path: file.disk_path.clone(),
+            source,
+        })?;
+        if now.len() != file.length {
+            return Err(StorageError::WrongSize {
+                path: file.disk_path.clone(),
+                expected: file.length,
+                found: now.len(),
+            }
+            .into());
+        }
+    }
+
+    let torrent = build_torrent(plan, &content, piece_length, pieces);
+    let bytes = torrent.encode();
+    match &output {
+        Output::Stdout => {
+            env.stdout.write_all(&bytes)?;
+            env.stdout.flush()?;
+        }
+        Output::File(path) => write_atomically(path, &bytes, plan.force)?,
+    }
+
+    let magnet = Magnet::from_torrent(&torrent).to_uri();
+    let output_text = match &output {
+        Output::Stdout => "-".to_owned(),
+        Output::File(path) => path.display().to_string(),
+    };
+    if plan.json {
+        let summary = Summary {
+            name: torrent.meta.info.name.clone(),
+            info_hash: torrent.info_hash.to_hex(),
+            magnet,
+            output: output_text,
+            piece_length,
+            piece_count: torrent.meta.info.pieces.len(),
+            total_size: total,
+            file_count: content.files.len(),
+            private: plan.private,
+        };
+        let text = serde_json::to_string_pretty(&summary).map_err(std::io::Error::other)?;
+        writeln!(env.stdout, "{text}")?;
+        return Ok(());
+    }
+    let out: &mut dyn Write = if report_to_stderr {
+        &mut env.stderr
+    } else {
+        &mut env.stdout
+    };
+    if !plan.quiet {
+        let rate = total as f64 / elapsed.as_secs_f64().max(1e-9);
+        writeln!(out, "Created       {output_text}")?;
+        writeln!(out, "Name          {}", torrent.meta.info.name)?;
+        writeln!(out, "Info hash     {}", torrent.info_hash)?;
+        writeln!(
+            out,
+            "Content       {} in {} file{}",
+            crate::format::size(total),
+            content.files.len(),
+            if content.files.len() == 1 { "" } else { "s" }
+        )?;
+        writeln!(
+            out,
+            "Pieces        {} × {}{}",
+            torrent.meta.info.pieces.len(),
+            piece_length::human(piece_length),
+            if automatic { " (automatic)" } else { "" }
+        )?;
+        writeln!(
+            out,
+            "Hashed in     {:.2} s ({}/s)",
+            elapsed.as_secs_f64(),
+            crate::format::size(rate as u64)
+        )?;
+    }
+    if plan.magnet {
+        if plan.quiet {
+            writeln!(out, "{magnet}")?;
+        } else {
+            writeln!(out, "Magnet        {magnet}")?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes through a temporary file in the same directory, then renames, so
+/// an interrupted run never leaves a truncated torrent.
+fn write_atomically(path: &std::path::Path, bytes: &[u8], force: bool) -> Result<()> {
+    let write_error = |source| Error::WriteOutput {
+        path: path.to_owned(),
+        source,
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".mktorrent-rs-").suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // Like any created file: 0666 less the umask.
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut temp = builder.tempfile_in(dir).map_err(write_error)?;
+    temp.write_all(bytes).map_err(write_error)?;
+    temp.as_file().sync_all().map_err(write_error)?;
+    let persisted = if force {
+        temp.persist(path).map(drop)
+    } else {
+        temp.persist_noclobber(path).map(drop)
+    };
+    persisted.map_err(|err| {
+        if err.error.kind() == std::io::ErrorKind::AlreadyExists {
+            Error::OutputExists(path.to_owned())
+        } else {
+            write_error(err.error)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nodes_parse_hosts_v4_and_bracketed_v6() {
+        assert_eq!(
+            parse_node("router.example:6881").unwrap().to_string(),
+            "router.example:6881"
+        );
+        assert_eq!(parse_node("1.2.3.4:1").unwrap().port, 1);
+        let v6 = parse_node("[2001:db8::1]:6881").unwrap();
+        assert_eq!((v6.host.as_str(), v6.port), ("2001:db8::1", 6881));
+        for bad in [
+            "nohost",
+            ":1",
+            "h:0",
+            "h:70000",
+            "2001:db8::1:80",
+            "[zz]:1",
+            "[::1]",
+        ] {
+            assert!(parse_node(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn tracker_urls_are_checked() {
+        for good in [
+            "http://t.example/announce",
+            "https://t.example:443/a?k=1",
+            "udp://t.example:6969",
+        ] {
+            check_tracker_url(good).unwrap();
+        }
+        for bad in [
+            "ftp://t.example/",
+            "udp://t.example",
+            "not a url",
+            "http://",
+        ] {
+            assert!(check_tracker_url(bad).is_err(), "{bad}");
+        }
+    }
+}

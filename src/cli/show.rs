@@ -1,0 +1,171 @@
+//! `show`: prints what a torrent holds, for people (`show FILE`) or
+//! machines (`--json`).
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use crate::env::Env;
+use crate::error::Result;
+use crate::format;
+use crate::magnet::Magnet;
+use crate::metainfo::Torrent;
+
+/// Show what a .torrent file holds.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The .torrent file ('-' for standard input).
+    pub torrent: PathBuf,
+
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct FileReport {
+    pub path: String,
+    pub length: u64,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub padding: bool,
+}
+
+/// Everything `show --json` prints.
+#[derive(Debug, serde::Serialize)]
+pub struct Report {
+    pub name: String,
+    pub info_hash: String,
+    pub magnet: String,
+    pub total_size: u64,
+    pub piece_length: u64,
+    pub piece_count: usize,
+    pub private: bool,
+    pub source: Option<String>,
+    pub trackers: Vec<Vec<String>>,
+    pub nodes: Vec<String>,
+    pub web_seeds: Vec<String>,
+    pub comment: Option<String>,
+    pub created_by: Option<String>,
+    pub creation_date: Option<i64>,
+    pub multi_file: bool,
+    pub files: Vec<FileReport>,
+}
+
+impl Report {
+    pub fn new(torrent: &Torrent) -> Self {
+        let meta = &torrent.meta;
+        let info = &meta.info;
+        Self {
+            name: info.name.clone(),
+            info_hash: torrent.info_hash.to_hex(),
+            magnet: Magnet::from_torrent(torrent).to_uri(),
+            total_size: info.total_length(),
+            piece_length: info.piece_length,
+            piece_count: info.pieces.len(),
+            private: info.private,
+            source: info.source.clone(),
+            trackers: meta.tracker_tiers(),
+            nodes: meta.nodes.iter().map(ToString::to_string).collect(),
+            web_seeds: meta.web_seeds.clone(),
+            comment: meta.comment.clone(),
+            created_by: meta.created_by.clone(),
+            creation_date: meta.creation_date,
+            multi_file: matches!(info.layout, crate::metainfo::Layout::Multi { .. }),
+            files: info
+                .files()
+                .into_iter()
+                .map(|(path, length, padding)| FileReport {
+                    path: if path.is_empty() {
+                        info.name.clone()
+                    } else {
+                        path.join("/")
+                    },
+                    length,
+                    padding,
+                })
+                .collect(),
+        }
+    }
+}
+
+pub fn run(args: Args, env: &mut Env) -> Result<()> {
+    let torrent = super::load_torrent(&env.path(&args.torrent))?;
+    let report = Report::new(&torrent);
+    if args.json {
+        let text = serde_json::to_string_pretty(&report).map_err(std::io::Error::other)?;
+        writeln!(env.stdout, "{text}")?;
+        return Ok(());
+    }
+    print_human(&report, &mut env.stdout)?;
+    Ok(())
+}
+
+fn print_human(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
+    let none = "-".to_owned();
+    writeln!(out, "Name          {}", r.name)?;
+    writeln!(out, "Info hash     {}", r.info_hash)?;
+    writeln!(out, "Magnet        {}", r.magnet)?;
+    writeln!(
+        out,
+        "Size          {} ({} bytes)",
+        format::size(r.total_size),
+        r.total_size
+    )?;
+    writeln!(
+        out,
+        "Pieces        {} × {}",
+        r.piece_count,
+        format::size(r.piece_length)
+    )?;
+    writeln!(
+        out,
+        "Private       {}",
+        if r.private { "yes" } else { "no" }
+    )?;
+    writeln!(out, "Source        {}", r.source.as_ref().unwrap_or(&none))?;
+    if r.trackers.is_empty() {
+        writeln!(out, "Trackers      -")?;
+    }
+    for (i, tier) in r.trackers.iter().enumerate() {
+        let label = if i == 0 { "Trackers" } else { "" };
+        writeln!(out, "{label:<14}tier {}: {}", i + 1, tier.join(", "))?;
+    }
+    list(out, "DHT nodes", &r.nodes)?;
+    list(out, "Web seeds", &r.web_seeds)?;
+    writeln!(out, "Comment       {}", r.comment.as_ref().unwrap_or(&none))?;
+    writeln!(
+        out,
+        "Created by    {}",
+        r.created_by.as_ref().unwrap_or(&none)
+    )?;
+    match r.creation_date {
+        Some(secs) => writeln!(
+            out,
+            "Created on    {} ({secs})",
+            format::utc_timestamp(secs)
+        )?,
+        None => writeln!(out, "Created on    -")?,
+    }
+    let count = r.files.iter().filter(|f| !f.padding).count();
+    writeln!(out, "Files         {count}")?;
+    for file in &r.files {
+        let pad = if file.padding { "  (padding)" } else { "" };
+        writeln!(
+            out,
+            "  {:>12}  {}{pad}",
+            format::size(file.length),
+            file.path
+        )?;
+    }
+    Ok(())
+}
+
+fn list(out: &mut dyn Write, label: &str, items: &[String]) -> std::io::Result<()> {
+    if items.is_empty() {
+        return writeln!(out, "{label:<14}-");
+    }
+    for (i, item) in items.iter().enumerate() {
+        let label = if i == 0 { label } else { "" };
+        writeln!(out, "{label:<14}{item}")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,271 @@
+//! `verify`: checks content on disk against a torrent, in parallel, and
+//! reports bad pieces with the files they touch, missing files and wrong
+//! sizes. Exits 0 only when everything matches.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::env::Env;
+use crate::error::{Error, Result};
+use crate::hasher;
+use crate::metainfo::{Layout, Torrent};
+use crate::storage::Storage;
+
+/// Check content on disk against a .torrent file.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The .torrent file ('-' for standard input).
+    pub torrent: PathBuf,
+
+    /// The content: the file itself for a single-file torrent, the directory for a
+    /// multi-file one [default: NAME beside the torrent, else NAME in the current
+    /// directory].
+    #[arg(long, value_name = "PATH")]
+    pub content: Option<PathBuf>,
+
+    /// Hashing threads [default: one per core].
+    #[arg(short = 'j', long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// No progress bar; only problems are printed.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+
+    /// Print a JSON report instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct WrongSize {
+    pub path: String,
+    pub expected: u64,
+    pub found: u64,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct DamagedFile {
+    pub path: String,
+    pub bad_pieces: usize,
+}
+
+/// Everything `verify --json` prints.
+#[derive(Debug, serde::Serialize)]
+pub struct Report {
+    pub ok: bool,
+    pub name: String,
+    pub info_hash: String,
+    pub content: String,
+    pub piece_count: usize,
+    pub bad_pieces: Vec<u64>,
+    pub missing_files: Vec<String>,
+    pub wrong_size: Vec<WrongSize>,
+    pub damaged_files: Vec<DamagedFile>,
+}
+
+/// Where the content is: the explicit path, else NAME beside the torrent,
+/// else NAME in the working directory.
+fn locate_content(args: &Args, torrent: &Torrent, env: &Env) -> Result<PathBuf> {
+    let name = &torrent.meta.info.name;
+    let single = matches!(torrent.meta.info.layout, Layout::Single { .. });
+    if let Some(content) = &args.content {
+        let content = env.path(content);
+        // A directory given for a single-file torrent is where the file lives.
+        if single && content.is_dir() {
+            return Ok(content.join(name));
+        }
+        return Ok(content);
+    }
+    let torrent_path = env.path(&args.torrent);
+    let mut tried = Vec::new();
+    if args.torrent != Path::new("-") {
+        if let Some(dir) = torrent_path.parent() {
+            tried.push(dir.join(name));
+        }
+    }
+    tried.push(env.cwd.join(name));
+    tried.dedup();
+    match tried.iter().find(|p| p.exists()) {
+        Some(found) => Ok(found.clone()),
+        None => Err(Error::ContentNotFound {
+            name: name.clone(),
+            tried,
+        }),
+    }
+}
+
+/// `0, 1, 2, 5` → `0-2, 5`.
+fn ranges(indices: &[u64]) -> String {
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < indices.len() {
+        let start = indices[i];
+        let mut end = start;
+        while i + 1 < indices.len() && indices[i + 1] == end + 1 {
+            end += 1;
+            i += 1;
+        }
+        parts.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}-{end}")
+        });
+        i += 1;
+    }
+    parts.join(", ")
+}
+
+pub fn run(args: Args, env: &mut Env) -> Result<()> {
+    let torrent = super::load_torrent(&env.path(&args.torrent))?;
+    let root = locate_content(&args, &torrent, env)?;
+    let info = &torrent.meta.info;
+
+    // (display path, disk path or None for padding, length)
+    let files: Vec<(String, Option<PathBuf>, u64)> = match &info.layout {
+        Layout::Single { length } => vec![(info.name.clone(), Some(root.clone()), *length)],
+        Layout::Multi { files } => files
+            .iter()
+            .map(|f| {
+                let disk =
+                    (!f.is_padding()).then(|| f.path.iter().fold(root.clone(), |p, c| p.join(c)));
+                (f.path.join("/"), disk, f.length)
+            })
+            .collect(),
+    };
+
+    let mut missing_files = Vec::new();
+    let mut wrong_size = Vec::new();
+    for (shown, disk, expected) in &files {
+        let Some(disk) = disk else { continue };
+        match std::fs::metadata(disk) {
+            Ok(meta) if meta.is_file() && meta.len() == *expected => {}
+            Ok(meta) if meta.is_file() => wrong_size.push(WrongSize {
+                path: shown.clone(),
+                expected: *expected,
+                found: meta.len(),
+            }),
+            _ => missing_files.push(shown.clone()),
+        }
+    }
+
+    let storage = Storage::new(files.iter().map(|(_, disk, len)| (disk.clone(), *len)));
+    let bar = super::progress_bar(
+        env,
+        storage.total_length(),
+        args.quiet || args.json,
+        "Verifying",
+    );
+    let results = super::with_threads(args.threads.unwrap_or(0), || {
+        hasher::verify_hashes(&storage, info.piece_length, &|n| bar.inc(n))
+    })?;
+    bar.finish_and_clear();
+
+    let bad_pieces: Vec<u64> = results
+        .iter()
+        .zip(&info.pieces)
+        .enumerate()
+        .filter(|(_, (got, want))| got.as_ref().ok() != Some(*want))
+        .map(|(i, _)| i as u64)
+        .collect();
+    let mut damage = vec![0usize; files.len()];
+    for &piece in &bad_pieces {
+        let start = piece * info.piece_length;
+        let end = (start + info.piece_length).min(storage.total_length());
+        for index in storage.files_overlapping(start..end) {
+            damage[index] += 1;
+        }
+    }
+    let damaged_files: Vec<DamagedFile> = files
+        .iter()
+        .zip(damage)
+        .filter(|((_, disk, _), n)| *n > 0 && disk.is_some())
+        .map(|((shown, _, _), n)| DamagedFile {
+            path: shown.clone(),
+            bad_pieces: n,
+        })
+        .collect();
+
+    let report = Report {
+        ok: bad_pieces.is_empty() && missing_files.is_empty() && wrong_size.is_empty(),
+        name: info.name.clone(),
+        info_hash: torrent.info_hash.to_hex(),
+        content: root.display().to_string(),
+        piece_count: info.pieces.len(),
+        bad_pieces,
+        missing_files,
+        wrong_size,
+        damaged_files,
+    };
+    if args.json {
+        let text = serde_json::to_string_pretty(&report).map_err(std::io::Error::other)?;
+        writeln!(env.stdout, "{text}")?;
+    } else {
+        print_human(&report, args.quiet, &mut env.stdout)?;
+    }
+    if report.ok {
+        return Ok(());
+    }
+    let mut problems = Vec::new();
+    let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+    if !report.bad_pieces.is_empty() {
+        problems.push(format!(
+            "{} of {}",
+            plural(report.bad_pieces.len(), "bad piece"),
+            report.piece_count
+        ));
+    }
+    if !report.missing_files.is_empty() {
+        problems.push(plural(report.missing_files.len(), "missing file"));
+    }
+    if !report.wrong_size.is_empty() {
+        problems.push(plural(report.wrong_size.len(), "file") + " of the wrong size");
+    }
+    Err(Error::VerifyFailed(format!(
+        "{} does not match {}: {}",
+        report.content,
+        args.torrent.display(),
+        problems.join(", ")
+    )))
+}
+
+fn print_human(r: &Report, quiet: bool, out: &mut dyn Write) -> std::io::Result<()> {
+    if !quiet {
+        writeln!(out, "Content       {}", r.content)?;
+        writeln!(out, "Info hash     {}", r.info_hash)?;
+    }
+    for path in &r.missing_files {
+        writeln!(out, "missing       {path}")?;
+    }
+    for w in &r.wrong_size {
+        writeln!(
+            out,
+            "wrong size    {} (expected {} bytes, found {})",
+            w.path, w.expected, w.found
+        )?;
+    }
+    for d in &r.damaged_files {
+        writeln!(
+            out,
+            "damaged       {} ({} bad piece{})",
+            d.path,
+            d.bad_pieces,
+            if d.bad_pieces == 1 { "" } else { "s" }
+        )?;
+    }
+    if !r.bad_pieces.is_empty() {
+        writeln!(out, "bad pieces    {}", ranges(&r.bad_pieces))?;
+    }
+    if !quiet && r.ok {
+        writeln!(out, "OK            all {} pieces match", r.piece_count)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn piece_ranges_are_compact() {
+        assert_eq!(super::ranges(&[0, 1, 2, 5, 7, 8]), "0-2, 5, 7-8");
+        assert_eq!(super::ranges(&[]), "");
+    }
+}

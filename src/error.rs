@@ -1,0 +1,69 @@
+//! The crate's error type: one variant per way a command can fail, each
+//! naming the file, URL, address or flag at fault. Layer errors (bencode,
+//! metainfo, files, storage) are wrapped as sources, never flattened.
+
+use std::path::PathBuf;
+
+use crate::files::FilesError;
+use crate::magnet::MagnetError;
+use crate::metainfo::MetainfoError;
+use crate::piece_length::PieceLengthError;
+use crate::storage::StorageError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Files(#[from] FilesError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("cannot read torrent {}: {source}", path.display())]
+    ReadTorrent {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} is not a valid torrent: {source}", path.display())]
+    ParseTorrent {
+        path: PathBuf,
+        source: MetainfoError,
+    },
+    #[error("tracker URL {url:?}: {reason}")]
+    TrackerUrl { url: String, reason: String },
+    #[error("web seed URL {url:?}: {reason}")]
+    WebSeedUrl { url: String, reason: String },
+    #[error("DHT node {node:?}: {reason}")]
+    Node { node: String, reason: String },
+    #[error("--piece-length: {0}")]
+    PieceLength(#[from] PieceLengthError),
+    #[error("--name {name:?}: {reason}")]
+    Name { name: String, reason: &'static str },
+    #[error("SOURCE_DATE_EPOCH={0:?} is not a non-negative integer number of seconds")]
+    SourceDateEpoch(String),
+    #[error("{} already exists; pass --force to overwrite it", .0.display())]
+    OutputExists(PathBuf),
+    #[error("cannot write {}: {source}", path.display())]
+    WriteOutput {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Conflict(&'static str),
+    #[error("cannot find the content of {name:?}: looked for {}; pass --content PATH", tried.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" and "))]
+    ContentNotFound { name: String, tried: Vec<PathBuf> },
+    #[error("{0}")]
+    VerifyFailed(String),
+    #[error(transparent)]
+    Magnet(#[from] MagnetError),
+    #[error("cannot start {threads} hashing threads: {reason}")]
+    ThreadPool { threads: usize, reason: String },
+    #[error("cannot write output: {0}")]
+    Output(#[source] std::io::Error),
+}
+
+impl From<std::io::Error> for Error {
+    /// Bare I/O errors only come from writing our own output streams.
+    fn from(err: std::io::Error) -> Self {
+        Self::Output(err)
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,65 @@
+//! Human-readable figures shared by every subcommand's output.
+
+/// Binary units: `262144` → `256 KiB`, `1610612736` → `1.50 GiB`.
+pub fn size(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut unit = 0;
+    let mut whole = bytes;
+    while whole >= 1024 && unit + 1 < UNITS.len() {
+        whole /= 1024;
+        unit += 1;
+    }
+    let exact = bytes % (1u64 << (10 * unit)) == 0;
+    if unit == 0 || exact {
+        format!("{whole} {}", UNITS[unit])
+    } else {
+        #[allow(clippy::cast_precision_loss)] // display only
+        let value = bytes as f64 / (1u64 << (10 * unit)) as f64;
+        format!("{value:.2} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes() {
+        assert_eq!(super::size(0), "0 B");
+        assert_eq!(super::size(1023), "1023 B");
+        assert_eq!(super::size(262_144), "256 KiB");
+        assert_eq!(super::size(1_610_612_736), "1.50 GiB");
+        assert_eq!(super::size(1025), "1.00 KiB");
+    }
+}
+
+/// Unix seconds as an RFC 3339 UTC timestamp (proleptic Gregorian calendar).
+pub fn utc_timestamp(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Howard Hinnant's days-from-civil inverse.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod timestamp_tests {
+    #[test]
+    fn timestamps() {
+        assert_eq!(super::utc_timestamp(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::utc_timestamp(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(super::utc_timestamp(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(super::utc_timestamp(-1), "1969-12-31T23:59:59Z");
+    }
+}

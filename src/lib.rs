@@ -1,0 +1,54 @@
+//! mktorrent-rs: author, check and publish BitTorrent torrents.
+//!
+//! # Layout
+//! - [`bencode`], [`metainfo`], [`magnet`], [`piece_length`]: pure codecs
+//!   and models; no I/O.
+//! - [`files`]: walks and filters content; [`storage`]: positioned reads
+//!   across file boundaries; [`hasher`]: parallel piece hashing on rayon.
+//! - [`cli`]: one module per subcommand (args struct + `run`), all I/O
+//!   through [`env::Env`]; [`error`]: the crate error.
+
+pub mod bencode;
+pub mod cli;
+pub mod env;
+pub mod error;
+pub mod files;
+pub mod format;
+pub mod hasher;
+pub mod magnet;
+pub mod metainfo;
+pub mod piece_length;
+pub mod storage;
+
+use std::ffi::OsString;
+use std::io::Write;
+
+use clap::Parser;
+
+/// Parses `args`, runs the command and returns the process exit code:
+/// 0 success, 1 failure (message on stderr), 2 usage error.
+pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>, env: &mut env::Env) -> i32 {
+    let cli = match cli::Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(err) => {
+            let stream: &mut dyn Write = if err.use_stderr() {
+                &mut env.stderr
+            } else {
+                &mut env.stdout
+            };
+            let _ = write!(stream, "{}", err.render());
+            return err.exit_code();
+        }
+    };
+    let code = match cli::run(cli, env) {
+        Ok(()) => 0,
+        // A closed pipe (`| head`) is the reader's choice, not our failure.
+        Err(error::Error::Output(err)) if err.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(err) => {
+            let _ = writeln!(env.stderr, "error: {err}");
+            1
+        }
+    };
+    let _ = env.stdout.flush();
+    code
+}

@@ -1,0 +1,696 @@
+//! The torrent model (BEP 3, 5, 12, 19, 27), read leniently from real-world
+//! files and written canonically.
+//!
+//! Reading keeps the exact bytes of the `info` dictionary: the info hash is
+//! SHA-1 of those bytes, never of a re-encoding, so torrents with unsorted or
+//! unknown keys keep their identity. Paths that could escape the content
+//! directory are rejected here, once, for every consumer. No I/O.
+
+use std::fmt;
+
+use sha1::{Digest, Sha1};
+
+use crate::bencode::{self, Bencode, DecodeError, Value};
+
+/// A v1 info hash: SHA-1 of the bencoded `info` dictionary.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct InfoHash(pub [u8; 20]);
+
+impl InfoHash {
+    pub fn of_info_bytes(info: &[u8]) -> Self {
+        Self(Sha1::digest(info).into())
+    }
+
+    pub fn to_hex(&self) -> String {
+        hex(&self.0)
+    }
+
+    /// Parses 40 hex digits (either case).
+    pub fn from_hex(s: &str) -> Option<Self> {
+        let bytes = s.as_bytes();
+        if bytes.len() != 40 {
+            return None;
+        }
+        let mut out = [0u8; 20];
+        for (i, pair) in bytes.chunks_exact(2).enumerate() {
+            let hi = (pair[0] as char).to_digit(16)?;
+            let lo = (pair[1] as char).to_digit(16)?;
+            out[i] = u8::try_from(hi * 16 + lo).ok()?;
+        }
+        Some(Self(out))
+    }
+}
+
+impl fmt::Display for InfoHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl fmt::Debug for InfoHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "InfoHash({self})")
+    }
+}
+
+/// Lower-case hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    out
+}
+
+/// Why a document is not a usable torrent. Each names the field at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum MetainfoError {
+    #[error("not bencode: {0}")]
+    Bencode(#[from] DecodeError),
+    #[error("the top level is a {0}, not a dictionary")]
+    NotADictionary(&'static str),
+    #[error("missing field `{0}`")]
+    Missing(&'static str),
+    #[error("field `{field}` should be {expected}")]
+    WrongType {
+        field: String,
+        expected: &'static str,
+    },
+    #[error("field `{field}` is invalid: {reason}")]
+    Invalid { field: String, reason: String },
+    #[error("unsafe path {path:?} in `{field}`: {reason}")]
+    UnsafePath {
+        field: String,
+        path: String,
+        reason: &'static str,
+    },
+}
+
+/// A DHT bootstrap node from the `nodes` key (BEP 5).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Node {
+    pub host: String,
+    pub port: u16,
+}
+
+impl fmt::Display for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// One file of a multi-file torrent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEntry {
+    /// Path components below the torrent's directory; validated safe.
+    pub path: Vec<String>,
+    pub length: u64,
+    /// BEP 47 attributes (`p` pad, `x` executable, `h` hidden, `l` symlink).
+    pub attr: Option<String>,
+}
+
+impl FileEntry {
+    /// A BEP 47 pad file: zeros that exist only to align the next file.
+    pub fn is_padding(&self) -> bool {
+        self.attr.as_deref().is_some_and(|a| a.contains('p'))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Layout {
+    Single { length: u64 },
+    Multi { files: Vec<FileEntry> },
+}
+
+/// The `info` dictionary: what the info hash covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Info {
+    pub name: String,
+    pub piece_length: u64,
+    pub pieces: Vec<[u8; 20]>,
+    pub private: bool,
+    pub source: Option<String>,
+    pub layout: Layout,
+}
+
+impl Info {
+    pub fn total_length(&self) -> u64 {
+        match &self.layout {
+            Layout::Single { length } => *length,
+            Layout::Multi { files } => files.iter().map(|f| f.length).sum(),
+        }
+    }
+
+    /// Files as (relative path components, length, padding), single-file
+    /// torrents as one entry with no components.
+    pub fn files(&self) -> Vec<(&[String], u64, bool)> {
+        match &self.layout {
+            Layout::Single { length } => vec![(&[][..], *length, false)],
+            Layout::Multi { files } => files
+                .iter()
+                .map(|f| (f.path.as_slice(), f.length, f.is_padding()))
+                .collect(),
+        }
+    }
+
+    pub fn to_bencode(&self) -> Bencode {
+        let mut info = bencode::dict([
+            ("name", self.name.as_str().into()),
+            ("piece length", Bencode::Int(to_i64(self.piece_length))),
+            ("pieces", Bencode::Bytes(self.pieces.concat())),
+        ]);
+        let Bencode::Dict(map) = &mut info else {
+            unreachable!("bencode::dict builds a dictionary")
+        };
+        match &self.layout {
+            Layout::Single { length } => {
+                map.insert(b"length".to_vec(), Bencode::Int(to_i64(*length)));
+            }
+            Layout::Multi { files } => {
+                let list = files
+                    .iter()
+                    .map(|f| {
+                        let mut entry = bencode::dict([
+                            ("length", Bencode::Int(to_i64(f.length))),
+                            (
+                                "path",
+                                Bencode::List(f.path.iter().map(|c| c.as_str().into()).collect()),
+                            ),
+                        ]);
+                        if let (Some(attr), Bencode::Dict(m)) = (&f.attr, &mut entry) {
+                            m.insert(b"attr".to_vec(), attr.as_str().into());
+                        }
+                        entry
+                    })
+                    .collect();
+                map.insert(b"files".to_vec(), Bencode::List(list));
+            }
+        }
+        if self.private {
+            map.insert(b"private".to_vec(), Bencode::Int(1));
+        }
+        if let Some(source) = &self.source {
+            map.insert(b"source".to_vec(), source.as_str().into());
+        }
+        info
+    }
+}
+
+fn to_i64(n: u64) -> i64 {
+    // Lengths come from file sizes, which the OS bounds far below i64::MAX.
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// A whole metainfo file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Metainfo {
+    pub announce: Option<String>,
+    /// BEP 12 tiers, in order.
+    pub announce_list: Vec<Vec<String>>,
+    pub nodes: Vec<Node>,
+    /// BEP 19 web seeds (`url-list`).
+    pub web_seeds: Vec<String>,
+    pub comment: Option<String>,
+    pub created_by: Option<String>,
+    pub creation_date: Option<i64>,
+    pub info: Info,
+}
+
+impl Metainfo {
+    /// Trackers by tier as a client would use them: `announce-list` when it
+    /// has any URL, otherwise `announce` alone.
+    pub fn tracker_tiers(&self) -> Vec<Vec<String>> {
+        let tiers: Vec<Vec<String>> = self
+            .announce_list
+            .iter()
+            .filter(|tier| !tier.is_empty())
+            .cloned()
+            .collect();
+        if !tiers.is_empty() {
+            return tiers;
+        }
+        self.announce.iter().map(|a| vec![a.clone()]).collect()
+    }
+
+    pub fn to_bencode(&self) -> Bencode {
+        let mut map = std::collections::BTreeMap::new();
+        let mut put = |key: &str, value: Bencode| {
+            map.insert(key.as_bytes().to_vec(), value);
+        };
+        if let Some(announce) = &self.announce {
+            put("announce", announce.as_str().into());
+        }
+        if !self.announce_list.is_empty() {
+            put(
+                "announce-list",
+                Bencode::List(
+                    self.announce_list
+                        .iter()
+                        .map(|tier| Bencode::List(tier.iter().map(|u| u.as_str().into()).collect()))
+                        .collect(),
+                ),
+            );
+        }
+        if let Some(comment) = &self.comment {
+            put("comment", comment.as_str().into());
+        }
+        if let Some(created_by) = &self.created_by {
+            put("created by", created_by.as_str().into());
+        }
+        if let Some(date) = self.creation_date {
+            put("creation date", Bencode::Int(date));
+        }
+        put("info", self.info.to_bencode());
+        if !self.nodes.is_empty() {
+            put(
+                "nodes",
+                Bencode::List(
+                    self.nodes
+                        .iter()
+                        .map(|n| {
+                            Bencode::List(vec![n.host.as_str().into(), Bencode::Int(n.port.into())])
+                        })
+                        .collect(),
+                ),
+            );
+        }
+        if !self.web_seeds.is_empty() {
+            put(
+                "url-list",
+                Bencode::List(self.web_seeds.iter().map(|u| u.as_str().into()).collect()),
+            );
+        }
+        Bencode::Dict(map)
+    }
+}
+
+/// A metainfo together with the exact bytes of its `info` dictionary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Torrent {
+    pub meta: Metainfo,
+    pub info_bytes: Vec<u8>,
+    pub info_hash: InfoHash,
+}
+
+impl Torrent {
+    /// Wraps a model built in memory; the info bytes are its canonical encoding.
+    pub fn from_metainfo(meta: Metainfo) -> Self {
+        let info_bytes = meta.info.to_bencode().encode();
+        let info_hash = InfoHash::of_info_bytes(&info_bytes);
+        Self {
+            meta,
+            info_bytes,
+            info_hash,
+        }
+    }
+
+    /// The canonical bytes of the whole file.
+    pub fn encode(&self) -> Vec<u8> {
+        self.meta.to_bencode().encode()
+    }
+
+    /// Parses a `.torrent` leniently: unknown keys are ignored, keys may be
+    /// unsorted; what a client needs must be present and well-formed.
+    pub fn parse(bytes: &[u8]) -> Result<Self, MetainfoError> {
+        let root = bencode::decode(bytes)?;
+        if root.as_dict().is_none() {
+            return Err(MetainfoError::NotADictionary(root.type_name()));
+        }
+        let info_value = root.get(b"info").ok_or(MetainfoError::Missing("info"))?;
+        let info = parse_info(info_value)?;
+        let meta = Metainfo {
+            announce: optional_string(&root, "announce")?,
+            announce_list: parse_announce_list(&root),
+            nodes: parse_nodes(&root),
+            web_seeds: parse_url_list(&root),
+            comment: optional_string(&root, "comment")?,
+            created_by: optional_string(&root, "created by")?,
+            creation_date: root.get(b"creation date").and_then(Value::as_int),
+            info,
+        };
+        Ok(Self {
+            meta,
+            info_bytes: info_value.raw.to_vec(),
+            info_hash: InfoHash::of_info_bytes(info_value.raw),
+        })
+    }
+}
+
+fn wrong_type(field: &str, expected: &'static str) -> MetainfoError {
+    MetainfoError::WrongType {
+        field: field.to_owned(),
+        expected,
+    }
+}
+
+/// A descriptive text field (shown, never used as a path), so invalid UTF-8
+/// is replaced rather than rejected.
+fn optional_string(dict: &Value<'_>, key: &str) -> Result<Option<String>, MetainfoError> {
+    match dict.get(key.as_bytes()) {
+        None => Ok(None),
+        Some(value) => match value.as_bytes() {
+            Some(bytes) => Ok(Some(String::from_utf8_lossy(bytes).into_owned())),
+            None => Err(wrong_type(key, "a string")),
+        },
+    }
+}
+
+fn parse_announce_list(root: &Value<'_>) -> Vec<Vec<String>> {
+    let Some(tiers) = root.get(b"announce-list").and_then(Value::as_list) else {
+        return Vec::new();
+    };
+    tiers
+        .iter()
+        .filter_map(Value::as_list)
+        .map(|tier| {
+            tier.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .filter(|tier| !tier.is_empty())
+        .collect()
+}
+
+fn parse_nodes(root: &Value<'_>) -> Vec<Node> {
+    let Some(nodes) = root.get(b"nodes").and_then(Value::as_list) else {
+        return Vec::new();
+    };
+    nodes
+        .iter()
+        .filter_map(|pair| match pair.as_list()? {
+            [host, port] => Some(Node {
+                host: host.as_str()?.to_owned(),
+                port: u16::try_from(port.as_int()?).ok()?,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+fn parse_url_list(root: &Value<'_>) -> Vec<String> {
+    match root.get(b"url-list") {
+        Some(value) => match value.as_list() {
+            Some(list) => list
+                .iter()
+                .filter_map(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            None => value
+                .as_str()
+                .filter(|s| !s.is_empty())
+                .map(|s| vec![s.to_owned()])
+                .unwrap_or_default(),
+        },
+        None => Vec::new(),
+    }
+}
+
+fn required_length(dict: &Value<'_>, field: &str) -> Result<u64, MetainfoError> {
+    let value = dict
+        .get(b"length")
+        .ok_or_else(|| wrong_type(field, "an integer length"))?;
+    let n = value
+        .as_int()
+        .ok_or_else(|| wrong_type(field, "an integer length"))?;
+    u64::try_from(n).map_err(|_| MetainfoError::Invalid {
+        field: field.to_owned(),
+        reason: format!("negative length {n}"),
+    })
+}
+
+/// The plain key when it is valid UTF-8, else its `.utf-8` variant, which
+/// some old clients wrote beside a legacy code-page value.
+fn utf8_field<'v, 'a>(dict: &'v Value<'a>, key: &str) -> Option<&'v Value<'a>> {
+    let is_utf8 = |v: &Value<'_>| match v.as_list() {
+        Some(items) => items.iter().all(|c| c.as_str().is_some()),
+        None => v.as_str().is_some(),
+    };
+    let plain = dict.get(key.as_bytes());
+    if plain.is_some_and(is_utf8) {
+        return plain;
+    }
+    dict.get(format!("{key}.utf-8").as_bytes())
+        .filter(|v| is_utf8(v))
+        .or(plain)
+}
+
+/// Checks one path component: rejects what could leave the content directory.
+fn check_component(field: &str, component: &str) -> Result<(), MetainfoError> {
+    let reason = if component.is_empty() {
+        Some("empty component")
+    } else if component == "." || component == ".." {
+        Some("`.` or `..` component")
+    } else if component.contains('/') || component.contains('\\') {
+        Some("component contains a path separator")
+    } else if component.contains('\0') {
+        Some("component contains a NUL byte")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(MetainfoError::UnsafePath {
+            field: field.to_owned(),
+            path: component.to_owned(),
+            reason,
+        }),
+        None => Ok(()),
+    }
+}
+
+fn parse_info(info: &Value<'_>) -> Result<Info, MetainfoError> {
+    if info.as_dict().is_none() {
+        return Err(wrong_type("info", "a dictionary"));
+    }
+    let name_value = utf8_field(info, "name").ok_or(MetainfoError::Missing("info.name"))?;
+    let name = name_value
+        .as_str()
+        .ok_or_else(|| wrong_type("info.name", "a UTF-8 string"))?
+        .to_owned();
+    check_component("info.name", &name)?;
+
+    let piece_length = info
+        .get(b"piece length")
+        .ok_or(MetainfoError::Missing("info.piece length"))?
+        .as_int()
+        .ok_or_else(|| wrong_type("info.piece length", "an integer"))?;
+    let piece_length = u64::try_from(piece_length)
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or_else(|| MetainfoError::Invalid {
+            field: "info.piece length".into(),
+            reason: format!("{piece_length} is not a positive size"),
+        })?;
+
+    let pieces_raw = info
+        .get(b"pieces")
+        .ok_or(MetainfoError::Missing("info.pieces"))?
+        .as_bytes()
+        .ok_or_else(|| wrong_type("info.pieces", "a byte string"))?;
+    if pieces_raw.len() % 20 != 0 {
+        return Err(MetainfoError::Invalid {
+            field: "info.pieces".into(),
+            reason: format!("length {} is not a multiple of 20", pieces_raw.len()),
+        });
+    }
+    let pieces: Vec<[u8; 20]> = pieces_raw
+        .chunks_exact(20)
+        .map(|c| {
+            let mut h = [0u8; 20];
+            h.copy_from_slice(c);
+            h
+        })
+        .collect();
+
+    let layout = match (info.get(b"length"), info.get(b"files")) {
+        (Some(_), None) => Layout::Single {
+            length: required_length(info, "info.length")?,
+        },
+        (None, Some(files)) => Layout::Multi {
+            files: parse_files(files)?,
+        },
+        (Some(_), Some(_)) => {
+            return Err(MetainfoError::Invalid {
+                field: "info".into(),
+                reason: "has both `length` and `files`".into(),
+            })
+        }
+        (None, None) => return Err(MetainfoError::Missing("info.length or info.files")),
+    };
+
+    let info = Info {
+        name,
+        piece_length,
+        pieces,
+        private: info.get(b"private").and_then(Value::as_int) == Some(1),
+        source: info
+            .get(b"source")
+            .and_then(Value::as_bytes)
+            .map(|b| String::from_utf8_lossy(b).into_owned()),
+        layout,
+    };
+    let expected = info.total_length().div_ceil(piece_length);
+    if info.pieces.len() as u64 != expected {
+        return Err(MetainfoError::Invalid {
+            field: "info.pieces".into(),
+            reason: format!(
+                "holds {} hashes but {} bytes in pieces of {} need {}",
+                info.pieces.len(),
+                info.total_length(),
+                piece_length,
+                expected
+            ),
+        });
+    }
+    Ok(info)
+}
+
+fn parse_files(files: &Value<'_>) -> Result<Vec<FileEntry>, MetainfoError> {
+    let list = files
+        .as_list()
+        .ok_or_else(|| wrong_type("info.files", "a list"))?;
+    if list.is_empty() {
+        return Err(MetainfoError::Invalid {
+            field: "info.files".into(),
+            reason: "the list is empty".into(),
+        });
+    }
+    let mut entries = Vec::with_capacity(list.len());
+    for (i, file) in list.iter().enumerate() {
+        let field = format!("info.files[{i}]");
+        if file.as_dict().is_none() {
+            return Err(wrong_type(&field, "a dictionary"));
+        }
+        let length = required_length(file, &field)?;
+        let path_field = format!("{field}.path");
+        let components = utf8_field(file, "path")
+            .and_then(Value::as_list)
+            .ok_or_else(|| wrong_type(&path_field, "a list of strings"))?;
+        if components.is_empty() {
+            return Err(MetainfoError::UnsafePath {
+                field: path_field,
+                path: String::new(),
+                reason: "empty path",
+            });
+        }
+        let mut path = Vec::with_capacity(components.len());
+        for component in components {
+            let component = component
+                .as_str()
+                .ok_or_else(|| wrong_type(&path_field, "a list of UTF-8 strings"))?;
+            check_component(&path_field, component)?;
+            path.push(component.to_owned());
+        }
+        entries.push(FileEntry {
+            path,
+            length,
+            attr: file.get(b"attr").and_then(Value::as_str).map(str::to_owned),
+        });
+    }
+    Ok(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Metainfo {
+        Metainfo {
+            announce: Some("http://t.example/announce".into()),
+            announce_list: vec![],
+            nodes: vec![],
+            web_seeds: vec![],
+            comment: None,
+            created_by: None,
+            creation_date: None,
+            info: Info {
+                name: "dir".into(),
+                piece_length: 16384,
+                pieces: vec![[7; 20]],
+                private: false,
+                source: None,
+                layout: Layout::Multi {
+                    files: vec![FileEntry {
+                        path: vec!["a".into(), "b.txt".into()],
+                        length: 10,
+                        attr: None,
+                    }],
+                },
+            },
+        }
+    }
+
+    #[test]
+    fn round_trips_a_model() {
+        let torrent = Torrent::from_metainfo(sample());
+        let parsed = Torrent::parse(&torrent.encode()).unwrap();
+        assert_eq!(parsed, torrent);
+    }
+
+    #[test]
+    fn info_hash_comes_from_raw_bytes_even_when_unsorted() {
+        // `pieces` before `name`: a re-encoding would sort and change the hash.
+        let info = b"d6:lengthi1e6:pieces20:aaaaaaaaaaaaaaaaaaaa4:name1:x12:piece lengthi16384ee";
+        let mut doc = b"d4:info".to_vec();
+        doc.extend_from_slice(info);
+        doc.push(b'e');
+        let parsed = Torrent::parse(&doc).unwrap();
+        assert_eq!(parsed.info_hash, InfoHash::of_info_bytes(info));
+        assert_ne!(parsed.info_bytes, parsed.meta.info.to_bencode().encode());
+    }
+
+    #[test]
+    fn rejects_escaping_paths() {
+        for bad in ["..", ".", "", "a/b", "a\\b"] {
+            let mut meta = sample();
+            if let Layout::Multi { files } = &mut meta.info.layout {
+                files[0].path = vec!["ok".into(), bad.into()];
+            }
+            let err = Torrent::parse(&Torrent::from_metainfo(meta).encode()).unwrap_err();
+            assert!(
+                matches!(err, MetainfoError::UnsafePath { .. }),
+                "{bad}: {err}"
+            );
+        }
+        let mut meta = sample();
+        meta.info.name = "..".into();
+        let err = Torrent::parse(&Torrent::from_metainfo(meta).encode()).unwrap_err();
+        assert!(err.to_string().contains("info.name"), "{err}");
+    }
+
+    #[test]
+    fn rejects_piece_count_mismatch_naming_the_field() {
+        let mut meta = sample();
+        meta.info.pieces.push([0; 20]);
+        let err = Torrent::parse(&Torrent::from_metainfo(meta).encode()).unwrap_err();
+        assert!(err.to_string().contains("info.pieces"), "{err}");
+    }
+
+    #[test]
+    fn tiers_fall_back_to_announce() {
+        let mut meta = sample();
+        assert_eq!(
+            meta.tracker_tiers(),
+            vec![vec!["http://t.example/announce".to_string()]]
+        );
+        meta.announce_list = vec![vec!["udp://a:1".into()], vec![]];
+        assert_eq!(meta.tracker_tiers(), vec![vec!["udp://a:1".to_string()]]);
+    }
+
+    #[test]
+    fn hex_round_trips() {
+        let hash = InfoHash([0xab; 20]);
+        assert_eq!(
+            InfoHash::from_hex(&hash.to_hex().to_uppercase()),
+            Some(hash)
+        );
+        assert_eq!(InfoHash::from_hex("zz"), None);
+    }
+}

@@ -1,0 +1,118 @@
+//! Piece sizes: parsing what the user typed and choosing one automatically.
+//!
+//! Piece lengths are powers of two from 16 KiB (the block size every client
+//! requests) to 64 MiB. Above 16 MiB some old clients refuse the torrent, so
+//! callers warn. No I/O.
+
+pub const MIN: u64 = 16 * 1024;
+pub const MAX: u64 = 64 * 1024 * 1024;
+/// Larger pieces than this break some older clients.
+pub const WARN_ABOVE: u64 = 16 * 1024 * 1024;
+
+/// Automatic sizing aims for at most this many pieces...
+pub const TARGET_PIECES: u64 = 1500;
+/// ...with pieces no smaller than this (smaller ones only add overhead)...
+pub const AUTO_MIN: u64 = 32 * 1024;
+/// ...and no larger than this (the largest size all clients accept).
+pub const AUTO_MAX: u64 = WARN_ABOVE;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PieceLengthError {
+    #[error("`{0}` is not a size (examples: 256KiB, 1M, 4194304, or an exponent like 18)")]
+    Unparsable(String),
+    #[error("{0} bytes is not a power of two")]
+    NotPowerOfTwo(u64),
+    #[error("{0} bytes is outside 16 KiB to 64 MiB")]
+    OutOfRange(u64),
+}
+
+/// Parses `256KiB`, `1M`, `1 MiB`, `4194304`, or an exponent `14..=26` (as mktorrent's `-l`).
+pub fn parse(text: &str) -> Result<u64, PieceLengthError> {
+    let unparsable = || PieceLengthError::Unparsable(text.to_owned());
+    let trimmed = text.trim();
+    let digits_end = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(digits_end);
+    let number: u64 = number.parse().map_err(|_| unparsable())?;
+    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        // A bare number below 64 can only be an exponent: no piece is that small.
+        "" if number < 64 => {
+            let exponent = u32::try_from(number).map_err(|_| unparsable())?;
+            return check(1u64.checked_shl(exponent).ok_or_else(unparsable)?);
+        }
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return Err(unparsable()),
+    };
+    check(number.checked_mul(multiplier).ok_or_else(unparsable)?)
+}
+
+fn check(bytes: u64) -> Result<u64, PieceLengthError> {
+    if !bytes.is_power_of_two() {
+        return Err(PieceLengthError::NotPowerOfTwo(bytes));
+    }
+    if !(MIN..=MAX).contains(&bytes) {
+        return Err(PieceLengthError::OutOfRange(bytes));
+    }
+    Ok(bytes)
+}
+
+/// The smallest power of two that keeps the piece count at or below
+/// [`TARGET_PIECES`], clamped to [`AUTO_MIN`]..=[`AUTO_MAX`].
+pub fn auto(total_length: u64) -> u64 {
+    let wanted = total_length.div_ceil(TARGET_PIECES).max(1);
+    wanted
+        .checked_next_power_of_two()
+        .unwrap_or(AUTO_MAX)
+        .clamp(AUTO_MIN, AUTO_MAX)
+}
+
+/// `262144` → `256 KiB`.
+pub fn human(bytes: u64) -> String {
+    crate::format::size(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sizes_units_and_exponents() {
+        assert_eq!(parse("256KiB"), Ok(262_144));
+        assert_eq!(parse("256k"), Ok(262_144));
+        assert_eq!(parse("1M"), Ok(1 << 20));
+        assert_eq!(parse("1 MiB"), Ok(1 << 20));
+        assert_eq!(parse("4194304"), Ok(4_194_304));
+        assert_eq!(parse("18"), Ok(1 << 18));
+        assert_eq!(parse("64MiB"), Ok(MAX));
+    }
+
+    #[test]
+    fn rejects_bad_sizes_with_the_reason() {
+        assert_eq!(
+            parse("300k"),
+            Err(PieceLengthError::NotPowerOfTwo(300 * 1024))
+        );
+        assert_eq!(parse("8k"), Err(PieceLengthError::OutOfRange(8192)));
+        assert_eq!(parse("27"), Err(PieceLengthError::OutOfRange(1 << 27)));
+        assert_eq!(parse("1T"), Err(PieceLengthError::Unparsable("1T".into())));
+        assert_eq!(parse(""), Err(PieceLengthError::Unparsable(String::new())));
+        assert!(parse("99999999999999999999").is_err());
+        assert!(parse("63").is_err());
+    }
+
+    #[test]
+    fn auto_keeps_piece_count_bounded() {
+        assert_eq!(auto(0), AUTO_MIN);
+        assert_eq!(auto(1), AUTO_MIN);
+        assert_eq!(auto(2 << 30), 2 << 20);
+        assert_eq!(auto(u64::MAX), AUTO_MAX);
+        for total in [1u64 << 20, 700 << 20, 4 << 30, 50 << 30] {
+            let piece = auto(total);
+            assert!(total.div_ceil(piece) <= TARGET_PIECES || piece == AUTO_MAX);
+        }
+    }
+}
