@@ -1,0 +1,1 @@
+//! Integration tests: the real `mktorrent-rs` binary on temporary content.
