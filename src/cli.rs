@@ -61,7 +61,12 @@ pub fn run(cli: Cli, env: &mut Env) -> Result<()> {
 }
 
 /// Reads and parses a `.torrent` file (`-` reads standard input).
-pub fn load_torrent(path: &Path) -> Result<Torrent> {
+pub fn load_torrent(env: &Env, path: &Path) -> Result<Torrent> {
+    let path = &if path == Path::new("-") {
+        path.to_owned()
+    } else {
+        env.path(path)
+    };
     let bytes = if path == Path::new("-") {
         let mut buf = Vec::new();
         std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).map_err(|source| {

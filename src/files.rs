@@ -210,6 +210,7 @@ pub fn collect(input: &Path, filters: &Filters) -> Result<Content, FilesError> {
     let exclude = Matcher::new(&filters.exclude)?;
     let include = Matcher::new(&filters.include)?;
     let mut files = Vec::new();
+    let mut filtered_out = 0usize;
     let mut walker = walkdir::WalkDir::new(input)
         .follow_links(filters.follow_symlinks)
         .min_depth(1)
@@ -237,6 +238,7 @@ pub fn collect(input: &Path, filters: &Filters) -> Result<Content, FilesError> {
             // Not followed means neither followed nor stored.
             || file_type.is_symlink();
         if leave_out {
+            filtered_out += 1;
             if file_type.is_dir() {
                 walker.skip_current_dir();
             }
@@ -246,6 +248,7 @@ pub fn collect(input: &Path, filters: &Filters) -> Result<Content, FilesError> {
             continue;
         }
         if !include.is_empty && !include.matches(file_name, &relative_text) {
+            filtered_out += 1;
             continue;
         }
         let meta = entry.metadata().map_err(|err| FilesError::Io {
@@ -265,13 +268,9 @@ pub fn collect(input: &Path, filters: &Filters) -> Result<Content, FilesError> {
         });
     }
     if files.is_empty() {
-        let filtered = !filters.include_hidden
-            || !filters.include_junk
-            || !filters.exclude.is_empty()
-            || !filters.include.is_empty();
         return Err(FilesError::Empty {
             path: input.to_owned(),
-            hint: if filtered {
+            hint: if filtered_out > 0 {
                 " (after filtering; see --include-hidden, --include-junk, --include, --exclude)"
             } else {
                 ""

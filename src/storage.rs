@@ -80,7 +80,8 @@ impl Storage {
         self.total
     }
 
-    /// Indices of the non-empty files overlapping `span`.
+    /// Indices of the files overlapping `span`, including empty files that
+    /// sit inside it.
     pub fn files_overlapping(&self, span: Range<u64>) -> Range<usize> {
         let first = self
             .files

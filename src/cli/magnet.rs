@@ -15,7 +15,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args, env: &mut Env) -> Result<()> {
-    let torrent = super::load_torrent(&env.path(&args.torrent))?;
+    let torrent = super::load_torrent(env, &args.torrent)?;
     writeln!(env.stdout, "{}", Magnet::from_torrent(&torrent).to_uri())?;
     Ok(())
 }

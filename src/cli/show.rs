@@ -88,7 +88,7 @@ impl Report {
 }
 
 pub fn run(args: Args, env: &mut Env) -> Result<()> {
-    let torrent = super::load_torrent(&env.path(&args.torrent))?;
+    let torrent = super::load_torrent(env, &args.torrent)?;
     let report = Report::new(&torrent);
     if args.json {
         let text = serde_json::to_string_pretty(&report).map_err(std::io::Error::other)?;

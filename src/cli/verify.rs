@@ -116,7 +116,7 @@ fn ranges(indices: &[u64]) -> String {
 }
 
 pub fn run(args: Args, env: &mut Env) -> Result<()> {
-    let torrent = super::load_torrent(&env.path(&args.torrent))?;
+    let torrent = super::load_torrent(env, &args.torrent)?;
     let root = locate_content(&args, &torrent, env)?;
     let info = &torrent.meta.info;
 
@@ -172,7 +172,10 @@ pub fn run(args: Args, env: &mut Env) -> Result<()> {
         let start = piece * info.piece_length;
         let end = (start + info.piece_length).min(storage.total_length());
         for index in storage.files_overlapping(start..end) {
-            damage[index] += 1;
+            // An empty file holds none of the piece's bytes.
+            if files[index].2 > 0 {
+                damage[index] += 1;
+            }
         }
     }
     let damaged_files: Vec<DamagedFile> = files

@@ -1,1 +1,18 @@
 //! Integration tests: the real `mktorrent-rs` binary on temporary content.
+//!
+//! - `common`: running the binary, building content trees, snapshot settings.
+//! - `help`: `--help` of every subcommand (snapshots).
+//! - `create`: flags, golden bytes, reproducibility, atomic output, errors.
+//! - `roundtrip`: create → show → verify → magnet on single files and nested
+//!   trees with empty files and non-ASCII names.
+//! - `show`: human and JSON output (snapshots), lenient reading, unsafe paths.
+//! - `verify`: corruption, missing files and wrong sizes are reported.
+//! - `generated`: man/ and completions/ match the clap definition.
+
+mod common;
+mod create;
+mod generated;
+mod help;
+mod roundtrip;
+mod show;
+mod verify;
