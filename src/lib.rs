@@ -5,6 +5,7 @@
 //!   and models; no I/O.
 //! - [`files`]: walks and filters content; [`storage`]: positioned reads
 //!   across file boundaries; [`hasher`]: parallel piece hashing on rayon.
+//! - [`shutdown`]: the stop signal and task tracking every server shares.
 //! - [`cli`]: one module per subcommand (args struct + `run`), all I/O
 //!   through [`env::Env`]; [`error`]: the crate error.
 
@@ -18,6 +19,7 @@ pub mod hasher;
 pub mod magnet;
 pub mod metainfo;
 pub mod piece_length;
+pub mod shutdown;
 pub mod storage;
 
 use std::ffi::OsString;
