@@ -525,6 +525,17 @@ fn parse_info(info: &Value<'_>) -> Result<Info, MetainfoError> {
         (None, None) => return Err(MetainfoError::Missing("info.length or info.files")),
     };
 
+    if let Layout::Multi { files } = &layout {
+        // Each length fits i64; hostile files can still make the sum wrap.
+        files
+            .iter()
+            .try_fold(0u64, |total, f| total.checked_add(f.length))
+            .ok_or_else(|| MetainfoError::Invalid {
+                field: "info.files".into(),
+                reason: "file lengths add up to more than 2^64 bytes".into(),
+            })?;
+    }
+
     let info = Info {
         name,
         piece_length,
@@ -671,6 +682,20 @@ mod tests {
         meta.info.pieces.push([0; 20]);
         let err = Torrent::parse(&Torrent::from_metainfo(meta).encode()).unwrap_err();
         assert!(err.to_string().contains("info.pieces"), "{err}");
+    }
+
+    #[test]
+    fn rejects_file_lengths_whose_sum_overflows() {
+        // Found by fuzzing: two files of i64::MAX bytes and one of 3 wrapped to 1 byte.
+        let mut doc = b"d4:infod5:filesl".to_vec();
+        for (len, name) in [(i64::MAX, "a"), (i64::MAX, "b"), (3, "c")] {
+            doc.extend_from_slice(format!("d6:lengthi{len}e4:pathl1:{name}ee").as_bytes());
+        }
+        doc.extend_from_slice(b"e4:name1:x12:piece lengthi1e6:pieces20:");
+        doc.extend_from_slice(&[0; 20]);
+        doc.extend_from_slice(b"ee");
+        let err = Torrent::parse(&doc).unwrap_err();
+        assert!(err.to_string().contains("info.files"), "{err}");
     }
 
     #[test]
