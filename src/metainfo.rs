@@ -6,6 +6,7 @@
 //! unknown keys keep their identity. Paths that could escape the content
 //! directory are rejected here, once, for every consumer. No I/O.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use sha1::{Digest, Sha1};
@@ -160,45 +161,42 @@ impl Info {
     }
 
     pub fn to_bencode(&self) -> Bencode {
-        let mut info = bencode::dict([
-            ("name", self.name.as_str().into()),
-            ("piece length", Bencode::Int(to_i64(self.piece_length))),
-            ("pieces", Bencode::Bytes(self.pieces.concat())),
-        ]);
-        let Bencode::Dict(map) = &mut info else {
-            unreachable!("bencode::dict builds a dictionary")
+        let mut map = BTreeMap::new();
+        let mut put = |key: &str, value: Bencode| {
+            map.insert(key.as_bytes().to_vec(), value);
         };
+        put("name", self.name.as_str().into());
+        put("piece length", Bencode::Int(to_i64(self.piece_length)));
+        put("pieces", Bencode::Bytes(self.pieces.concat()));
         match &self.layout {
-            Layout::Single { length } => {
-                map.insert(b"length".to_vec(), Bencode::Int(to_i64(*length)));
-            }
-            Layout::Multi { files } => {
-                let list = files
-                    .iter()
-                    .map(|f| {
-                        let mut entry = bencode::dict([
-                            ("length", Bencode::Int(to_i64(f.length))),
-                            (
-                                "path",
-                                Bencode::List(f.path.iter().map(|c| c.as_str().into()).collect()),
-                            ),
-                        ]);
-                        if let (Some(attr), Bencode::Dict(m)) = (&f.attr, &mut entry) {
-                            m.insert(b"attr".to_vec(), attr.as_str().into());
-                        }
-                        entry
-                    })
-                    .collect();
-                map.insert(b"files".to_vec(), Bencode::List(list));
-            }
+            Layout::Single { length } => put("length", Bencode::Int(to_i64(*length))),
+            Layout::Multi { files } => put(
+                "files",
+                Bencode::List(files.iter().map(FileEntry::to_bencode).collect()),
+            ),
         }
         if self.private {
-            map.insert(b"private".to_vec(), Bencode::Int(1));
+            put("private", Bencode::Int(1));
         }
         if let Some(source) = &self.source {
-            map.insert(b"source".to_vec(), source.as_str().into());
+            put("source", source.as_str().into());
         }
-        info
+        Bencode::Dict(map)
+    }
+}
+
+impl FileEntry {
+    fn to_bencode(&self) -> Bencode {
+        let mut map = BTreeMap::new();
+        map.insert(b"length".to_vec(), Bencode::Int(to_i64(self.length)));
+        map.insert(
+            b"path".to_vec(),
+            Bencode::List(self.path.iter().map(|c| c.as_str().into()).collect()),
+        );
+        if let Some(attr) = &self.attr {
+            map.insert(b"attr".to_vec(), attr.as_str().into());
+        }
+        Bencode::Dict(map)
     }
 }
 
@@ -239,7 +237,7 @@ impl Metainfo {
     }
 
     pub fn to_bencode(&self) -> Bencode {
-        let mut map = std::collections::BTreeMap::new();
+        let mut map = BTreeMap::new();
         let mut put = |key: &str, value: Bencode| {
             map.insert(key.as_bytes().to_vec(), value);
         };
