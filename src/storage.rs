@@ -24,6 +24,8 @@ pub enum StorageError {
         expected: u64,
         found: u64,
     },
+    #[error("stopped after an earlier error")]
+    Cancelled,
     #[error("read past the end of the content: {offset} + {len} > {total}")]
     OutOfRange { offset: u64, len: u64, total: u64 },
 }
