@@ -8,6 +8,7 @@
 //! - `show`: human and JSON output (snapshots), lenient reading, unsafe paths.
 //! - `verify`: corruption, missing files and wrong sizes are reported.
 //! - `generated`: man/ and completions/ match the clap definition.
+//! - `v2`: v2 and hybrid layout rules, round trips, damage detection.
 
 mod common;
 mod create;
@@ -15,4 +16,5 @@ mod generated;
 mod help;
 mod roundtrip;
 mod show;
+mod v2;
 mod verify;

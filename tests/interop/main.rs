@@ -18,6 +18,8 @@
 //!   transmission-show and libtorrent on third-party torrents.
 //! - `aria2`: `aria2c --show-files` reads ours with our hash and files.
 //! - `fixtures`: `tests/fixtures/` matches its README and recipe.
+//! - `v2`: v2 and hybrid torrents equal libtorrent's own (hashes, roots,
+//!   piece layers, pad files); libtorrent downloads our hybrid.
 
 mod aria2;
 mod fixtures;
@@ -25,3 +27,4 @@ mod libtorrent;
 mod mktorrent;
 mod support;
 mod transmission;
+mod v2;

@@ -18,7 +18,7 @@ pub const TRACKER: &str = "http://tracker.example/announce";
 const LT_INSPECT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/lt_inspect.py");
 
 /// The Python that has the `libtorrent` module (Debian's python3-libtorrent).
-const SYSTEM_PYTHON: &str = "/usr/bin/python3";
+pub const SYSTEM_PYTHON: &str = "/usr/bin/python3";
 
 /// Finds `program` on `PATH`, or panics saying which package provides it.
 pub fn require(program: &str, package: &str) -> PathBuf {
