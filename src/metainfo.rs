@@ -799,6 +799,12 @@ fn parse_file_tree(tree: &Value<'_>) -> Result<Vec<V2File>, MetainfoError> {
         let entries = node
             .as_dict()
             .ok_or_else(|| wrong_type(&field(), "a dictionary"))?;
+        if entries.len() > 1 && entries.iter().any(|(key, _)| key.is_empty()) {
+            return Err(MetainfoError::Invalid {
+                field: field(),
+                reason: "is both a file and a directory".into(),
+            });
+        }
         for (key, child) in entries {
             if key.is_empty() {
                 if prefix.is_empty() {
@@ -1029,6 +1035,58 @@ mod tests {
         doc.extend_from_slice(b"ee");
         let err = Torrent::parse(&doc).unwrap_err();
         assert!(err.to_string().contains("info.files"), "{err}");
+    }
+
+    fn v2_sample() -> Metainfo {
+        let mut meta = sample();
+        meta.info.version = Version::V2;
+        meta.info.pieces.clear();
+        meta.info.file_tree = vec![
+            V2File {
+                path: vec!["a".into(), "b.txt".into()],
+                length: 10,
+                pieces_root: Some([3; 32]),
+                attr: Some("x".into()),
+            },
+            V2File {
+                path: vec!["empty".into()],
+                length: 0,
+                pieces_root: None,
+                attr: None,
+            },
+        ];
+        meta.info.layout = layout_from_tree(&meta.info.name, &meta.info.file_tree);
+        meta
+    }
+
+    #[test]
+    fn v2_model_round_trips_with_both_hashes() {
+        let torrent = Torrent::from_metainfo(v2_sample());
+        let parsed = Torrent::parse(&torrent.encode()).unwrap();
+        assert_eq!(parsed, torrent);
+        let v2 = parsed.info_hash_v2.unwrap();
+        assert_eq!(parsed.info_hash.0, v2[..20], "a v2-only swarm uses the truncated v2 hash");
+        let encoded = String::from_utf8_lossy(&torrent.encode()).into_owned();
+        assert!(encoded.contains("12:piece layersde"), "{encoded}");
+        assert!(encoded.contains("12:meta versioni2e"), "{encoded}");
+    }
+
+    #[test]
+    fn v2_file_tree_rejects_unsafe_and_ambiguous_entries() {
+        let torrent = Torrent::from_metainfo(v2_sample());
+        let bytes = torrent.encode();
+        let swap = |from: &[u8], to: &[u8]| {
+            let at = bytes.windows(from.len()).position(|w| w == from).unwrap();
+            let mut out = bytes.clone();
+            out.splice(at..at + from.len(), to.iter().copied());
+            out
+        };
+        let dotdot = swap(b"1:ad", b"2:..d");
+        assert!(matches!(Torrent::parse(&dotdot), Err(MetainfoError::UnsafePath { .. })));
+        // "empty" holding a file entry and a directory entry at once.
+        let both = swap(b"5:emptyd0:d", b"5:emptyd1:xd0:d6:lengthi0eee0:d");
+        let err = Torrent::parse(&both).unwrap_err();
+        assert!(err.to_string().contains("both a file and a directory"), "{err}");
     }
 
     #[test]
