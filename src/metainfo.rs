@@ -1065,7 +1065,11 @@ mod tests {
         let parsed = Torrent::parse(&torrent.encode()).unwrap();
         assert_eq!(parsed, torrent);
         let v2 = parsed.info_hash_v2.unwrap();
-        assert_eq!(parsed.info_hash.0, v2[..20], "a v2-only swarm uses the truncated v2 hash");
+        assert_eq!(
+            parsed.info_hash.0,
+            v2[..20],
+            "a v2-only swarm uses the truncated v2 hash"
+        );
         let encoded = String::from_utf8_lossy(&torrent.encode()).into_owned();
         assert!(encoded.contains("12:piece layersde"), "{encoded}");
         assert!(encoded.contains("12:meta versioni2e"), "{encoded}");
@@ -1082,11 +1086,17 @@ mod tests {
             out
         };
         let dotdot = swap(b"1:ad", b"2:..d");
-        assert!(matches!(Torrent::parse(&dotdot), Err(MetainfoError::UnsafePath { .. })));
+        assert!(matches!(
+            Torrent::parse(&dotdot),
+            Err(MetainfoError::UnsafePath { .. })
+        ));
         // "empty" holding a file entry and a directory entry at once.
         let both = swap(b"5:emptyd0:d", b"5:emptyd1:xd0:d6:lengthi0eee0:d");
         let err = Torrent::parse(&both).unwrap_err();
-        assert!(err.to_string().contains("both a file and a directory"), "{err}");
+        assert!(
+            err.to_string().contains("both a file and a directory"),
+            "{err}"
+        );
     }
 
     #[test]
