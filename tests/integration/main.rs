@@ -8,6 +8,8 @@
 //! - `show`: human and JSON output (snapshots), lenient reading, unsafe paths.
 //! - `verify`: corruption, missing files and wrong sizes are reported.
 //! - `generated`: man/ and completions/ match the clap definition.
+//! - `tracker`: the tracker's HTTP and UDP contract on loopback (in-process
+//!   servers on port 0, and the real binary with SIGTERM).
 
 mod common;
 mod create;
@@ -15,4 +17,5 @@ mod generated;
 mod help;
 mod roundtrip;
 mod show;
+mod tracker;
 mod verify;
