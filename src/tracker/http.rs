@@ -199,6 +199,8 @@ fn route(
 }
 
 fn announce(shared: &Shared, ip: IpAddr, query: &[u8]) -> Result<Vec<u8>, Vec<u8>> {
+    // Off by default; `RUST_LOG=mktorrent_rs::tracker=trace` shows each request.
+    tracing::trace!(%ip, query = %String::from_utf8_lossy(query), "http announce");
     let q = http_proto::parse_announce(query).map_err(|e: QueryError| failure(&e.to_string()))?;
     if !shared.access().allows(&q.info_hash) {
         return Err(failure("torrent not allowed on this tracker"));

@@ -80,6 +80,7 @@ pub fn handle(shared: &Shared, packet: &[u8], from: SocketAddr, out: &mut Vec<u8
             udp_proto::write_connect(out, transaction_id, id);
         }
         Request::Announce(req) => {
+            tracing::trace!(%from, ?req.event, req.left, req.port, "udp announce");
             if !connection_ok(req.connection_id) {
                 shared.metrics.add(Counter::UdpDropped, 1);
                 return;
