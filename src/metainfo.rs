@@ -6,6 +6,7 @@
 //! unknown keys keep their identity. Paths that could escape the content
 //! directory are rejected here, once, for every consumer. No I/O.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use sha1::{Digest, Sha1};
@@ -160,45 +161,42 @@ impl Info {
     }
 
     pub fn to_bencode(&self) -> Bencode {
-        let mut info = bencode::dict([
-            ("name", self.name.as_str().into()),
-            ("piece length", Bencode::Int(to_i64(self.piece_length))),
-            ("pieces", Bencode::Bytes(self.pieces.concat())),
-        ]);
-        let Bencode::Dict(map) = &mut info else {
-            unreachable!("bencode::dict builds a dictionary")
+        let mut map = BTreeMap::new();
+        let mut put = |key: &str, value: Bencode| {
+            map.insert(key.as_bytes().to_vec(), value);
         };
+        put("name", self.name.as_str().into());
+        put("piece length", Bencode::Int(to_i64(self.piece_length)));
+        put("pieces", Bencode::Bytes(self.pieces.concat()));
         match &self.layout {
-            Layout::Single { length } => {
-                map.insert(b"length".to_vec(), Bencode::Int(to_i64(*length)));
-            }
-            Layout::Multi { files } => {
-                let list = files
-                    .iter()
-                    .map(|f| {
-                        let mut entry = bencode::dict([
-                            ("length", Bencode::Int(to_i64(f.length))),
-                            (
-                                "path",
-                                Bencode::List(f.path.iter().map(|c| c.as_str().into()).collect()),
-                            ),
-                        ]);
-                        if let (Some(attr), Bencode::Dict(m)) = (&f.attr, &mut entry) {
-                            m.insert(b"attr".to_vec(), attr.as_str().into());
-                        }
-                        entry
-                    })
-                    .collect();
-                map.insert(b"files".to_vec(), Bencode::List(list));
-            }
+            Layout::Single { length } => put("length", Bencode::Int(to_i64(*length))),
+            Layout::Multi { files } => put(
+                "files",
+                Bencode::List(files.iter().map(FileEntry::to_bencode).collect()),
+            ),
         }
         if self.private {
-            map.insert(b"private".to_vec(), Bencode::Int(1));
+            put("private", Bencode::Int(1));
         }
         if let Some(source) = &self.source {
-            map.insert(b"source".to_vec(), source.as_str().into());
+            put("source", source.as_str().into());
         }
-        info
+        Bencode::Dict(map)
+    }
+}
+
+impl FileEntry {
+    fn to_bencode(&self) -> Bencode {
+        let mut map = BTreeMap::new();
+        map.insert(b"length".to_vec(), Bencode::Int(to_i64(self.length)));
+        map.insert(
+            b"path".to_vec(),
+            Bencode::List(self.path.iter().map(|c| c.as_str().into()).collect()),
+        );
+        if let Some(attr) = &self.attr {
+            map.insert(b"attr".to_vec(), attr.as_str().into());
+        }
+        Bencode::Dict(map)
     }
 }
 
@@ -239,7 +237,7 @@ impl Metainfo {
     }
 
     pub fn to_bencode(&self) -> Bencode {
-        let mut map = std::collections::BTreeMap::new();
+        let mut map = BTreeMap::new();
         let mut put = |key: &str, value: Bencode| {
             map.insert(key.as_bytes().to_vec(), value);
         };
@@ -525,6 +523,17 @@ fn parse_info(info: &Value<'_>) -> Result<Info, MetainfoError> {
         (None, None) => return Err(MetainfoError::Missing("info.length or info.files")),
     };
 
+    if let Layout::Multi { files } = &layout {
+        // Each length fits i64; hostile files can still make the sum wrap.
+        files
+            .iter()
+            .try_fold(0u64, |total, f| total.checked_add(f.length))
+            .ok_or_else(|| MetainfoError::Invalid {
+                field: "info.files".into(),
+                reason: "file lengths add up to more than 2^64 bytes".into(),
+            })?;
+    }
+
     let info = Info {
         name,
         piece_length,
@@ -671,6 +680,20 @@ mod tests {
         meta.info.pieces.push([0; 20]);
         let err = Torrent::parse(&Torrent::from_metainfo(meta).encode()).unwrap_err();
         assert!(err.to_string().contains("info.pieces"), "{err}");
+    }
+
+    #[test]
+    fn rejects_file_lengths_whose_sum_overflows() {
+        // Found by fuzzing: two files of i64::MAX bytes and one of 3 wrapped to 1 byte.
+        let mut doc = b"d4:infod5:filesl".to_vec();
+        for (len, name) in [(i64::MAX, "a"), (i64::MAX, "b"), (3, "c")] {
+            doc.extend_from_slice(format!("d6:lengthi{len}e4:pathl1:{name}ee").as_bytes());
+        }
+        doc.extend_from_slice(b"e4:name1:x12:piece lengthi1e6:pieces20:");
+        doc.extend_from_slice(&[0; 20]);
+        doc.extend_from_slice(b"ee");
+        let err = Torrent::parse(&doc).unwrap_err();
+        assert!(err.to_string().contains("info.files"), "{err}");
     }
 
     #[test]

@@ -450,6 +450,9 @@ pub fn build_torrent(
 /// Runs a checked plan: walk, hash, write atomically, report.
 pub fn execute(plan: &Plan, env: &mut Env) -> Result<()> {
     let content = files::collect(&plan.input, &plan.filters)?;
+    if content.total_length() == 0 {
+        return Err(Error::EmptyContent(plan.input.clone()));
+    }
     let name = plan.name.clone().unwrap_or_else(|| content.name.clone());
     let output = plan
         .output
