@@ -187,6 +187,34 @@ mod tests {
         assert_eq!(parse_list("abc\n").unwrap_err(), (1, "abc".to_owned()));
     }
 
+    fn torrent(meta_version: Option<i64>) -> Torrent {
+        use crate::bencode::{dict, Bencode};
+        let mut info = dict([
+            ("length", Bencode::Int(5)),
+            ("name", Bencode::from("hybrid.bin")),
+            ("piece length", Bencode::Int(16384)),
+            ("pieces", Bencode::Bytes(vec![7; 20])),
+        ]);
+        if let (Some(version), Bencode::Dict(entries)) = (meta_version, &mut info) {
+            entries.insert(b"meta version".to_vec(), Bencode::Int(version));
+        }
+        let root = dict([("info", info)]).encode();
+        Torrent::parse(&root).unwrap()
+    }
+
+    #[test]
+    fn hybrid_torrents_allow_both_hashes() {
+        let v1 = torrent(None);
+        assert_eq!(torrent_hashes(&v1), vec![v1.info_hash.0]);
+        let hybrid = torrent(Some(2));
+        let hashes = torrent_hashes(&hybrid);
+        let v2 = Sha256::digest(&hybrid.info_bytes);
+        assert_eq!(
+            hashes,
+            vec![hybrid.info_hash.0, v2[..20].try_into().unwrap()]
+        );
+    }
+
     #[test]
     fn deny_beats_allow_and_no_allow_list_is_open() {
         let mut access = Access::default();
