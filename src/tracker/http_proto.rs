@@ -435,6 +435,44 @@ mod tests {
         assert!(q.compact && !q.no_peer_id);
     }
 
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = format!(
+            "{}/tests/fixtures/tracker/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    const FIXTURE_HASH: &str = "8df2455cb5485cd010f361bddb0b34b8870189fe";
+
+    #[test]
+    fn reads_announces_captured_from_real_clients() {
+        let lt = parse_announce(&fixture("libtorrent-2.0.8-http-announce.txt")).unwrap();
+        assert_eq!(crate::metainfo::hex(&lt.info_hash), FIXTURE_HASH);
+        assert_eq!(&lt.peer_id, b"-LT2080-1Ani7mQmTovE");
+        assert_eq!(
+            (
+                lt.port,
+                lt.left,
+                lt.event,
+                lt.numwant,
+                lt.compact,
+                lt.no_peer_id
+            ),
+            (18081, Some(0), Event::Started, Some(200), true, true)
+        );
+        let aria = parse_announce(&fixture("aria2-1.36-http-announce.txt")).unwrap();
+        assert_eq!(
+            aria.info_hash, lt.info_hash,
+            "upper- and lower-case escapes"
+        );
+        assert!(aria.peer_id.starts_with(b"A2-1-36-0-"));
+        assert_eq!(
+            (aria.port, aria.left, aria.event, aria.numwant),
+            (18082, Some(2_000_000), Event::Started, Some(50))
+        );
+    }
+
     #[test]
     fn plus_is_a_space_and_escaped_plus_and_percent_are_literal() {
         let raw = "info_hash=%2B%25+aaaaaaaaaaaaaaaaa&peer_id=-qB4650-abcdefghijkl&port=1";

@@ -301,6 +301,50 @@ mod tests {
         }
     }
 
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = format!(
+            "{}/tests/fixtures/tracker/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    #[test]
+    fn reads_packets_captured_from_real_clients() {
+        for client in ["libtorrent-2.0.8", "aria2-1.36"] {
+            let connect = fixture(&format!("{client}-udp-connect.bin"));
+            assert!(
+                matches!(parse(&connect), Ok(Request::Connect { .. })),
+                "{client}"
+            );
+        }
+        let lt = match parse(&fixture("libtorrent-2.0.8-udp-announce.bin")) {
+            Ok(Request::Announce(req)) => req,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(lt.connection_id, 0x1122_3344_5566_7788);
+        assert_eq!(
+            crate::metainfo::hex(&lt.info_hash),
+            "8df2455cb5485cd010f361bddb0b34b8870189fe"
+        );
+        assert!(lt.peer_id.starts_with(b"-LT2080-"));
+        assert_eq!(
+            (lt.event, lt.left, lt.num_want, lt.port),
+            (Event::Started, 0, 200, 18091)
+        );
+        assert_eq!(lt.url_data, b"/announce", "BEP 41 path");
+        let aria = match parse(&fixture("aria2-1.36-udp-announce.bin")) {
+            Ok(Request::Announce(req)) => req,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(aria.info_hash, lt.info_hash);
+        assert_eq!(
+            (aria.event, aria.left, aria.num_want, aria.port),
+            (Event::Started, 2_000_000, 50, 18096)
+        );
+        assert!(aria.url_data.is_empty());
+    }
+
     #[test]
     fn announce_layout_matches_bep_15() {
         let bytes = encode_announce(&sample(Vec::new()));
