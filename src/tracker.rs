@@ -368,6 +368,11 @@ impl Shared {
             .clone()
     }
 
+    /// Whether `info_hash` may be tracked. Open trackers skip the lock.
+    pub fn allows(&self, info_hash: &swarm::Id20) -> bool {
+        self.config.access.is_open() || self.access().allows(info_hash)
+    }
+
     /// The interval to send: base plus random jitter.
     pub fn interval(&self, rng: &mut XorShift) -> u32 {
         use swarm::Rng;

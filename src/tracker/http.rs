@@ -202,7 +202,7 @@ fn announce(shared: &Shared, ip: IpAddr, query: &[u8]) -> Result<Vec<u8>, Vec<u8
     // Off by default; `RUST_LOG=mktorrent_rs::tracker=trace` shows each request.
     tracing::trace!(%ip, query = %String::from_utf8_lossy(query), "http announce");
     let q = http_proto::parse_announce(query).map_err(|e: QueryError| failure(&e.to_string()))?;
-    if !shared.access().allows(&q.info_hash) {
+    if !shared.allows(&q.info_hash) {
         return Err(failure("torrent not allowed on this tracker"));
     }
     let config = &shared.config;
@@ -304,10 +304,9 @@ fn scrape(shared: &Shared, query: &[u8]) -> Response<Full<Bytes>> {
             .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         return response;
     }
-    let access = shared.access();
     let files: Vec<_> = hashes
         .iter()
-        .filter(|hash| access.allows(hash))
+        .filter(|hash| shared.allows(hash))
         .map(|hash| (*hash, shared.swarms.scrape(hash)))
         .collect();
     let mut out = Vec::with_capacity(16 + files.len() * 80);

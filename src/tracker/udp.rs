@@ -89,7 +89,7 @@ pub fn handle(shared: &Shared, packet: &[u8], from: SocketAddr, out: &mut Vec<u8
             if !shared.rate_ok(ip) {
                 return;
             }
-            if !shared.access().allows(&req.info_hash) {
+            if !shared.allows(&req.info_hash) {
                 shared.metrics.add(Counter::UdpAnnounceFailed, 1);
                 udp_proto::write_error(out, tid, "torrent not allowed on this tracker");
                 return;
@@ -149,13 +149,12 @@ pub fn handle(shared: &Shared, packet: &[u8], from: SocketAddr, out: &mut Vec<u8
             if !shared.rate_ok(ip) {
                 return;
             }
-            let access = shared.access();
             udp_proto::write_scrape_header(out, transaction_id);
             for hash in info_hashes.chunks_exact(20) {
                 let mut id = [0; 20];
                 id.copy_from_slice(hash);
                 // Entries must stay in request order; refused torrents read as zeros.
-                let counts = if access.allows(&id) {
+                let counts = if shared.allows(&id) {
                     shared.swarms.scrape(&id)
                 } else {
                     swarm::Counts::default()
