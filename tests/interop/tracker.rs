@@ -22,9 +22,9 @@ const LIMIT: Duration = Duration::from_secs(90);
 const LIBTORRENT: &str = r#"
 import sys, time
 import libtorrent as lt
-torrent, save, port, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+torrent, save, listen, seconds = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
 s = lt.session({
-    'listen_interfaces': '127.0.0.1:%d' % port,
+    'listen_interfaces': listen,
     'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
     'allow_multiple_connections_per_ip': True,
     'announce_to_all_trackers': True,
@@ -124,13 +124,18 @@ impl Drop for Killed {
 }
 
 fn libtorrent(fx: &Fixture, save: &Path, seconds: u32) -> Killed {
+    libtorrent_on(fx, save, seconds, &format!("127.0.0.1:{}", free_port()))
+}
+
+/// A libtorrent session listening on `listen` (`127.0.0.1:P` or `[::1]:P`).
+fn libtorrent_on(fx: &Fixture, save: &Path, seconds: u32, listen: &str) -> Killed {
     let script = fx.root.join("lt.py");
     std::fs::write(&script, LIBTORRENT).unwrap();
     let child = Command::new(PYTHON)
         .arg(&script)
         .arg(&fx.torrent)
         .arg(save)
-        .arg(free_port().to_string())
+        .arg(listen)
         .arg(seconds.to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -231,8 +236,8 @@ impl Server {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let shutdown = Shutdown::new();
         let config = TrackerConfig {
-            http: vec!["127.0.0.1:0".parse().unwrap()],
-            udp: vec!["127.0.0.1:0".parse().unwrap()],
+            http: vec!["127.0.0.1:0".parse().unwrap(), "[::1]:0".parse().unwrap()],
+            udp: vec!["127.0.0.1:0".parse().unwrap(), "[::1]:0".parse().unwrap()],
             ..TrackerConfig::default()
         };
         let tracker = runtime.block_on(Tracker::start(config, &shutdown)).unwrap();
@@ -364,6 +369,34 @@ fn libtorrent_downloads_from_libtorrent_through_the_udp_tracker() {
     wait_file(&out.join("payload.bin"), &fx.data);
     eventually("libtorrent's completed event", || {
         server.scrape(&fx.info_hash).1 >= 1
+    });
+    drop((seeder, leecher));
+    server.stop();
+}
+
+#[test]
+fn libtorrent_peers_meet_over_ipv6_through_the_http_tracker() {
+    require_tools();
+    let server = Server::start();
+    let url = format!("http://{}/announce", server.tracker.http_addrs()[1]);
+    assert!(url.starts_with("http://[::1]:"), "{url}");
+    let fx = fixture(&url);
+    let v6_port = || {
+        std::net::TcpListener::bind("[::1]:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free IPv6 loopback port")
+    };
+    let mut seeder = libtorrent_on(&fx, &fx.seed_dir, 120, &format!("[::1]:{}", v6_port()));
+    wait_seeding(&mut seeder);
+    let out = fx.root.join("lt-v6");
+    std::fs::create_dir(&out).unwrap();
+    let mut leecher = libtorrent_on(&fx, &out, 120, &format!("[::1]:{}", v6_port()));
+    wait_seeding(&mut leecher);
+    wait_file(&out.join("payload.bin"), &fx.data);
+    eventually("both IPv6 peers in the swarm", || {
+        let (seeders, completed, _) = server.scrape(&fx.info_hash);
+        seeders == 2 && completed >= 1
     });
     drop((seeder, leecher));
     server.stop();
