@@ -127,7 +127,7 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
             [CompletionResult]::new('--save-every', '--save-every', [CompletionResultType]::ParameterName, 'Seconds between state saves')
             [CompletionResult]::new('--trust-proxy', '--trust-proxy', [CompletionResultType]::ParameterName, 'Take the client address from X-Forwarded-For for requests from this network (repeatable)')
             [CompletionResult]::new('--stats-from', '--stats-from', [CompletionResultType]::ParameterName, 'Serve /, /stats.json and /metrics only to this network (repeatable) [default: everyone]')
-            [CompletionResult]::new('--udp-workers', '--udp-workers', [CompletionResultType]::ParameterName, 'UDP worker tasks per socket [default: one per core]')
+            [CompletionResult]::new('--udp-workers', '--udp-workers', [CompletionResultType]::ParameterName, 'UDP worker threads per socket [default: one per core]')
             [CompletionResult]::new('--no-http', '--no-http', [CompletionResultType]::ParameterName, 'Do not serve HTTP')
             [CompletionResult]::new('--no-udp', '--no-udp', [CompletionResultType]::ParameterName, 'Do not serve UDP')
             [CompletionResult]::new('--full-scrape', '--full-scrape', [CompletionResultType]::ParameterName, 'Serve a full scrape (no info_hash), gzip-compressed, rebuilt at most once a minute')

@@ -119,7 +119,7 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand --save-every 'Seconds between state saves'
             cand --trust-proxy 'Take the client address from X-Forwarded-For for requests from this network (repeatable)'
             cand --stats-from 'Serve /, /stats.json and /metrics only to this network (repeatable) [default: everyone]'
-            cand --udp-workers 'UDP worker tasks per socket [default: one per core]'
+            cand --udp-workers 'UDP worker threads per socket [default: one per core]'
             cand --no-http 'Do not serve HTTP'
             cand --no-udp 'Do not serve UDP'
             cand --full-scrape 'Serve a full scrape (no info_hash), gzip-compressed, rebuilt at most once a minute'

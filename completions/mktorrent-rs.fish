@@ -91,7 +91,7 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l st
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l save-every -d 'Seconds between state saves' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l trust-proxy -d 'Take the client address from X-Forwarded-For for requests from this network (repeatable)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l stats-from -d 'Serve /, /stats.json and /metrics only to this network (repeatable) [default: everyone]' -r
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l udp-workers -d 'UDP worker tasks per socket [default: one per core]' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l udp-workers -d 'UDP worker threads per socket [default: one per core]' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l no-http -d 'Do not serve HTTP'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l no-udp -d 'Do not serve UDP'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l full-scrape -d 'Serve a full scrape (no info_hash), gzip-compressed, rebuilt at most once a minute'

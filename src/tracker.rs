@@ -79,7 +79,7 @@ pub struct TrackerConfig {
     pub trust_proxy: Vec<Cidr>,
     /// Who may see `/`, `/stats.json` and `/metrics`; empty: everyone.
     pub stats_from: Vec<Cidr>,
-    /// UDP worker tasks per socket (0: one per core).
+    /// UDP worker threads per socket (0: one per core).
     pub udp_workers: usize,
 }
 
@@ -524,7 +524,13 @@ impl Tracker {
                 source,
             })?;
             udp_addrs.push(local);
-            udp::serve(Arc::new(socket), shared.clone(), shutdown, workers);
+            udp::serve(socket, shared.clone(), shutdown, workers).map_err(|source| {
+                TrackerError::Bind {
+                    proto: "udp",
+                    addr,
+                    source,
+                }
+            })?;
         }
         shutdown.spawn(housekeeping(shared.clone(), shutdown.clone()));
         tracing::info!(http = ?http_addrs, udp = ?udp_addrs, "tracker started");

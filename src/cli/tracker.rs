@@ -140,7 +140,7 @@ pub struct Args {
     #[arg(long, value_name = "CIDR")]
     pub stats_from: Vec<Cidr>,
 
-    /// UDP worker tasks per socket [default: one per core].
+    /// UDP worker threads per socket [default: one per core].
     #[arg(long, value_name = "N")]
     pub udp_workers: Option<usize>,
 }
