@@ -451,7 +451,8 @@ pub struct Tracker {
 impl Tracker {
     /// Loads access lists and state, binds every configured address and
     /// spawns the servers and housekeeping through `shutdown`. Must be
-    /// called inside a tokio runtime.
+    /// called inside a tokio runtime. On error, tasks already spawned stop
+    /// when the caller awaits [`Shutdown::finished`].
     pub async fn start(config: TrackerConfig, shutdown: &Shutdown) -> Result<Self, TrackerError> {
         let key = match config.connection_id_key {
             Some(key) => key,
