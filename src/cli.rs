@@ -7,6 +7,7 @@ pub mod create;
 pub mod generate;
 pub mod magnet;
 pub mod show;
+pub mod tracker;
 pub mod verify;
 
 use std::path::Path;
@@ -41,6 +42,7 @@ pub enum Command {
     Show(show::Args),
     Verify(verify::Args),
     Magnet(magnet::Args),
+    Tracker(Box<tracker::Args>),
     Completions(completions::Args),
 }
 
@@ -56,6 +58,7 @@ pub fn run(cli: Cli, env: &mut Env) -> Result<()> {
         Command::Show(args) => show::run(args, env),
         Command::Verify(args) => verify::run(args, env),
         Command::Magnet(args) => magnet::run(args, env),
+        Command::Tracker(args) => tracker::run(*args, env),
         Command::Completions(args) => completions::run(&args, env),
     }
 }

@@ -9,6 +9,7 @@ use crate::magnet::MagnetError;
 use crate::metainfo::MetainfoError;
 use crate::piece_length::PieceLengthError;
 use crate::storage::StorageError;
+use crate::tracker::TrackerError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -57,6 +58,12 @@ pub enum Error {
     Magnet(#[from] MagnetError),
     #[error("cannot start {threads} hashing threads: {reason}")]
     ThreadPool { threads: usize, reason: String },
+    #[error(transparent)]
+    Tracker(#[from] TrackerError),
+    #[error("{flag}: {reason}")]
+    TrackerFlag { flag: &'static str, reason: String },
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(#[source] std::io::Error),
     #[error("cannot write output: {0}")]
     Output(#[source] std::io::Error),
 }

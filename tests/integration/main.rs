@@ -9,6 +9,8 @@
 //! - `verify`: corruption, missing files and wrong sizes are reported.
 //! - `generated`: man/ and completions/ match the clap definition.
 //! - `v2`: v2 and hybrid layout rules, round trips, damage detection.
+//! - `tracker`: the tracker's HTTP and UDP contract on loopback (in-process
+//!   servers on port 0, and the real binary with SIGTERM).
 
 mod common;
 mod create;
@@ -16,5 +18,6 @@ mod generated;
 mod help;
 mod roundtrip;
 mod show;
+mod tracker;
 mod v2;
 mod verify;

@@ -20,11 +20,14 @@
 //! - `fixtures`: `tests/fixtures/` matches its README and recipe.
 //! - `v2`: v2 and hybrid torrents equal libtorrent's own (hashes, roots,
 //!   piece layers, pad files); libtorrent downloads our hybrid.
+//! - `tracker`: libtorrent and aria2 announce to our tracker over HTTP and
+//!   UDP and download through it.
 
 mod aria2;
 mod fixtures;
 mod libtorrent;
 mod mktorrent;
 mod support;
+mod tracker;
 mod transmission;
 mod v2;
