@@ -16,6 +16,9 @@ _mktorrent__rs() {
             ",$1")
                 cmd="mktorrent__rs"
                 ;;
+            mktorrent__rs,check-web-seeds)
+                cmd="mktorrent__rs__subcmd__check__subcmd__web__subcmd__seeds"
+                ;;
             mktorrent__rs,completions)
                 cmd="mktorrent__rs__subcmd__completions"
                 ;;
@@ -33,6 +36,9 @@ _mktorrent__rs() {
                 ;;
             mktorrent__rs,verify)
                 cmd="mktorrent__rs__subcmd__verify"
+                ;;
+            mktorrent__rs__subcmd__help,check-web-seeds)
+                cmd="mktorrent__rs__subcmd__help__subcmd__check__subcmd__web__subcmd__seeds"
                 ;;
             mktorrent__rs__subcmd__help,completions)
                 cmd="mktorrent__rs__subcmd__help__subcmd__completions"
@@ -59,12 +65,58 @@ _mktorrent__rs() {
 
     case "${cmd}" in
         mktorrent__rs)
-            opts="-h -V --help --version create show verify magnet completions help"
+            opts="-h -V --help --version create show verify magnet check-web-seeds completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mktorrent__subcmd__rs__subcmd__check__subcmd__web__subcmd__seeds)
+            opts="-j -o -f -q -h -V --full --samples --random-seed --jobs --timeout --max-redirects --drop-failing --output --force --json --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --samples)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --random-seed)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -j)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-redirects)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -181,8 +233,22 @@ _mktorrent__rs() {
             return 0
             ;;
         mktorrent__subcmd__rs__subcmd__help)
-            opts="create show verify magnet completions help"
+            opts="create show verify magnet check-web-seeds completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mktorrent__subcmd__rs__subcmd__help__subcmd__check__subcmd__web__subcmd__seeds)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -2,6 +2,7 @@
 //! subcommands share (thread pool, progress bar, torrent loading). Each
 //! subcommand lives in its own module with an args struct and a `run`.
 
+pub mod check_web_seeds;
 pub mod completions;
 pub mod create;
 pub mod generate;
@@ -41,6 +42,7 @@ pub enum Command {
     Show(show::Args),
     Verify(verify::Args),
     Magnet(magnet::Args),
+    CheckWebSeeds(check_web_seeds::Args),
     Completions(completions::Args),
 }
 
@@ -56,12 +58,18 @@ pub fn run(cli: Cli, env: &mut Env) -> Result<()> {
         Command::Show(args) => show::run(args, env),
         Command::Verify(args) => verify::run(args, env),
         Command::Magnet(args) => magnet::run(args, env),
+        Command::CheckWebSeeds(args) => check_web_seeds::run(args, env),
         Command::Completions(args) => completions::run(&args, env),
     }
 }
 
 /// Reads and parses a `.torrent` file (`-` reads standard input).
 pub fn load_torrent(env: &Env, path: &Path) -> Result<Torrent> {
+    read_torrent(env, path).map(|(_, torrent)| torrent)
+}
+
+/// Like [`load_torrent`], also returning the file's bytes.
+pub fn read_torrent(env: &Env, path: &Path) -> Result<(Vec<u8>, Torrent)> {
     let path = &if path == Path::new("-") {
         path.to_owned()
     } else {
@@ -82,10 +90,11 @@ pub fn load_torrent(env: &Env, path: &Path) -> Result<Torrent> {
             source,
         })?
     };
-    Torrent::parse(&bytes).map_err(|source| Error::ParseTorrent {
+    let torrent = Torrent::parse(&bytes).map_err(|source| Error::ParseTorrent {
         path: path.to_owned(),
         source,
-    })
+    })?;
+    Ok((bytes, torrent))
 }
 
 /// Runs `work` on a rayon pool of `threads` threads (0: one per core).

@@ -57,6 +57,12 @@ pub enum Error {
     Magnet(#[from] MagnetError),
     #[error("cannot start {threads} hashing threads: {reason}")]
     ThreadPool { threads: usize, reason: String },
+    #[error("{} has no web seeds (url-list) to check", .0.display())]
+    NoWebSeeds(PathBuf),
+    #[error(transparent)]
+    WebSeedCheck(#[from] crate::webseed::check::CheckError),
+    #[error("{0}")]
+    WebSeedsFailed(String),
     #[error("cannot write output: {0}")]
     Output(#[source] std::io::Error),
 }

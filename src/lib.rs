@@ -22,6 +22,7 @@ pub mod metainfo;
 pub mod piece_length;
 pub mod shutdown;
 pub mod storage;
+pub mod webseed;
 
 use std::ffi::OsString;
 use std::io::Write;

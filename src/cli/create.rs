@@ -59,7 +59,9 @@ pub struct Args {
     #[arg(long = "nodes", value_name = "HOST:PORT[,HOST:PORT...]")]
     pub nodes: Vec<String>,
 
-    /// Web seed URL (BEP 19 url-list); repeatable.
+    /// Web seed URL (BEP 19 url-list); repeatable. Single file: the file's own URL, or a
+    /// folder URL ending in '/' (clients append the name). Multi-file: the folder URL
+    /// ending in '/' that holds NAME/ (clients append NAME/PATH).
     #[arg(short = 'w', long = "web-seed", value_name = "URL")]
     pub web_seeds: Vec<String>,
 
@@ -548,6 +550,12 @@ pub fn execute(plan: &Plan, env: &mut Env) -> Result<()> {
             return Err(Error::OutputExists(path.clone()));
         }
     }
+    // BEP 19: whether a URL works depends on the torrent's shape, known only now.
+    for seed in &plan.web_seeds {
+        for warning in crate::webseed::shape_warnings(seed, &name, content.single_file) {
+            env.warn(warning)?;
+        }
+    }
     // Summaries go to stderr when the torrent itself goes to stdout.
     let report_to_stderr = output == Output::Stdout;
 
@@ -694,7 +702,7 @@ pub fn execute(plan: &Plan, env: &mut Env) -> Result<()> {
 
 /// Writes through a temporary file in the same directory, then renames, so
 /// an interrupted run never leaves a truncated torrent.
-fn write_atomically(path: &std::path::Path, bytes: &[u8], force: bool) -> Result<()> {
+pub(crate) fn write_atomically(path: &std::path::Path, bytes: &[u8], force: bool) -> Result<()> {
     let write_error = |source| Error::WriteOutput {
         path: path.to_owned(),
         source,

@@ -5,7 +5,15 @@ use crate::common::{run, settings};
 #[test]
 fn help_of_every_command() {
     let temp = tempfile::tempdir().unwrap();
-    for command in ["", "create", "show", "verify", "magnet", "completions"] {
+    for command in [
+        "",
+        "create",
+        "show",
+        "verify",
+        "magnet",
+        "check-web-seeds",
+        "completions",
+    ] {
         let mut args: Vec<&str> = command.split_whitespace().collect();
         args.push("--help");
         let out = run(temp.path(), &args).success();

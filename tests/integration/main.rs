@@ -9,6 +9,9 @@
 //! - `verify`: corruption, missing files and wrong sizes are reported.
 //! - `generated`: man/ and completions/ match the clap definition.
 //! - `v2`: v2 and hybrid layout rules, round trips, damage detection.
+//! - `web_server`: a loopback HTTP server with broken-mirror behaviours.
+//! - `webseed`: check-web-seeds verdicts, --drop-failing, create's BEP 19
+//!   warnings, magnets with web seeds, exact source and peers.
 
 mod common;
 mod create;
@@ -18,3 +21,5 @@ mod roundtrip;
 mod show;
 mod v2;
 mod verify;
+mod web_server;
+mod webseed;
