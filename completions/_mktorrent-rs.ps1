@@ -99,6 +99,8 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
             break
         }
         'mktorrent-rs;magnet' {
+            [CompletionResult]::new('--torrent-url', '--torrent-url', [CompletionResultType]::ParameterName, 'Where the .torrent will be hosted (http or https), added as `xs=`: clients fetch the metadata from it when no peer is online. Repeatable')
+            [CompletionResult]::new('--peer', '--peer', [CompletionResultType]::ParameterName, 'A peer to dial directly, added as `x.pe=` (IPv6 as [addr]:port). Repeatable')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')

@@ -92,6 +92,8 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand --version 'Print version'
         }
         &'mktorrent-rs;magnet'= {
+            cand --torrent-url 'Where the .torrent will be hosted (http or https), added as `xs=`: clients fetch the metadata from it when no peer is online. Repeatable'
+            cand --peer 'A peer to dial directly, added as `x.pe=` (IPv6 as [addr]:port). Repeatable'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'

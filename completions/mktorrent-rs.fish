@@ -68,6 +68,8 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand verify" -s q -
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand verify" -l json -d 'Print a JSON report instead of text'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand verify" -s h -l help -d 'Print help'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand verify" -s V -l version -d 'Print version'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand magnet" -l torrent-url -d 'Where the .torrent will be hosted (http or https), added as `xs=`: clients fetch the metadata from it when no peer is online. Repeatable' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand magnet" -l peer -d 'A peer to dial directly, added as `x.pe=` (IPv6 as [addr]:port). Repeatable' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand magnet" -s h -l help -d 'Print help'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand magnet" -s V -l version -d 'Print version'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -l samples -d 'Random pieces per file checked besides its first and last' -r

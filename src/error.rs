@@ -30,6 +30,10 @@ pub enum Error {
     TrackerUrl { url: String, reason: String },
     #[error("web seed URL {url:?}: {reason}")]
     WebSeedUrl { url: String, reason: String },
+    #[error("--torrent-url {url:?}: {reason}")]
+    TorrentUrl { url: String, reason: String },
+    #[error("--peer {peer:?}: {reason}")]
+    Peer { peer: String, reason: String },
     #[error("DHT node {node:?}: {reason}")]
     Node { node: String, reason: String },
     #[error("--piece-length: {0}")]

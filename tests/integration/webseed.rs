@@ -324,3 +324,63 @@ fn create_warns_when_a_url_cannot_serve_the_torrent_shape() {
     .success();
     assert_eq!(fine.stderr, "");
 }
+
+#[test]
+fn magnets_carry_web_seeds_exact_source_and_peers() {
+    let temp = tempfile::tempdir().unwrap();
+    write_tree(temp.path(), &[("rel/a", b"a"), ("rel/b", b"b")]);
+    run(
+        temp.path(),
+        &[
+            "create",
+            "rel",
+            "-q",
+            "--hybrid",
+            "-w",
+            "https://m.example/pub/",
+        ],
+    )
+    .success();
+    let link = run(
+        temp.path(),
+        &[
+            "magnet",
+            "rel.torrent",
+            "--torrent-url",
+            "https://m.example/pub/rel.torrent",
+            "--peer",
+            "127.0.0.1:6881",
+            "--peer",
+            "[::1]:6882",
+        ],
+    )
+    .success()
+    .stdout;
+    let parsed = mktorrent_rs::magnet::Magnet::parse(link.trim()).unwrap();
+    assert!(
+        parsed.info_hash.is_some() && parsed.info_hash_v2.is_some(),
+        "{link}"
+    );
+    assert_eq!(parsed.web_seeds, ["https://m.example/pub/"]);
+    assert_eq!(parsed.exact_sources, ["https://m.example/pub/rel.torrent"]);
+    assert_eq!(parsed.peers, ["127.0.0.1:6881", "[::1]:6882"]);
+    assert!(
+        link.contains(
+            "&xs=https%3A%2F%2Fm.example%2Fpub%2Frel.torrent&x.pe=127.0.0.1:6881&x.pe=[::1]:6882"
+        ),
+        "{link}"
+    );
+
+    for (flag, value, error) in [
+        ("--peer", "::1:80", "--peer \"::1:80\""),
+        ("--peer", "host", "--peer \"host\""),
+        (
+            "--torrent-url",
+            "ftp://m.example/t",
+            "--torrent-url \"ftp://m.example/t\"",
+        ),
+    ] {
+        let failed = run(temp.path(), &["magnet", "rel.torrent", flag, value]).failure();
+        assert!(failed.stderr.contains(error), "{}", failed.stderr);
+    }
+}
