@@ -20,6 +20,10 @@
 //! - `fixtures`: `tests/fixtures/` matches its README and recipe.
 //! - `v2`: v2 and hybrid torrents equal libtorrent's own (hashes, roots,
 //!   piece layers, pad files); libtorrent downloads our hybrid.
+//! - `webseed`: aria2 and libtorrent download our single- and multi-file
+//!   torrents from a loopback web seed alone (`web_server`, shared with the
+//!   integration tests), byte for byte; libtorrent reads our magnets' web
+//!   seeds, peers and v2 hash.
 
 mod aria2;
 mod fixtures;
@@ -28,3 +32,6 @@ mod mktorrent;
 mod support;
 mod transmission;
 mod v2;
+#[path = "../integration/web_server.rs"]
+mod web_server;
+mod webseed;
