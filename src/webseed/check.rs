@@ -16,6 +16,7 @@ use std::time::Duration;
 use http::header::{CONTENT_LENGTH, CONTENT_RANGE, LOCATION, RANGE, USER_AGENT};
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Empty};
+use hyper::body::Body as _;
 use hyper::body::{Bytes, Incoming};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -459,8 +460,20 @@ async fn probe(shared: &Shared, url: &str) -> Result<Probe, Fail> {
                 ))
             }
         };
-        // The response is dropped unread: a 200's body is never downloaded.
-        drop(response);
+        // A 206's one byte is read so the connection can be reused; a 200's
+        // body is never downloaded: the response is dropped, which closes it.
+        if ranged {
+            let mut body = response.into_body();
+            let mut read = 0;
+            while read <= 64 && !body.is_end_stream() {
+                match body.frame().await {
+                    Some(Ok(frame)) => {
+                        read += frame.data_ref().map_or(0, Bytes::len);
+                    }
+                    _ => break,
+                }
+            }
+        }
         Ok(Probe {
             status: status.as_u16(),
             final_url,

@@ -384,3 +384,41 @@ fn magnets_carry_web_seeds_exact_source_and_peers() {
         assert!(failed.stderr.contains(error), "{}", failed.stderr);
     }
 }
+
+#[test]
+fn tls_failures_and_closed_ports_are_unreachable() {
+    let temp = tempfile::tempdir().unwrap();
+    write_tree(temp.path(), &[("good/os.iso", &bytes(1000, 3))]);
+    let server = WebServer::start(&[("good", temp.path().join("good"))]);
+    // HTTPS to a plain-HTTP port: the TLS handshake fails.
+    let https = format!("https://{}/good/", server.addr);
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/", listener.local_addr().unwrap())
+    };
+    run(
+        temp.path(),
+        &["create", "good/os.iso", "-q", "-w", &https, "-w", &closed],
+    )
+    .success();
+    let failed = run(
+        temp.path(),
+        &[
+            "check-web-seeds",
+            "os.iso.torrent",
+            "--json",
+            "--timeout",
+            "5",
+        ],
+    )
+    .failure();
+    let report = json(&failed.stdout);
+    for url in [&https, &closed] {
+        assert_eq!(
+            verdicts(&report, url),
+            [("os.iso".to_owned(), "unreachable".to_owned())]
+        );
+    }
+    let detail = report["seeds"][0]["files"][0]["detail"].as_str().unwrap();
+    assert!(detail.starts_with(&format!("{https}os.iso: ")), "{detail}");
+}
