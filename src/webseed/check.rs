@@ -354,8 +354,16 @@ async fn check_seed(shared: Arc<Shared>, seed: String) -> SeedReport {
             .map(|r| r.final_url.clone().unwrap_or_else(|| r.url.clone()))
             .collect(),
     );
+    // At most a few tasks per permit exist at once, so memory does not
+    // grow with the number of pieces.
+    let window = shared.options.jobs.max(1) * 2;
     let mut pieces = JoinSet::new();
     for index in 0..shared.plan.len() {
+        while pieces.len() >= window {
+            if let Some(Ok((done, outcome))) = pieces.join_next().await {
+                record(&mut reports, &shared.plan[done], outcome);
+            }
+        }
         let usable = {
             let failed = failed
                 .lock()
@@ -372,32 +380,8 @@ async fn check_seed(shared: Arc<Shared>, seed: String) -> SeedReport {
         });
     }
     while let Some(joined) = pieces.join_next().await {
-        let Ok((index, outcome)) = joined else {
-            continue;
-        };
-        let check = &shared.plan[index];
-        match outcome {
-            PieceOutcome::Skipped => {}
-            PieceOutcome::Checked(matches) => {
-                for file in check.files() {
-                    let report = &mut reports[file];
-                    report.pieces_checked += 1;
-                    if !matches {
-                        report.bad_pieces.push(check.piece);
-                        if report.problem.is_none() {
-                            report.problem = Some(Problem::Mismatch);
-                        }
-                    }
-                }
-            }
-            PieceOutcome::Failed(file, Fail(problem, detail, status)) => {
-                let report = &mut reports[file];
-                if report.problem.is_none() {
-                    report.problem = Some(problem);
-                    report.detail = Some(detail);
-                    report.status = status.or(report.status);
-                }
-            }
+        if let Ok((done, outcome)) = joined {
+            record(&mut reports, &shared.plan[done], outcome);
         }
     }
     for report in &mut reports {
@@ -415,6 +399,33 @@ async fn check_seed(shared: Arc<Shared>, seed: String) -> SeedReport {
         url: seed,
         error: None,
         files: reports,
+    }
+}
+
+/// Adds one piece's outcome to the reports of the files it reads from.
+fn record(reports: &mut [FileReport], check: &PieceCheck, outcome: PieceOutcome) {
+    match outcome {
+        PieceOutcome::Skipped => {}
+        PieceOutcome::Checked(matches) => {
+            for file in check.files() {
+                let report = &mut reports[file];
+                report.pieces_checked += 1;
+                if !matches {
+                    report.bad_pieces.push(check.piece);
+                    if report.problem.is_none() {
+                        report.problem = Some(Problem::Mismatch);
+                    }
+                }
+            }
+        }
+        PieceOutcome::Failed(file, Fail(problem, detail, status)) => {
+            let report = &mut reports[file];
+            if report.problem.is_none() {
+                report.problem = Some(problem);
+                report.detail = Some(detail);
+                report.status = status.or(report.status);
+            }
+        }
     }
 }
 
