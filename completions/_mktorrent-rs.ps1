@@ -55,6 +55,8 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Where to write the torrent (''-'' for standard output) [default: NAME.torrent]')
             [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Hashing threads [default: one per core]')
             [CompletionResult]::new('--threads', '--threads', [CompletionResultType]::ParameterName, 'Hashing threads [default: one per core]')
+            [CompletionResult]::new('--torrent-url', '--torrent-url', [CompletionResultType]::ParameterName, 'Where the .torrent will be hosted: the magnet link gets `xs=` (see `magnet`)')
+            [CompletionResult]::new('--peer', '--peer', [CompletionResultType]::ParameterName, 'A peer for the magnet link''s `x.pe=` (see `magnet`)')
             [CompletionResult]::new('--trackerless', '--trackerless', [CompletionResultType]::ParameterName, 'Make a trackerless torrent: DHT only (BEP 5), no announce URL')
             [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Mark the torrent private (BEP 27): peers only from its trackers')
             [CompletionResult]::new('--private', '--private', [CompletionResultType]::ParameterName, 'Mark the torrent private (BEP 27): peers only from its trackers')

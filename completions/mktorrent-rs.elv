@@ -51,6 +51,8 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand --output 'Where to write the torrent (''-'' for standard output) [default: NAME.torrent]'
             cand -j 'Hashing threads [default: one per core]'
             cand --threads 'Hashing threads [default: one per core]'
+            cand --torrent-url 'Where the .torrent will be hosted: the magnet link gets `xs=` (see `magnet`)'
+            cand --peer 'A peer for the magnet link''s `x.pe=` (see `magnet`)'
             cand --trackerless 'Make a trackerless torrent: DHT only (BEP 5), no announce URL'
             cand -p 'Mark the torrent private (BEP 27): peers only from its trackers'
             cand --private 'Mark the torrent private (BEP 27): peers only from its trackers'

@@ -44,6 +44,8 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l exc
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l include -d 'Only include files matching GLOB (same rules as --exclude); repeatable' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -s o -l output -d 'Where to write the torrent (\'-\' for standard output) [default: NAME.torrent]' -r -F
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -s j -l threads -d 'Hashing threads [default: one per core]' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l torrent-url -d 'Where the .torrent will be hosted: the magnet link gets `xs=` (see `magnet`)' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l peer -d 'A peer for the magnet link\'s `x.pe=` (see `magnet`)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l trackerless -d 'Make a trackerless torrent: DHT only (BEP 5), no announce URL'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -s p -l private -d 'Mark the torrent private (BEP 27): peers only from its trackers'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l no-date -d 'Omit the creation date'

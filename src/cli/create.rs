@@ -139,6 +139,14 @@ pub struct Args {
     #[arg(long)]
     pub magnet: bool,
 
+    /// Where the .torrent will be hosted: the magnet link gets `xs=` (see `magnet`).
+    #[arg(long = "torrent-url", value_name = "URL")]
+    pub torrent_urls: Vec<String>,
+
+    /// A peer for the magnet link's `x.pe=` (see `magnet`).
+    #[arg(long = "peer", value_name = "HOST:PORT")]
+    pub peers: Vec<String>,
+
     /// Make a BitTorrent v2 torrent (BEP 52: per-file SHA-256 merkle trees); only v2
     /// clients can use it. The default is v1, which every client reads.
     #[arg(long, conflicts_with = "hybrid")]
@@ -181,6 +189,9 @@ pub struct Plan {
     pub quiet: bool,
     pub json: bool,
     pub magnet: bool,
+    /// `xs` and `x.pe` for the magnet link.
+    pub exact_sources: Vec<String>,
+    pub peers: Vec<String>,
     pub version: Version,
 }
 
@@ -357,6 +368,15 @@ impl Plan {
             }
         };
 
+        for url in &args.torrent_urls {
+            super::magnet::check_torrent_url(url)?;
+        }
+        let peers = args
+            .peers
+            .iter()
+            .map(|p| super::magnet::parse_peer(p))
+            .collect::<Result<Vec<_>>>()?;
+
         let mut skip = Vec::new();
         if let Some(Output::File(path)) = &output {
             skip.push(path.clone());
@@ -389,6 +409,8 @@ impl Plan {
             quiet: args.quiet,
             json: args.json,
             magnet: args.magnet,
+            exact_sources: args.torrent_urls,
+            peers,
             version: match (args.v2, args.hybrid) {
                 (true, _) => Version::V2,
                 (_, true) => Version::Hybrid,
@@ -628,7 +650,10 @@ pub fn execute(plan: &Plan, env: &mut Env) -> Result<()> {
         Output::File(path) => write_atomically(path, &bytes, plan.force)?,
     }
 
-    let magnet = Magnet::from_torrent(&torrent).to_uri();
+    let mut magnet = Magnet::from_torrent(&torrent);
+    magnet.exact_sources.clone_from(&plan.exact_sources);
+    magnet.peers.clone_from(&plan.peers);
+    let magnet = magnet.to_uri();
     let output_text = match &output {
         Output::Stdout => "-".to_owned(),
         Output::File(path) => path.display().to_string(),

@@ -33,29 +33,40 @@ pub struct Plan {
     pub peers: Vec<String>,
 }
 
+/// Checks a `--torrent-url`: http or https.
+pub fn check_torrent_url(url: &str) -> Result<()> {
+    let bad = |reason: String| Error::TorrentUrl {
+        url: url.to_owned(),
+        reason,
+    };
+    let parsed = url::Url::parse(url).map_err(|err| bad(err.to_string()))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(bad(format!(
+            "scheme {:?} is not http or https",
+            parsed.scheme()
+        )));
+    }
+    Ok(())
+}
+
+/// Parses a `--peer` (`host:port`, `[v6]:port`) into its `x.pe` form.
+pub fn parse_peer(text: &str) -> Result<String> {
+    match super::create::parse_node(text) {
+        Ok(node) => Ok(node.to_string()),
+        Err(Error::Node { node, reason }) => Err(Error::Peer { peer: node, reason }),
+        Err(other) => Err(other),
+    }
+}
+
 impl Plan {
     pub fn resolve(args: Args) -> Result<Self> {
         for url in &args.torrent_urls {
-            let bad = |reason: String| Error::TorrentUrl {
-                url: url.clone(),
-                reason,
-            };
-            let parsed = url::Url::parse(url).map_err(|err| bad(err.to_string()))?;
-            if !matches!(parsed.scheme(), "http" | "https") {
-                return Err(bad(format!(
-                    "scheme {:?} is not http or https",
-                    parsed.scheme()
-                )));
-            }
+            check_torrent_url(url)?;
         }
         let peers = args
             .peers
             .iter()
-            .map(|p| match super::create::parse_node(p) {
-                Ok(node) => Ok(node.to_string()),
-                Err(Error::Node { node, reason }) => Err(Error::Peer { peer: node, reason }),
-                Err(other) => Err(other),
-            })
+            .map(|p| parse_peer(p))
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             torrent: args.torrent,

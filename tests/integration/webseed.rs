@@ -371,6 +371,29 @@ fn magnets_carry_web_seeds_exact_source_and_peers() {
         "{link}"
     );
 
+    // create --magnet prints the same link.
+    let created = run(
+        temp.path(),
+        &[
+            "create",
+            "rel",
+            "-q",
+            "-f",
+            "--hybrid",
+            "-w",
+            "https://m.example/pub/",
+            "--magnet",
+            "--torrent-url",
+            "https://m.example/pub/rel.torrent",
+            "--peer",
+            "127.0.0.1:6881",
+            "--peer",
+            "[::1]:6882",
+        ],
+    )
+    .success();
+    assert_eq!(created.stdout, link);
+
     for (flag, value, error) in [
         ("--peer", "::1:80", "--peer \"::1:80\""),
         ("--peer", "host", "--peer \"host\""),
