@@ -445,3 +445,48 @@ fn tls_failures_and_closed_ports_are_unreachable() {
     let detail = report["seeds"][0]["files"][0]["detail"].as_str().unwrap();
     assert!(detail.starts_with(&format!("{https}os.iso: ")), "{detail}");
 }
+
+#[test]
+fn v2_pieces_are_checked_per_file_against_the_piece_layers() {
+    let temp = tempfile::tempdir().unwrap();
+    let (good, bad) = content(temp.path());
+    let server = WebServer::start(&[("good", good), ("bad", bad)]);
+    let (ok, damaged) = (server.url("good/"), server.url("bad/"));
+    for version in ["--v2", "--hybrid"] {
+        run(
+            temp.path(),
+            &[
+                "create",
+                "good/rel",
+                "-l",
+                "16KiB",
+                version,
+                "-w",
+                &ok,
+                "-w",
+                &damaged,
+                "-o",
+                "t.torrent",
+                "-q",
+                "-f",
+            ],
+        )
+        .success();
+        let failed = run(
+            temp.path(),
+            &["check-web-seeds", "t.torrent", "--json", "--full"],
+        )
+        .failure();
+        let report = json(&failed.stdout);
+        assert_eq!(report["seeds"][0]["ok"], true, "{version}");
+        let b = &report["seeds"][1]["files"][2];
+        assert_eq!(b["path"], "rel/sub/b.bin");
+        // Byte 50 000 of the file is in its own piece 3 (v2 pieces never span files).
+        assert_eq!(b["bad_pieces"], serde_json::json!([3]), "{version}");
+        assert_eq!(b["pieces_checked"], 5, "{version}");
+        assert_eq!(
+            report["seeds"][1]["files"][0]["problem"],
+            serde_json::Value::Null
+        );
+    }
+}
