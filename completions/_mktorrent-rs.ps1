@@ -30,6 +30,7 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check content on disk against a .torrent file')
             [CompletionResult]::new('magnet', 'magnet', [CompletionResultType]::ParameterValue, 'Print the magnet link of a .torrent file')
             [CompletionResult]::new('tracker', 'tracker', [CompletionResultType]::ParameterValue, 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)')
+            [CompletionResult]::new('check-web-seeds', 'check-web-seeds', [CompletionResultType]::ParameterValue, 'Check that a torrent''s web seeds serve its content')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a completion script for a shell (the same as in completions/)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -39,8 +40,8 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
             [CompletionResult]::new('--tracker', '--tracker', [CompletionResultType]::ParameterName, 'Tracker announce URL (http, https or udp). Each flag is one tier; commas put several URLs in the same tier')
             [CompletionResult]::new('--announce', '--announce', [CompletionResultType]::ParameterName, 'Tracker announce URL (http, https or udp). Each flag is one tier; commas put several URLs in the same tier')
             [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'DHT bootstrap nodes written to `nodes` (IPv6 as [addr]:port). With --trackerless and no --nodes, well-known public routers are used')
-            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Web seed URL (BEP 19 url-list); repeatable')
-            [CompletionResult]::new('--web-seed', '--web-seed', [CompletionResultType]::ParameterName, 'Web seed URL (BEP 19 url-list); repeatable')
+            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Web seed URL (BEP 19 url-list); repeatable. Single file: the file''s own URL, or a folder URL ending in ''/'' (clients append the name). Multi-file: the folder URL ending in ''/'' that holds NAME/ (clients append NAME/PATH)')
+            [CompletionResult]::new('--web-seed', '--web-seed', [CompletionResultType]::ParameterName, 'Web seed URL (BEP 19 url-list); repeatable. Single file: the file''s own URL, or a folder URL ending in ''/'' (clients append the name). Multi-file: the folder URL ending in ''/'' that holds NAME/ (clients append NAME/PATH)')
             [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Source tag inside the info dictionary (changes the info hash; used by private trackers)')
             [CompletionResult]::new('--source', '--source', [CompletionResultType]::ParameterName, 'Source tag inside the info dictionary (changes the info hash; used by private trackers)')
             [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Free-text comment')
@@ -55,6 +56,8 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Where to write the torrent (''-'' for standard output) [default: NAME.torrent]')
             [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Hashing threads [default: one per core]')
             [CompletionResult]::new('--threads', '--threads', [CompletionResultType]::ParameterName, 'Hashing threads [default: one per core]')
+            [CompletionResult]::new('--torrent-url', '--torrent-url', [CompletionResultType]::ParameterName, 'Where the .torrent will be hosted: the magnet link gets `xs=` (see `magnet`)')
+            [CompletionResult]::new('--peer', '--peer', [CompletionResultType]::ParameterName, 'A peer for the magnet link''s `x.pe=` (see `magnet`)')
             [CompletionResult]::new('--trackerless', '--trackerless', [CompletionResultType]::ParameterName, 'Make a trackerless torrent: DHT only (BEP 5), no announce URL')
             [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Mark the torrent private (BEP 27): peers only from its trackers')
             [CompletionResult]::new('--private', '--private', [CompletionResultType]::ParameterName, 'Mark the torrent private (BEP 27): peers only from its trackers')
@@ -99,6 +102,8 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
             break
         }
         'mktorrent-rs;magnet' {
+            [CompletionResult]::new('--torrent-url', '--torrent-url', [CompletionResultType]::ParameterName, 'Where the .torrent will be hosted (http or https), added as `xs=`: clients fetch the metadata from it when no peer is online. Repeatable')
+            [CompletionResult]::new('--peer', '--peer', [CompletionResultType]::ParameterName, 'A peer to dial directly, added as `x.pe=` (IPv6 as [addr]:port). Repeatable')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -139,6 +144,28 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'mktorrent-rs;check-web-seeds' {
+            [CompletionResult]::new('--samples', '--samples', [CompletionResultType]::ParameterName, 'Random pieces per file checked besides its first and last')
+            [CompletionResult]::new('--random-seed', '--random-seed', [CompletionResultType]::ParameterName, 'Seed for choosing the random pieces, to repeat a run [default: the clock]')
+            [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Requests in flight at once')
+            [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'Requests in flight at once')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds one request may take, headers and body, before the server is too slow')
+            [CompletionResult]::new('--max-redirects', '--max-redirects', [CompletionResultType]::ParameterName, 'Redirects followed per request')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Where --drop-failing writes the torrent')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Where --drop-failing writes the torrent')
+            [CompletionResult]::new('--full', '--full', [CompletionResultType]::ParameterName, 'Fetch and hash every piece, not a sample')
+            [CompletionResult]::new('--drop-failing', '--drop-failing', [CompletionResultType]::ParameterName, 'Write the torrent without the failing web seeds to --output (the info hash does not change: url-list is outside the info dictionary)')
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Overwrite --output if it exists')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Overwrite --output if it exists')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print a JSON report instead of text')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only failures')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only failures')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'mktorrent-rs;completions' {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -152,6 +179,7 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check content on disk against a .torrent file')
             [CompletionResult]::new('magnet', 'magnet', [CompletionResultType]::ParameterValue, 'Print the magnet link of a .torrent file')
             [CompletionResult]::new('tracker', 'tracker', [CompletionResultType]::ParameterValue, 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)')
+            [CompletionResult]::new('check-web-seeds', 'check-web-seeds', [CompletionResultType]::ParameterValue, 'Check that a torrent''s web seeds serve its content')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a completion script for a shell (the same as in completions/)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -169,6 +197,9 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
             break
         }
         'mktorrent-rs;help;tracker' {
+            break
+        }
+        'mktorrent-rs;help;check-web-seeds' {
             break
         }
         'mktorrent-rs;help;completions' {

@@ -16,6 +16,9 @@ _mktorrent__rs() {
             ",$1")
                 cmd="mktorrent__rs"
                 ;;
+            mktorrent__rs,check-web-seeds)
+                cmd="mktorrent__rs__subcmd__check__subcmd__web__subcmd__seeds"
+                ;;
             mktorrent__rs,completions)
                 cmd="mktorrent__rs__subcmd__completions"
                 ;;
@@ -36,6 +39,9 @@ _mktorrent__rs() {
                 ;;
             mktorrent__rs,verify)
                 cmd="mktorrent__rs__subcmd__verify"
+                ;;
+            mktorrent__rs__subcmd__help,check-web-seeds)
+                cmd="mktorrent__rs__subcmd__help__subcmd__check__subcmd__web__subcmd__seeds"
                 ;;
             mktorrent__rs__subcmd__help,completions)
                 cmd="mktorrent__rs__subcmd__help__subcmd__completions"
@@ -65,12 +71,58 @@ _mktorrent__rs() {
 
     case "${cmd}" in
         mktorrent__rs)
-            opts="-h -V --help --version create show verify magnet tracker completions help"
+            opts="-h -V --help --version create show verify magnet tracker check-web-seeds completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mktorrent__subcmd__rs__subcmd__check__subcmd__web__subcmd__seeds)
+            opts="-j -o -f -q -h -V --full --samples --random-seed --jobs --timeout --max-redirects --drop-failing --output --force --json --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --samples)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --random-seed)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -j)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-redirects)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -93,7 +145,7 @@ _mktorrent__rs() {
             return 0
             ;;
         mktorrent__subcmd__rs__subcmd__create)
-            opts="-a -w -p -s -c -n -l -o -f -j -q -h -V --announce --tracker --trackerless --nodes --web-seed --private --source --comment --name --no-date --no-created-by --piece-length --include-hidden --include-junk --exclude --include --follow-symlinks --output --force --threads --quiet --json --magnet --v2 --hybrid --help --version"
+            opts="-a -w -p -s -c -n -l -o -f -j -q -h -V --announce --tracker --trackerless --nodes --web-seed --private --source --comment --name --no-date --no-created-by --piece-length --include-hidden --include-junk --exclude --include --follow-symlinks --output --force --threads --quiet --json --magnet --torrent-url --peer --v2 --hybrid --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -179,6 +231,14 @@ _mktorrent__rs() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --torrent-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --peer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -187,8 +247,22 @@ _mktorrent__rs() {
             return 0
             ;;
         mktorrent__subcmd__rs__subcmd__help)
-            opts="create show verify magnet tracker completions help"
+            opts="create show verify magnet tracker check-web-seeds completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mktorrent__subcmd__rs__subcmd__help__subcmd__check__subcmd__web__subcmd__seeds)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -299,12 +373,20 @@ _mktorrent__rs() {
             return 0
             ;;
         mktorrent__subcmd__rs__subcmd__magnet)
-            opts="-h -V --help --version"
+            opts="-h -V --torrent-url --peer --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --torrent-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --peer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

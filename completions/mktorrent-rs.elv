@@ -27,6 +27,7 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand verify 'Check content on disk against a .torrent file'
             cand magnet 'Print the magnet link of a .torrent file'
             cand tracker 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)'
+            cand check-web-seeds 'Check that a torrent''s web seeds serve its content'
             cand completions 'Print a completion script for a shell (the same as in completions/)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -35,8 +36,8 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand --tracker 'Tracker announce URL (http, https or udp). Each flag is one tier; commas put several URLs in the same tier'
             cand --announce 'Tracker announce URL (http, https or udp). Each flag is one tier; commas put several URLs in the same tier'
             cand --nodes 'DHT bootstrap nodes written to `nodes` (IPv6 as [addr]:port). With --trackerless and no --nodes, well-known public routers are used'
-            cand -w 'Web seed URL (BEP 19 url-list); repeatable'
-            cand --web-seed 'Web seed URL (BEP 19 url-list); repeatable'
+            cand -w 'Web seed URL (BEP 19 url-list); repeatable. Single file: the file''s own URL, or a folder URL ending in ''/'' (clients append the name). Multi-file: the folder URL ending in ''/'' that holds NAME/ (clients append NAME/PATH)'
+            cand --web-seed 'Web seed URL (BEP 19 url-list); repeatable. Single file: the file''s own URL, or a folder URL ending in ''/'' (clients append the name). Multi-file: the folder URL ending in ''/'' that holds NAME/ (clients append NAME/PATH)'
             cand -s 'Source tag inside the info dictionary (changes the info hash; used by private trackers)'
             cand --source 'Source tag inside the info dictionary (changes the info hash; used by private trackers)'
             cand -c 'Free-text comment'
@@ -51,6 +52,8 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand --output 'Where to write the torrent (''-'' for standard output) [default: NAME.torrent]'
             cand -j 'Hashing threads [default: one per core]'
             cand --threads 'Hashing threads [default: one per core]'
+            cand --torrent-url 'Where the .torrent will be hosted: the magnet link gets `xs=` (see `magnet`)'
+            cand --peer 'A peer for the magnet link''s `x.pe=` (see `magnet`)'
             cand --trackerless 'Make a trackerless torrent: DHT only (BEP 5), no announce URL'
             cand -p 'Mark the torrent private (BEP 27): peers only from its trackers'
             cand --private 'Mark the torrent private (BEP 27): peers only from its trackers'
@@ -92,6 +95,8 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand --version 'Print version'
         }
         &'mktorrent-rs;magnet'= {
+            cand --torrent-url 'Where the .torrent will be hosted (http or https), added as `xs=`: clients fetch the metadata from it when no peer is online. Repeatable'
+            cand --peer 'A peer to dial directly, added as `x.pe=` (IPv6 as [addr]:port). Repeatable'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -130,6 +135,27 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'mktorrent-rs;check-web-seeds'= {
+            cand --samples 'Random pieces per file checked besides its first and last'
+            cand --random-seed 'Seed for choosing the random pieces, to repeat a run [default: the clock]'
+            cand -j 'Requests in flight at once'
+            cand --jobs 'Requests in flight at once'
+            cand --timeout 'Seconds one request may take, headers and body, before the server is too slow'
+            cand --max-redirects 'Redirects followed per request'
+            cand -o 'Where --drop-failing writes the torrent'
+            cand --output 'Where --drop-failing writes the torrent'
+            cand --full 'Fetch and hash every piece, not a sample'
+            cand --drop-failing 'Write the torrent without the failing web seeds to --output (the info hash does not change: url-list is outside the info dictionary)'
+            cand -f 'Overwrite --output if it exists'
+            cand --force 'Overwrite --output if it exists'
+            cand --json 'Print a JSON report instead of text'
+            cand -q 'Print only failures'
+            cand --quiet 'Print only failures'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'mktorrent-rs;completions'= {
             cand -h 'Print help'
             cand --help 'Print help'
@@ -142,6 +168,7 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand verify 'Check content on disk against a .torrent file'
             cand magnet 'Print the magnet link of a .torrent file'
             cand tracker 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)'
+            cand check-web-seeds 'Check that a torrent''s web seeds serve its content'
             cand completions 'Print a completion script for a shell (the same as in completions/)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -154,6 +181,8 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
         &'mktorrent-rs;help;magnet'= {
         }
         &'mktorrent-rs;help;tracker'= {
+        }
+        &'mktorrent-rs;help;check-web-seeds'= {
         }
         &'mktorrent-rs;help;completions'= {
         }

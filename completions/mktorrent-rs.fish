@@ -31,11 +31,12 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "show" -d 
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "verify" -d 'Check content on disk against a .torrent file'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "magnet" -d 'Print the magnet link of a .torrent file'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "tracker" -d 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "check-web-seeds" -d 'Check that a torrent\'s web seeds serve its content'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "completions" -d 'Print a completion script for a shell (the same as in completions/)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -s a -l tracker -l announce -d 'Tracker announce URL (http, https or udp). Each flag is one tier; commas put several URLs in the same tier' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l nodes -d 'DHT bootstrap nodes written to `nodes` (IPv6 as [addr]:port). With --trackerless and no --nodes, well-known public routers are used' -r
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -s w -l web-seed -d 'Web seed URL (BEP 19 url-list); repeatable' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -s w -l web-seed -d 'Web seed URL (BEP 19 url-list); repeatable. Single file: the file\'s own URL, or a folder URL ending in \'/\' (clients append the name). Multi-file: the folder URL ending in \'/\' that holds NAME/ (clients append NAME/PATH)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -s s -l source -d 'Source tag inside the info dictionary (changes the info hash; used by private trackers)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -s c -l comment -d 'Free-text comment' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -s n -l name -d 'Torrent name (default: the file or directory name)' -r
@@ -44,6 +45,8 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l exc
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l include -d 'Only include files matching GLOB (same rules as --exclude); repeatable' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -s o -l output -d 'Where to write the torrent (\'-\' for standard output) [default: NAME.torrent]' -r -F
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -s j -l threads -d 'Hashing threads [default: one per core]' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l torrent-url -d 'Where the .torrent will be hosted: the magnet link gets `xs=` (see `magnet`)' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l peer -d 'A peer for the magnet link\'s `x.pe=` (see `magnet`)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l trackerless -d 'Make a trackerless torrent: DHT only (BEP 5), no announce URL'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -s p -l private -d 'Mark the torrent private (BEP 27): peers only from its trackers'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l no-date -d 'Omit the creation date'
@@ -68,6 +71,8 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand verify" -s q -
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand verify" -l json -d 'Print a JSON report instead of text'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand verify" -s h -l help -d 'Print help'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand verify" -s V -l version -d 'Print version'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand magnet" -l torrent-url -d 'Where the .torrent will be hosted (http or https), added as `xs=`: clients fetch the metadata from it when no peer is online. Repeatable' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand magnet" -l peer -d 'A peer to dial directly, added as `x.pe=` (IPv6 as [addr]:port). Repeatable' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand magnet" -s h -l help -d 'Print help'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand magnet" -s V -l version -d 'Print version'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l http -d 'HTTP listen address (repeatable; IPv6 as [addr]:port)' -r
@@ -99,12 +104,26 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l no
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l full-scrape -d 'Serve a full scrape (no info_hash), gzip-compressed, rebuilt at most once a minute'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -s h -l help -d 'Print help'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -s V -l version -d 'Print version'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -l samples -d 'Random pieces per file checked besides its first and last' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -l random-seed -d 'Seed for choosing the random pieces, to repeat a run [default: the clock]' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -s j -l jobs -d 'Requests in flight at once' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -l timeout -d 'Seconds one request may take, headers and body, before the server is too slow' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -l max-redirects -d 'Redirects followed per request' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -s o -l output -d 'Where --drop-failing writes the torrent' -r -F
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -l full -d 'Fetch and hash every piece, not a sample'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -l drop-failing -d 'Write the torrent without the failing web seeds to --output (the info hash does not change: url-list is outside the info dictionary)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -s f -l force -d 'Overwrite --output if it exists'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -l json -d 'Print a JSON report instead of text'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -s q -l quiet -d 'Print only failures'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -s V -l version -d 'Print version'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet tracker completions help" -f -a "create" -d 'Create a .torrent file from a file or a directory'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet tracker completions help" -f -a "show" -d 'Show what a .torrent file holds'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet tracker completions help" -f -a "verify" -d 'Check content on disk against a .torrent file'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet tracker completions help" -f -a "magnet" -d 'Print the magnet link of a .torrent file'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet tracker completions help" -f -a "tracker" -d 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet tracker completions help" -f -a "completions" -d 'Print a completion script for a shell (the same as in completions/)'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet tracker completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet tracker check-web-seeds completions help" -f -a "create" -d 'Create a .torrent file from a file or a directory'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet tracker check-web-seeds completions help" -f -a "show" -d 'Show what a .torrent file holds'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet tracker check-web-seeds completions help" -f -a "verify" -d 'Check content on disk against a .torrent file'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet tracker check-web-seeds completions help" -f -a "magnet" -d 'Print the magnet link of a .torrent file'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet tracker check-web-seeds completions help" -f -a "tracker" -d 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet tracker check-web-seeds completions help" -f -a "check-web-seeds" -d 'Check that a torrent\'s web seeds serve its content'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet tracker check-web-seeds completions help" -f -a "completions" -d 'Print a completion script for a shell (the same as in completions/)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet tracker check-web-seeds completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -2,6 +2,7 @@
 //! subcommands share (thread pool, progress bar, torrent loading). Each
 //! subcommand lives in its own module with an args struct and a `run`.
 
+pub mod check_web_seeds;
 pub mod completions;
 pub mod create;
 pub mod generate;
@@ -43,6 +44,7 @@ pub enum Command {
     Verify(verify::Args),
     Magnet(magnet::Args),
     Tracker(Box<tracker::Args>),
+    CheckWebSeeds(check_web_seeds::Args),
     Completions(completions::Args),
 }
 
@@ -59,12 +61,18 @@ pub fn run(cli: Cli, env: &mut Env) -> Result<()> {
         Command::Verify(args) => verify::run(args, env),
         Command::Magnet(args) => magnet::run(args, env),
         Command::Tracker(args) => tracker::run(*args, env),
+        Command::CheckWebSeeds(args) => check_web_seeds::run(args, env),
         Command::Completions(args) => completions::run(&args, env),
     }
 }
 
 /// Reads and parses a `.torrent` file (`-` reads standard input).
 pub fn load_torrent(env: &Env, path: &Path) -> Result<Torrent> {
+    read_torrent(env, path).map(|(_, torrent)| torrent)
+}
+
+/// Like [`load_torrent`], also returning the file's bytes.
+pub fn read_torrent(env: &Env, path: &Path) -> Result<(Vec<u8>, Torrent)> {
     let path = &if path == Path::new("-") {
         path.to_owned()
     } else {
@@ -85,10 +93,11 @@ pub fn load_torrent(env: &Env, path: &Path) -> Result<Torrent> {
             source,
         })?
     };
-    Torrent::parse(&bytes).map_err(|source| Error::ParseTorrent {
+    let torrent = Torrent::parse(&bytes).map_err(|source| Error::ParseTorrent {
         path: path.to_owned(),
         source,
-    })
+    })?;
+    Ok((bytes, torrent))
 }
 
 /// Runs `work` on a rayon pool of `threads` threads (0: one per core).

@@ -31,6 +31,10 @@ pub enum Error {
     TrackerUrl { url: String, reason: String },
     #[error("web seed URL {url:?}: {reason}")]
     WebSeedUrl { url: String, reason: String },
+    #[error("--torrent-url {url:?}: {reason}")]
+    TorrentUrl { url: String, reason: String },
+    #[error("--peer {peer:?}: {reason}")]
+    Peer { peer: String, reason: String },
     #[error("DHT node {node:?}: {reason}")]
     Node { node: String, reason: String },
     #[error("--piece-length: {0}")]
@@ -64,6 +68,12 @@ pub enum Error {
     TrackerFlag { flag: &'static str, reason: String },
     #[error("cannot start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
+    #[error("{} has no web seeds (url-list) to check", .0.display())]
+    NoWebSeeds(PathBuf),
+    #[error(transparent)]
+    WebSeedCheck(#[from] crate::webseed::check::CheckError),
+    #[error("{0}")]
+    WebSeedsFailed(String),
     #[error("cannot write output: {0}")]
     Output(#[source] std::io::Error),
 }

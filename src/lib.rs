@@ -5,6 +5,8 @@
 //!   and models; no I/O.
 //! - [`files`]: walks and filters content; [`storage`]: positioned reads
 //!   across file boundaries; [`hasher`]: parallel piece hashing on rayon.
+//! - [`webseed`]: BEP 19 URL rules, piece sampling and `url-list` rewriting
+//!   (pure); [`webseed::check`]: the HTTP(S) web seed checker.
 //! - [`shutdown`]: the stop signal and task tracking every server shares.
 //! - [`cli`]: one module per subcommand (args struct + `run`), all I/O
 //!   through [`env::Env`]; [`error`]: the crate error.
@@ -23,6 +25,7 @@ pub mod piece_length;
 pub mod shutdown;
 pub mod storage;
 pub mod tracker;
+pub mod webseed;
 
 use std::ffi::OsString;
 use std::io::Write;

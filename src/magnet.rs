@@ -13,6 +13,11 @@ const VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
+/// `x.pe` keeps `:` `[` `]` literal (RFC 3986 allows `:` in a query; the
+/// brackets are how IPv6 hosts are written): libtorrent 2.0 does not
+/// percent-decode `x.pe` and would drop `127.0.0.1%3A6881`.
+const PEER: &AsciiSet = &VALUE.remove(b':').remove(b'[').remove(b']');
+
 /// The parts of a magnet link this tool writes and reads.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Magnet {
@@ -24,6 +29,9 @@ pub struct Magnet {
     pub length: Option<u64>,
     pub trackers: Vec<String>,
     pub web_seeds: Vec<String>,
+    /// `xs` (exact source): where the `.torrent` itself can be downloaded,
+    /// so a client gets the metadata with no peer online.
+    pub exact_sources: Vec<String>,
     /// `x.pe`: peers to dial directly, as `host:port`.
     pub peers: Vec<String>,
 }
@@ -50,6 +58,7 @@ impl Magnet {
             length: Some(torrent.meta.info.content_length()),
             trackers,
             web_seeds: torrent.meta.web_seeds.clone(),
+            exact_sources: Vec::new(),
             peers: Vec::new(),
         }
     }
@@ -77,8 +86,11 @@ impl Magnet {
         for seed in &self.web_seeds {
             push("ws", seed);
         }
+        for source in &self.exact_sources {
+            push("xs", source);
+        }
         for peer in &self.peers {
-            push("x.pe", peer);
+            params.push(format!("x.pe={}", utf8_percent_encode(peer, PEER)));
         }
         format!("magnet:?{}", params.join("&"))
     }
@@ -111,6 +123,7 @@ impl Magnet {
                 ("xl", _) => magnet.length = value.parse().ok(),
                 ("tr", _) => magnet.trackers.push(value),
                 ("ws", _) => magnet.web_seeds.push(value),
+                ("xs", _) => magnet.exact_sources.push(value),
                 (_, "x.pe") => magnet.peers.push(value),
                 _ => {}
             }
@@ -191,6 +204,7 @@ mod tests {
             length: Some(42),
             trackers: vec!["http://t.example:80/announce?k=1&x=y".into()],
             web_seeds: vec!["https://m.example/a b/".into()],
+            exact_sources: vec!["https://m.example/t.torrent?x=1".into()],
             peers: vec!["[::1]:6881".into()],
         };
         assert_eq!(
@@ -198,7 +212,8 @@ mod tests {
             "magnet:?xt=urn:btih:0101010101010101010101010101010101010101\
              &dn=a%20b%26c%3Dd%2F%C3%A9&xl=42\
              &tr=http%3A%2F%2Ft.example%3A80%2Fannounce%3Fk%3D1%26x%3Dy\
-             &ws=https%3A%2F%2Fm.example%2Fa%20b%2F&x.pe=%5B%3A%3A1%5D%3A6881"
+             &ws=https%3A%2F%2Fm.example%2Fa%20b%2F\
+             &xs=https%3A%2F%2Fm.example%2Ft.torrent%3Fx%3D1&x.pe=[::1]:6881"
         );
         assert_eq!(Magnet::parse(&magnet.to_uri()).unwrap(), magnet);
     }

@@ -59,7 +59,9 @@ pub struct Args {
     #[arg(long = "nodes", value_name = "HOST:PORT[,HOST:PORT...]")]
     pub nodes: Vec<String>,
 
-    /// Web seed URL (BEP 19 url-list); repeatable.
+    /// Web seed URL (BEP 19 url-list); repeatable. Single file: the file's own URL, or a
+    /// folder URL ending in '/' (clients append the name). Multi-file: the folder URL
+    /// ending in '/' that holds NAME/ (clients append NAME/PATH).
     #[arg(short = 'w', long = "web-seed", value_name = "URL")]
     pub web_seeds: Vec<String>,
 
@@ -137,6 +139,14 @@ pub struct Args {
     #[arg(long)]
     pub magnet: bool,
 
+    /// Where the .torrent will be hosted: the magnet link gets `xs=` (see `magnet`).
+    #[arg(long = "torrent-url", value_name = "URL")]
+    pub torrent_urls: Vec<String>,
+
+    /// A peer for the magnet link's `x.pe=` (see `magnet`).
+    #[arg(long = "peer", value_name = "HOST:PORT")]
+    pub peers: Vec<String>,
+
     /// Make a BitTorrent v2 torrent (BEP 52: per-file SHA-256 merkle trees); only v2
     /// clients can use it. The default is v1, which every client reads.
     #[arg(long, conflicts_with = "hybrid")]
@@ -179,6 +189,9 @@ pub struct Plan {
     pub quiet: bool,
     pub json: bool,
     pub magnet: bool,
+    /// `xs` and `x.pe` for the magnet link.
+    pub exact_sources: Vec<String>,
+    pub peers: Vec<String>,
     pub version: Version,
 }
 
@@ -355,6 +368,15 @@ impl Plan {
             }
         };
 
+        for url in &args.torrent_urls {
+            super::magnet::check_torrent_url(url)?;
+        }
+        let peers = args
+            .peers
+            .iter()
+            .map(|p| super::magnet::parse_peer(p))
+            .collect::<Result<Vec<_>>>()?;
+
         let mut skip = Vec::new();
         if let Some(Output::File(path)) = &output {
             skip.push(path.clone());
@@ -387,6 +409,8 @@ impl Plan {
             quiet: args.quiet,
             json: args.json,
             magnet: args.magnet,
+            exact_sources: args.torrent_urls,
+            peers,
             version: match (args.v2, args.hybrid) {
                 (true, _) => Version::V2,
                 (_, true) => Version::Hybrid,
@@ -548,6 +572,12 @@ pub fn execute(plan: &Plan, env: &mut Env) -> Result<()> {
             return Err(Error::OutputExists(path.clone()));
         }
     }
+    // BEP 19: whether a URL works depends on the torrent's shape, known only now.
+    for seed in &plan.web_seeds {
+        for warning in crate::webseed::shape_warnings(seed, &name, content.single_file) {
+            env.warn(warning)?;
+        }
+    }
     // Summaries go to stderr when the torrent itself goes to stdout.
     let report_to_stderr = output == Output::Stdout;
 
@@ -620,7 +650,10 @@ pub fn execute(plan: &Plan, env: &mut Env) -> Result<()> {
         Output::File(path) => write_atomically(path, &bytes, plan.force)?,
     }
 
-    let magnet = Magnet::from_torrent(&torrent).to_uri();
+    let mut magnet = Magnet::from_torrent(&torrent);
+    magnet.exact_sources.clone_from(&plan.exact_sources);
+    magnet.peers.clone_from(&plan.peers);
+    let magnet = magnet.to_uri();
     let output_text = match &output {
         Output::Stdout => "-".to_owned(),
         Output::File(path) => path.display().to_string(),
@@ -694,7 +727,7 @@ pub fn execute(plan: &Plan, env: &mut Env) -> Result<()> {
 
 /// Writes through a temporary file in the same directory, then renames, so
 /// an interrupted run never leaves a truncated torrent.
-fn write_atomically(path: &std::path::Path, bytes: &[u8], force: bool) -> Result<()> {
+pub(crate) fn write_atomically(path: &std::path::Path, bytes: &[u8], force: bool) -> Result<()> {
     let write_error = |source| Error::WriteOutput {
         path: path.to_owned(),
         source,

@@ -1,10 +1,12 @@
-//! `magnet`: prints a torrent's magnet link.
+//! `magnet`: prints a torrent's magnet link, optionally with what lets a
+//! client start with nobody online: where the `.torrent` is hosted (`xs`)
+//! and peers to dial (`x.pe`). Web seeds (`ws`) come from the torrent.
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use crate::env::Env;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::magnet::Magnet;
 
 /// Print the magnet link of a .torrent file.
@@ -12,10 +14,74 @@ use crate::magnet::Magnet;
 pub struct Args {
     /// The .torrent file ('-' for standard input).
     pub torrent: PathBuf,
+
+    /// Where the .torrent will be hosted (http or https), added as `xs=`: clients fetch the
+    /// metadata from it when no peer is online. Repeatable.
+    #[arg(long = "torrent-url", value_name = "URL")]
+    pub torrent_urls: Vec<String>,
+
+    /// A peer to dial directly, added as `x.pe=` (IPv6 as [addr]:port). Repeatable.
+    #[arg(long = "peer", value_name = "HOST:PORT")]
+    pub peers: Vec<String>,
+}
+
+/// A checked plan.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub torrent: PathBuf,
+    pub exact_sources: Vec<String>,
+    pub peers: Vec<String>,
+}
+
+/// Checks a `--torrent-url`: http or https.
+pub fn check_torrent_url(url: &str) -> Result<()> {
+    let bad = |reason: String| Error::TorrentUrl {
+        url: url.to_owned(),
+        reason,
+    };
+    let parsed = url::Url::parse(url).map_err(|err| bad(err.to_string()))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(bad(format!(
+            "scheme {:?} is not http or https",
+            parsed.scheme()
+        )));
+    }
+    Ok(())
+}
+
+/// Parses a `--peer` (`host:port`, `[v6]:port`) into its `x.pe` form.
+pub fn parse_peer(text: &str) -> Result<String> {
+    match super::create::parse_node(text) {
+        Ok(node) => Ok(node.to_string()),
+        Err(Error::Node { node, reason }) => Err(Error::Peer { peer: node, reason }),
+        Err(other) => Err(other),
+    }
+}
+
+impl Plan {
+    pub fn resolve(args: Args) -> Result<Self> {
+        for url in &args.torrent_urls {
+            check_torrent_url(url)?;
+        }
+        let peers = args
+            .peers
+            .iter()
+            .map(|p| parse_peer(p))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            torrent: args.torrent,
+            exact_sources: args.torrent_urls,
+            peers,
+        })
+    }
 }
 
 pub fn run(args: Args, env: &mut Env) -> Result<()> {
-    let torrent = super::load_torrent(env, &args.torrent)?;
-    writeln!(env.stdout, "{}", Magnet::from_torrent(&torrent).to_uri())?;
+    let plan = Plan::resolve(args)?;
+    let torrent = super::load_torrent(env, &plan.torrent)?;
+    let mut magnet = Magnet::from_torrent(&torrent);
+    magnet.exact_sources = plan.exact_sources;
+    magnet.peers = plan.peers;
+    writeln!(env.stdout, "{}", magnet.to_uri())?;
     Ok(())
 }

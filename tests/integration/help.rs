@@ -12,6 +12,7 @@ fn help_of_every_command() {
         "verify",
         "magnet",
         "tracker",
+        "check-web-seeds",
         "completions",
     ] {
         let mut args: Vec<&str> = command.split_whitespace().collect();

@@ -11,6 +11,9 @@
 //! - `v2`: v2 and hybrid layout rules, round trips, damage detection.
 //! - `tracker`: the tracker's HTTP and UDP contract on loopback (in-process
 //!   servers on port 0, and the real binary with SIGTERM).
+//! - `web_server`: a loopback HTTP server with broken-mirror behaviours.
+//! - `webseed`: check-web-seeds verdicts, --drop-failing, create's BEP 19
+//!   warnings, magnets with web seeds, exact source and peers.
 
 mod common;
 mod create;
@@ -21,3 +24,5 @@ mod show;
 mod tracker;
 mod v2;
 mod verify;
+mod web_server;
+mod webseed;

@@ -11,7 +11,8 @@ tests can say what to install.
          "trackers": [{"url", "tier"}], "web_seeds": [URL], "nodes": [[HOST, PORT]]}
         or {"error": MESSAGE} when libtorrent rejects the file.
     lt_inspect.py magnet URI
-        {"info_hash", "name", "trackers": [URL], "tracker_tiers": [N], "web_seeds": [URL]}
+        {"info_hash", "name", "trackers": [URL], "tracker_tiers": [N], "web_seeds": [URL],
+         "peers": [HOST:PORT], "info_hash_v2"}
     lt_inspect.py create ROOT PIECE_LENGTH OUT PATH:LENGTH...
         Writes OUT, a v1-only torrent made and hashed by libtorrent itself, with
         the files (relative to ROOT; the first component is the torrent name) in
@@ -67,6 +68,8 @@ def magnet(uri):
         "trackers": list(params.trackers),
         "tracker_tiers": list(params.tracker_tiers),
         "web_seeds": list(params.url_seeds),
+        "peers": ["%s:%d" % (host, port) for host, port in params.peers],
+        "info_hash_v2": str(params.info_hashes.v2) if params.info_hashes.has_v2() else None,
     }
 
 

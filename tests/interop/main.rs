@@ -22,6 +22,10 @@
 //!   piece layers, pad files); libtorrent downloads our hybrid.
 //! - `tracker`: libtorrent and aria2 announce to our tracker over HTTP and
 //!   UDP and download through it.
+//! - `webseed`: aria2 and libtorrent download our single- and multi-file
+//!   torrents from a loopback web seed alone (`web_server`, shared with the
+//!   integration tests), byte for byte; libtorrent reads our magnets' web
+//!   seeds, peers and v2 hash.
 
 mod aria2;
 mod fixtures;
@@ -31,3 +35,6 @@ mod support;
 mod tracker;
 mod transmission;
 mod v2;
+#[path = "../integration/web_server.rs"]
+mod web_server;
+mod webseed;
