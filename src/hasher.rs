@@ -67,7 +67,18 @@ fn hash_all(
     let batches: Vec<Vec<Result<[u8; 20], StorageError>>> = (0..batch_count)
         .into_par_iter()
         .map_init(
-            || (Reader::new(storage, mode == Mode::Create), vec![0u8; std::env::var("MKT_CHUNK").ok().and_then(|v| v.parse().ok()).unwrap_or(CHUNK)]),
+            || {
+                (
+                    Reader::new(storage, mode == Mode::Create),
+                    vec![
+                        0u8;
+                        std::env::var("MKT_CHUNK")
+                            .ok()
+                            .and_then(|v| v.parse().ok())
+                            .unwrap_or(CHUNK)
+                    ],
+                )
+            },
             |(reader, buf), batch| {
                 let first = batch * pieces_per_batch;
                 let end = (first + pieces_per_batch).min(piece_count);
