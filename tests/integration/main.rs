@@ -7,10 +7,13 @@
 //!   trees with empty files and non-ASCII names.
 //! - `show`: human and JSON output (snapshots), lenient reading, unsafe paths.
 //! - `verify`: corruption, missing files and wrong sizes are reported.
+//! - `dht`: a loopback network of our DHT nodes (lookups, announce, expiry)
+//!   and a raw KRPC probe of one node.
 //! - `generated`: man/ and completions/ match the clap definition.
 
 mod common;
 mod create;
+mod dht;
 mod generated;
 mod help;
 mod roundtrip;

@@ -1,0 +1,381 @@
+//! The DHT node on loopback: a network of our own nodes in one process
+//! (lookups converge, announce/get_peers, expiry by a moved clock), and a
+//! raw KRPC probe of one node. Every socket is 127.0.0.1 port 0; no test
+//! sends a packet anywhere else.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use mktorrent_rs::dht::{krpc, Clock, Config, Dht, Id};
+use mktorrent_rs::shutdown::Shutdown;
+use rand::SeedableRng;
+use tokio::net::UdpSocket;
+
+/// A network test must finish well within this, or it fails.
+const DEADLINE: Duration = Duration::from_secs(20);
+
+pub fn test_config(bootstrap: Vec<SocketAddr>, clock: &Clock) -> Config {
+    Config {
+        bootstrap,
+        query_timeout: Duration::from_secs(2),
+        rate_limit: 0,
+        tick: Duration::from_millis(50),
+        // Re-announces would hide expiry; they have their own test.
+        reannounce_every: Duration::from_secs(86_400 * 365),
+        clock: clock.clone(),
+        ..Config::default()
+    }
+}
+
+pub async fn start(config: Config, shutdown: &Shutdown) -> Dht {
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    Dht::start(socket, config, shutdown).unwrap()
+}
+
+/// Nodes 1.. bootstrap from node 0; returns once every table has k nodes.
+async fn network(size: usize, clock: &Clock, shutdown: &Shutdown) -> Vec<Dht> {
+    let first = start(test_config(vec![], clock), shutdown).await;
+    let mut nodes = vec![first.clone()];
+    for _ in 1..size {
+        let config = test_config(vec![first.local_addr()], clock);
+        nodes.push(start(config, shutdown).await);
+    }
+    for node in &nodes {
+        while node.stats().await.unwrap().nodes < 8 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    nodes
+}
+
+fn true_closest(nodes: &[Dht], target: &Id, except: Id, k: usize) -> Vec<Id> {
+    let mut ids: Vec<Id> = nodes
+        .iter()
+        .map(Dht::id)
+        .filter(|id| *id != except)
+        .collect();
+    ids.sort_by_key(|id| id.distance(target));
+    ids.truncate(k);
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_nodes_converge_announce_find_and_expire() {
+    let clock = Clock::default();
+    let shutdown = Shutdown::new();
+    let run = async {
+        let nodes = network(60, &clock, &shutdown).await;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(42);
+
+        // Lookups from several nodes reach the true 8 closest.
+        for from in [1, 17, 33, 59] {
+            let target = Id::random(&mut rng);
+            let found: Vec<Id> = nodes[from]
+                .find_node(target)
+                .await
+                .unwrap()
+                .iter()
+                .map(|n| n.id)
+                .collect();
+            assert_eq!(found, true_closest(&nodes, &target, nodes[from].id(), 8));
+        }
+
+        // An announce through one node is found through another.
+        let hash = Id::random(&mut rng);
+        let announce = nodes[10].announce(hash, Some(4242)).await.unwrap();
+        assert!(announce.stored >= 6, "{announce:?}");
+        let peer: SocketAddr = "127.0.0.1:4242".parse().unwrap();
+        let found = nodes[45].get_peers(hash).await.unwrap();
+        assert_eq!(found.peers, vec![peer]);
+        assert!(
+            found.queries < 40,
+            "a lookup takes a few round trips: {found:?}"
+        );
+
+        // implied_port: the announcer's UDP port is stored.
+        let implied = Id::random(&mut rng);
+        nodes[11].announce(implied, None).await.unwrap();
+        let found = nodes[46].get_peers(implied).await.unwrap();
+        assert_eq!(found.peers, vec![nodes[11].local_addr()]);
+
+        // 45 minutes later the announce has expired everywhere.
+        clock.advance(Duration::from_secs(46 * 60));
+        let found = nodes[45].get_peers(hash).await.unwrap();
+        assert!(found.peers.is_empty(), "{found:?}");
+    };
+    tokio::time::timeout(DEADLINE, run).await.expect("in time");
+    tokio::time::timeout(DEADLINE, shutdown.finished())
+        .await
+        .expect("every node task ends");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seeding_node_lists_itself_to_whoever_asks_it() {
+    let clock = Clock::default();
+    let shutdown = Shutdown::new();
+    let run = async {
+        let seeder = start(test_config(vec![], &clock), &shutdown).await;
+        let hash = Id([7; 20]);
+        seeder.seed(hash, 51413).await.unwrap();
+        // A downloader whose only entry point is the seeder's node.
+        let downloader = start(test_config(vec![seeder.local_addr()], &clock), &shutdown).await;
+        let found = downloader.get_peers(hash).await.unwrap();
+        assert_eq!(found.peers, vec!["127.0.0.1:51413".parse().unwrap()]);
+    };
+    tokio::time::timeout(DEADLINE, run).await.expect("in time");
+    shutdown.finished().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn announces_are_repeated_when_the_table_grows_from_empty() {
+    let clock = Clock::default();
+    let shutdown = Shutdown::new();
+    let run = async {
+        // Announced while alone: nobody hears it.
+        let lonely = start(test_config(vec![], &clock), &shutdown).await;
+        let hash = Id([9; 20]);
+        let first = lonely.announce(hash, Some(7000)).await.unwrap();
+        assert_eq!(first.stored, 0);
+        // A node that pings it enters its table: the announce is redone.
+        let other = start(test_config(vec![], &clock), &shutdown).await;
+        other.ping(lonely.local_addr()).await.unwrap();
+        loop {
+            if other.stats().await.unwrap().stored_hashes == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let found = other.get_peers(hash).await.unwrap();
+        assert_eq!(found.peers, vec!["127.0.0.1:7000".parse().unwrap()]);
+    };
+    tokio::time::timeout(DEADLINE, run).await.expect("in time");
+    shutdown.finished().await;
+}
+
+/// One raw KRPC exchange with a node: send `query`, return the decoded
+/// reply, skipping queries the node sends us meanwhile (it pings newcomers).
+async fn exchange(socket: &UdpSocket, to: SocketAddr, query: &[u8]) -> Option<krpc::Message> {
+    socket.send_to(query, to).await.unwrap();
+    let mut buf = [0u8; 2048];
+    loop {
+        let received =
+            tokio::time::timeout(Duration::from_millis(300), socket.recv_from(&mut buf)).await;
+        let (len, _) = received.ok()?.unwrap();
+        let message = krpc::decode(&buf[..len]).expect("the node sends valid KRPC");
+        if !matches!(message.body, krpc::Body::Query(_)) {
+            return Some(message);
+        }
+    }
+}
+
+fn error_code(reply: &krpc::Message) -> Option<i64> {
+    match reply.body {
+        krpc::Body::Error { code, .. } => Some(code),
+        _ => None,
+    }
+}
+
+fn bencoded_query(tid: &[u8], method: &str, args: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut dict = std::collections::BTreeMap::new();
+    for (key, value) in args {
+        let value = if let Some(int) = value.strip_prefix(b"i:") {
+            let text = std::str::from_utf8(int).unwrap();
+            mktorrent_rs::bencode::Bencode::Int(text.parse().unwrap())
+        } else {
+            mktorrent_rs::bencode::Bencode::Bytes(value.to_vec())
+        };
+        dict.insert(key.as_bytes().to_vec(), value);
+    }
+    use mktorrent_rs::bencode::{dict as d, Bencode};
+    d([
+        ("t", Bencode::Bytes(tid.to_vec())),
+        ("y", "q".into()),
+        ("q", method.into()),
+        ("a", Bencode::Dict(dict)),
+    ])
+    .encode()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn krpc_probe() {
+    let clock = Clock::default();
+    let shutdown = Shutdown::new();
+    let run = async {
+        let node = start(test_config(vec![], &clock), &shutdown).await;
+        let to = node.local_addr();
+        let probe = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let my_id = [b'p'; 20];
+        let hash = [b'h'; 20];
+
+        // Transaction ids of 1 to 4 bytes (and odd bytes) come back verbatim.
+        for tid in [&b"a"[..], b"ab", b"abc", b"\x00\xff\x01\x80"] {
+            let reply = exchange(&probe, to, &bencoded_query(tid, "ping", &[("id", &my_id)]))
+                .await
+                .expect("ping answered");
+            assert_eq!(reply.transaction_id, tid);
+            let krpc::Body::Response(r) = &reply.body else {
+                panic!("not a reply: {reply:?}");
+            };
+            assert_eq!(r.id, node.id());
+            assert_eq!(reply.ip, Some(probe.local_addr().unwrap()), "BEP 42 ip key");
+        }
+
+        // get_peers gives a token; announce with it, with and without implied_port.
+        let reply = exchange(
+            &probe,
+            to,
+            &bencoded_query(b"gp", "get_peers", &[("id", &my_id), ("info_hash", &hash)]),
+        )
+        .await
+        .unwrap();
+        let krpc::Body::Response(r) = reply.body else {
+            panic!("{reply:?}")
+        };
+        let token = r.token.expect("a token");
+        let announce = |tid: &'static [u8], extra: Vec<(&'static str, Vec<u8>)>, token: Vec<u8>| {
+            let mut args: Vec<(&str, Vec<u8>)> = vec![
+                ("id", my_id.to_vec()),
+                ("info_hash", hash.to_vec()),
+                ("token", token),
+            ];
+            args.extend(extra);
+            let borrowed: Vec<(&str, &[u8])> =
+                args.iter().map(|(k, v)| (*k, v.as_slice())).collect();
+            bencoded_query(tid, "announce_peer", &borrowed)
+        };
+        let reply = exchange(
+            &probe,
+            to,
+            &announce(b"a1", vec![("port", b"i:6881".to_vec())], token.clone()),
+        )
+        .await
+        .unwrap();
+        assert_eq!(error_code(&reply), None, "{reply:?}");
+        let reply = exchange(
+            &probe,
+            to,
+            &announce(
+                b"a2",
+                vec![("port", b"i:1".to_vec()), ("implied_port", b"i:1".to_vec())],
+                token.clone(),
+            ),
+        )
+        .await
+        .unwrap();
+        assert_eq!(error_code(&reply), None, "{reply:?}");
+        let found = node.get_peers(Id(hash)).await.unwrap();
+        let mut peers = found.peers.clone();
+        peers.sort();
+        let mut expected: Vec<SocketAddr> = vec![
+            "127.0.0.1:6881".parse().unwrap(),
+            probe.local_addr().unwrap(),
+        ];
+        expected.sort();
+        assert_eq!(peers, expected, "port 6881 and the implied UDP port");
+
+        // A wrong token, a missing port, a bad id.
+        let reply = exchange(
+            &probe,
+            to,
+            &announce(
+                b"a3",
+                vec![("port", b"i:6881".to_vec())],
+                b"forged".to_vec(),
+            ),
+        )
+        .await
+        .unwrap();
+        assert_eq!(error_code(&reply), Some(203));
+        assert_eq!(reply.transaction_id, b"a3");
+        let reply = exchange(&probe, to, &announce(b"a4", vec![], token.clone()))
+            .await
+            .unwrap();
+        assert_eq!(error_code(&reply), Some(203));
+        let reply = exchange(
+            &probe,
+            to,
+            &bencoded_query(b"x", "ping", &[("id", b"short")]),
+        )
+        .await
+        .unwrap();
+        assert_eq!(error_code(&reply), Some(203));
+
+        // The token outlives one rotation, not two.
+        clock.advance(Duration::from_secs(6 * 60));
+        let reply = exchange(
+            &probe,
+            to,
+            &announce(b"a5", vec![("port", b"i:6882".to_vec())], token.clone()),
+        )
+        .await
+        .unwrap();
+        assert_eq!(error_code(&reply), None, "previous secret accepted");
+        clock.advance(Duration::from_secs(6 * 60));
+        let reply = exchange(
+            &probe,
+            to,
+            &announce(b"a6", vec![("port", b"i:6883".to_vec())], token.clone()),
+        )
+        .await
+        .unwrap();
+        assert_eq!(error_code(&reply), Some(203), "token too old");
+
+        // Unknown methods: 204, or nodes when they name a target.
+        let reply = exchange(
+            &probe,
+            to,
+            &bencoded_query(b"u1", "vote", &[("id", &my_id)]),
+        )
+        .await
+        .unwrap();
+        assert_eq!(error_code(&reply), Some(204));
+        let reply = exchange(
+            &probe,
+            to,
+            &bencoded_query(b"u2", "future_find", &[("id", &my_id), ("target", &hash)]),
+        )
+        .await
+        .unwrap();
+        assert!(matches!(reply.body, krpc::Body::Response(_)), "{reply:?}");
+
+        // BEP 51 sample_infohashes lists what we store.
+        let reply = exchange(
+            &probe,
+            to,
+            &bencoded_query(
+                b"s",
+                "sample_infohashes",
+                &[("id", &my_id), ("target", &hash)],
+            ),
+        )
+        .await
+        .unwrap();
+        let krpc::Body::Response(r) = reply.body else {
+            panic!("{reply:?}")
+        };
+        assert_eq!(r.samples, Some(vec![Id(hash)]));
+        assert_eq!(r.num, Some(1));
+
+        // Junk gets no reply, and the node keeps answering afterwards.
+        for junk in [
+            &b""[..],
+            b"\x41\x02\x00\x00\x00\x00",
+            b"i42e",
+            b"d1:t1:xe",
+            b"d1:ad2:id20:",
+        ] {
+            assert!(exchange(&probe, to, junk).await.is_none(), "{junk:?}");
+        }
+        let reply = exchange(
+            &probe,
+            to,
+            &bencoded_query(b"ok", "ping", &[("id", &my_id)]),
+        )
+        .await;
+        assert!(reply.is_some());
+        let stats = node.stats().await.unwrap();
+        assert_eq!(stats.counters.packets_dropped, 5);
+    };
+    tokio::time::timeout(DEADLINE, run).await.expect("in time");
+    shutdown.finished().await;
+}
