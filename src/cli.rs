@@ -4,6 +4,7 @@
 
 pub mod completions;
 pub mod create;
+pub mod dht;
 pub mod generate;
 pub mod magnet;
 pub mod show;
@@ -41,6 +42,7 @@ pub enum Command {
     Show(show::Args),
     Verify(verify::Args),
     Magnet(magnet::Args),
+    Dht(dht::Args),
     Completions(completions::Args),
 }
 
@@ -56,6 +58,7 @@ pub fn run(cli: Cli, env: &mut Env) -> Result<()> {
         Command::Show(args) => show::run(args, env),
         Command::Verify(args) => verify::run(args, env),
         Command::Magnet(args) => magnet::run(args, env),
+        Command::Dht(args) => dht::run(args, env),
         Command::Completions(args) => completions::run(&args, env),
     }
 }

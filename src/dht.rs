@@ -3,7 +3,7 @@
 //!
 //! Pure protocol logic lives in the submodules [`id`], [`krpc`],
 //! [`routing_table`], [`tokens`], [`peer_store`], [`lookup`] and
-//! [`rate_limit`]: they take bytes, time and randomness as inputs and never
+//! [`rate_limit`], [`state`]: they take bytes, time and randomness as inputs and never
 //! touch a socket. [`node`] is the thin tokio adapter that owns the UDP
 //! socket and drives them.
 //!
@@ -22,6 +22,7 @@ pub mod node;
 pub mod peer_store;
 pub mod rate_limit;
 pub mod routing_table;
+pub mod state;
 pub mod tokens;
 
 use std::net::SocketAddr;

@@ -80,6 +80,9 @@ pub struct Config {
     /// Housekeeping period (timeouts, refresh, re-announce), in real time.
     pub tick: Duration,
     pub clock: Clock,
+    /// BEP 43: mark our queries read-only so nobody adds us to a routing
+    /// table (one-shot tools that will be gone in a moment).
+    pub read_only: bool,
 }
 
 impl Default for Config {
@@ -96,6 +99,7 @@ impl Default for Config {
             reannounce_every: Duration::from_secs(15 * 60),
             tick: Duration::from_millis(200),
             clock: Clock::default(),
+            read_only: false,
         }
     }
 }
@@ -470,7 +474,7 @@ impl Node {
             }),
             version: Some(VERSION.to_vec()),
             ip: None,
-            read_only: false,
+            read_only: self.config.read_only,
         };
         self.send(to, &message);
         self.pending.insert(

@@ -379,3 +379,212 @@ async fn krpc_probe() {
     tokio::time::timeout(DEADLINE, run).await.expect("in time");
     shutdown.finished().await;
 }
+
+/// Runs the binary off the async runtime (it blocks until the command ends).
+async fn run_cli(args: Vec<String>) -> crate::common::Run {
+    tokio::task::spawn_blocking(move || {
+        let temp = tempfile::tempdir().unwrap();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        crate::common::run(temp.path(), &args)
+    })
+    .await
+    .unwrap()
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| (*s).to_owned()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_ping_announce_and_get_peers_through_our_node() {
+    let clock = Clock::default();
+    let shutdown = Shutdown::new();
+    let router = start(test_config(vec![], &clock), &shutdown).await;
+    let addr = router.local_addr().to_string();
+    let run = async {
+        let out = run_cli(strings(&["dht", "ping", &addr])).await.success();
+        assert!(out.stdout.contains(&router.id().to_hex()), "{}", out.stdout);
+        let out = run_cli(strings(&["dht", "ping", "--json", &addr]))
+            .await
+            .success();
+        let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(json["id"], router.id().to_hex());
+
+        let hash = "0123456789abcdef0123456789abcdef01234567";
+        let common = [
+            "--bind",
+            "127.0.0.1:0",
+            "--bootstrap",
+            &addr,
+            "--timeout",
+            "10",
+        ];
+        let mut args = strings(&["dht", "announce", hash, "--port", "6881", "--json"]);
+        args.extend(strings(&common));
+        let out = run_cli(args).await.success();
+        let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(json["nodes_stored"], 1, "{}", out.stdout);
+
+        let magnet = format!("magnet:?xt=urn:btih:{hash}&dn=x");
+        for target in [hash, magnet.as_str()] {
+            let mut args = strings(&["dht", "get-peers", target]);
+            args.extend(strings(&common));
+            let out = run_cli(args).await.success();
+            assert_eq!(out.stdout, "127.0.0.1:6881\n", "{}", out.transcript());
+        }
+        // The one-shot tools said `ro` (BEP 43): the router did not keep them.
+        assert_eq!(router.stats().await.unwrap().nodes, 0);
+    };
+    tokio::time::timeout(DEADLINE, run).await.expect("in time");
+    shutdown.finished().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_get_peers_bootstraps_from_the_torrent_nodes() {
+    let clock = Clock::default();
+    let shutdown = Shutdown::new();
+    let router = start(test_config(vec![], &clock), &shutdown).await;
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().to_owned();
+    std::fs::write(dir.join("file.bin"), crate::common::bytes(1000, 3)).unwrap();
+    let nodes = router.local_addr().to_string();
+    let run = async {
+        let created = tokio::task::spawn_blocking(move || {
+            crate::common::run(
+                &dir,
+                &[
+                    "create",
+                    "file.bin",
+                    "--trackerless",
+                    "--nodes",
+                    &nodes,
+                    "-o",
+                    "t.torrent",
+                ],
+            )
+            .success();
+            crate::common::show_json(&dir, "t.torrent")
+        })
+        .await
+        .unwrap();
+        let hash = created["info_hash"]
+            .as_str()
+            .expect("show --json has info_hash")
+            .to_owned();
+        router
+            .seed(Id::from_hex(&hash).unwrap(), 7777)
+            .await
+            .unwrap();
+        let torrent = temp.path().join("t.torrent").display().to_string();
+        let out = run_cli(strings(&[
+            "dht",
+            "get-peers",
+            &torrent,
+            "--bind",
+            "127.0.0.1:0",
+            "--json",
+        ]))
+        .await
+        .success();
+        let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(json["info_hash"], hash);
+        assert_eq!(json["peers"], serde_json::json!(["127.0.0.1:7777"]));
+    };
+    tokio::time::timeout(DEADLINE, run).await.expect("in time");
+    shutdown.finished().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_errors_name_the_problem() {
+    let dead = {
+        // A port nobody listens on: bind, note it, close it.
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.local_addr().unwrap().to_string()
+    };
+    let out = run_cli(strings(&["dht", "ping", &dead, "--timeout", "1"]))
+        .await
+        .failure();
+    assert!(
+        out.stderr.contains(&format!("no reply from {dead}")),
+        "{}",
+        out.stderr
+    );
+    let out = run_cli(strings(&[
+        "dht",
+        "get-peers",
+        "not-a-hash",
+        "--no-default-routers",
+    ]))
+    .await
+    .failure();
+    assert!(out.stderr.contains("not-a-hash"), "{}", out.stderr);
+    let out = run_cli(strings(&[
+        "dht",
+        "announce",
+        "0123456789abcdef0123456789abcdef01234567",
+    ]))
+    .await;
+    assert_eq!(out.code, 2, "--port or --implied-port is required");
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_serve_routes_survives_junk_and_saves_its_table() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+
+    let temp = tempfile::tempdir().unwrap();
+    let state = temp.path().join("dht.state");
+    let mut child = Command::new(crate::common::BIN)
+        .args([
+            "dht",
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--no-default-routers",
+        ])
+        .args(["--status-interval", "1", "--state"])
+        .arg(&state)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut banner = String::new();
+    stderr.read_line(&mut banner).unwrap();
+    let addr: SocketAddr = banner
+        .split_whitespace()
+        .find_map(|word| word.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {banner:?}"));
+
+    let clock = Clock::default();
+    let shutdown = Shutdown::new();
+    let run = async {
+        let junk = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        for packet in [
+            &b"\x41\x02\x00\x00"[..],
+            b"d1:xe",
+            b"garbage",
+            &[b'l'; 1400],
+        ] {
+            junk.send_to(packet, addr).await.unwrap();
+        }
+        // Two of our nodes meet through it.
+        let a = start(test_config(vec![addr], &clock), &shutdown).await;
+        let b = start(test_config(vec![addr], &clock), &shutdown).await;
+        a.ping(addr).await.expect("serve answers after junk");
+        b.ping(addr).await.unwrap();
+        let found = a.find_node(b.id()).await.unwrap();
+        assert!(found.iter().any(|n| n.id == b.id()), "{found:?}");
+    };
+    tokio::time::timeout(DEADLINE, run).await.expect("in time");
+    shutdown.finished().await;
+
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let saved = mktorrent_rs::dht::state::State::decode(&std::fs::read(&state).unwrap()).unwrap();
+    assert_eq!(saved.nodes.len(), 2, "{saved:?}");
+    assert!(saved.id.is_some());
+}

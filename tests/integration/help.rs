@@ -5,11 +5,27 @@ use crate::common::{run, settings};
 #[test]
 fn help_of_every_command() {
     let temp = tempfile::tempdir().unwrap();
-    for command in ["", "create", "show", "verify", "magnet", "completions"] {
+    for command in [
+        "",
+        "create",
+        "show",
+        "verify",
+        "magnet",
+        "dht",
+        "dht serve",
+        "dht get-peers",
+        "dht announce",
+        "dht ping",
+        "completions",
+    ] {
         let mut args: Vec<&str> = command.split_whitespace().collect();
         args.push("--help");
         let out = run(temp.path(), &args).success();
-        let name = if command.is_empty() { "root" } else { command };
+        let name = if command.is_empty() {
+            "root".to_owned()
+        } else {
+            command.replace(' ', "_")
+        };
         settings(temp.path()).bind(|| insta::assert_snapshot!(format!("help_{name}"), out.stdout));
     }
 }
