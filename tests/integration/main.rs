@@ -9,11 +9,13 @@
 //! - `verify`: corruption, missing files and wrong sizes are reported.
 //! - `dht`: a loopback network of our DHT nodes (lookups, announce, expiry)
 //!   and a raw KRPC probe of one node.
+//! - `dht_mainline`: interop with the `mainline` crate's nodes, both directions.
 //! - `generated`: man/ and completions/ match the clap definition.
 
 mod common;
 mod create;
 mod dht;
+mod dht_mainline;
 mod generated;
 mod help;
 mod roundtrip;
