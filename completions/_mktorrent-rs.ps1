@@ -121,6 +121,7 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'Routing table file to start from; `serve` writes it back at exit')
             [CompletionResult]::new('--rate-limit', '--rate-limit', [CompletionResultType]::ParameterName, 'Incoming queries answered per second per IP address (0: no limit)')
             [CompletionResult]::new('--status-interval', '--status-interval', [CompletionResultType]::ParameterName, 'Seconds between status lines on stdout')
+            [CompletionResult]::new('--bind6', '--bind6', [CompletionResultType]::ParameterName, 'Also run an IPv6 node (BEP 32) on this address, e.g. [::]:6881; it shares the node id')
             [CompletionResult]::new('--metrics', '--metrics', [CompletionResultType]::ParameterName, 'Write Prometheus-style counters to this file at each status line')
             [CompletionResult]::new('--no-default-routers', '--no-default-routers', [CompletionResultType]::ParameterName, 'Use no public router (e.g. to start a private network as its first node)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')

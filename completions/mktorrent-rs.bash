@@ -421,7 +421,7 @@ _mktorrent__rs() {
             return 0
             ;;
         mktorrent__subcmd__rs__subcmd__dht__subcmd__serve)
-            opts="-h -V --bind --bootstrap --no-default-routers --state --rate-limit --status-interval --metrics --help --version"
+            opts="-h -V --bind --bootstrap --no-default-routers --state --rate-limit --status-interval --bind6 --metrics --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -444,6 +444,10 @@ _mktorrent__rs() {
                     return 0
                     ;;
                 --status-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bind6)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

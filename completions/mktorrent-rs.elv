@@ -112,6 +112,7 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand --state 'Routing table file to start from; `serve` writes it back at exit'
             cand --rate-limit 'Incoming queries answered per second per IP address (0: no limit)'
             cand --status-interval 'Seconds between status lines on stdout'
+            cand --bind6 'Also run an IPv6 node (BEP 32) on this address, e.g. [::]:6881; it shares the node id'
             cand --metrics 'Write Prometheus-style counters to this file at each status line'
             cand --no-default-routers 'Use no public router (e.g. to start a private network as its first node)'
             cand -h 'Print help'

@@ -69,6 +69,10 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 60, value_name = "SECS")]
     pub status_interval: u64,
 
+    /// Also run an IPv6 node (BEP 32) on this address, e.g. [::]:6881; it shares the node id.
+    #[arg(long, value_name = "ADDR")]
+    pub bind6: Option<SocketAddr>,
+
     /// Write Prometheus-style counters to this file at each status line.
     #[arg(long, value_name = "FILE")]
     pub metrics: Option<PathBuf>,
@@ -219,7 +223,7 @@ async fn resolve(
         let node = super::create::parse_node(name)?;
         let resolved = tokio::net::lookup_host((node.host.as_str(), node.port)).await;
         match resolved {
-            Ok(addrs) => bootstrap.extend(addrs.filter(|a| a.is_ipv4() == bind.is_ipv4())),
+            Ok(addrs) => bootstrap.extend(addrs),
             Err(err) => env.warn(format_args!("bootstrap node {name}: {err}"))?,
         }
     }
@@ -238,12 +242,7 @@ async fn resolve(
                     reason: err.to_string(),
                 })?;
                 config.id = state.id;
-                bootstrap.extend(
-                    state
-                        .addresses()
-                        .into_iter()
-                        .filter(|a| a.is_ipv4() == bind.is_ipv4()),
-                );
+                bootstrap.extend(state.addresses());
             }
             // First run: the file is written at exit.
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
@@ -265,24 +264,38 @@ async fn resolve(
 }
 
 async fn start(plan: &Plan, shutdown: &Shutdown) -> Result<Dht> {
-    let bind_error = |source| Error::DhtBind {
-        addr: plan.bind,
-        source,
-    };
-    let socket = tokio::net::UdpSocket::bind(plan.bind)
+    start_on(plan, plan.bind, plan.config.id, shutdown).await
+}
+
+/// Starts a node on `bind`, bootstrapping from the plan's addresses of its family.
+async fn start_on(
+    plan: &Plan,
+    bind: SocketAddr,
+    id: Option<Id>,
+    shutdown: &Shutdown,
+) -> Result<Dht> {
+    let bind_error = |source| Error::DhtBind { addr: bind, source };
+    let socket = tokio::net::UdpSocket::bind(bind)
         .await
         .map_err(bind_error)?;
-    Dht::start(socket, plan.config.clone(), shutdown).map_err(bind_error)
+    let mut config = plan.config.clone();
+    config.id = id;
+    config.bootstrap.retain(|a| a.is_ipv4() == bind.is_ipv4());
+    Dht::start(socket, config, shutdown).map_err(bind_error)
 }
 
 fn any_addr(port: u16) -> SocketAddr {
     SocketAddr::from(([0, 0, 0, 0], port))
 }
 
-async fn save_state(dht: &Dht, path: &Path) -> Result<()> {
+async fn save_state(dht: &Dht, dht6: Option<&Dht>, path: &Path) -> Result<()> {
+    let mut nodes = dht.nodes().await?;
+    if let Some(dht6) = dht6 {
+        nodes.extend(dht6.nodes().await?);
+    }
     let state = State {
         id: Some(dht.id()),
-        nodes: dht.nodes().await?,
+        nodes,
     };
     let fail = |err: std::io::Error| Error::DhtState {
         path: path.to_owned(),
@@ -298,6 +311,10 @@ async fn serve(args: ServeArgs, env: &mut Env) -> Result<()> {
     let plan = resolve(&args.node, any_addr(6881), Vec::new(), true, env).await?;
     let node_shutdown = Shutdown::new();
     let dht = start(&plan, &node_shutdown).await?;
+    let dht6 = match args.bind6 {
+        Some(bind6) => Some(start_on(&plan, bind6, Some(dht.id()), &node_shutdown).await?),
+        None => None,
+    };
     // Signals stop the status loop first, so the table can still be saved.
     let signals = Shutdown::new();
     signals.spawn(signals.clone().trigger_on_signals());
@@ -308,6 +325,13 @@ async fn serve(args: ServeArgs, env: &mut Env) -> Result<()> {
         dht.local_addr(),
         plan.config.bootstrap.len()
     )?;
+    if let Some(dht6) = &dht6 {
+        writeln!(
+            env.stderr,
+            "IPv6 DHT node listening on {}",
+            dht6.local_addr()
+        )?;
+    }
     let mut status = tokio::time::interval(Duration::from_secs(args.status_interval.max(1)));
     status.tick().await;
     let result = loop {
@@ -316,16 +340,27 @@ async fn serve(args: ServeArgs, env: &mut Env) -> Result<()> {
             _ = status.tick() => {
                 let stats = dht.stats().await?;
                 let c = &stats.counters;
-                writeln!(
+                write!(
                     env.stdout,
                     "nodes {} (good {}) hashes {} peers {} queries {} rate-limited {} dropped {}",
                     stats.nodes, stats.good_nodes, stats.stored_hashes, stats.stored_peers,
                     c.queries_received, c.queries_rate_limited, c.packets_dropped
                 )?;
+                let mut metrics = stats.to_prometheus();
+                if let Some(dht6) = &dht6 {
+                    let stats6 = dht6.stats().await?;
+                    write!(
+                        env.stdout,
+                        " | ipv6 nodes {} hashes {} queries {}",
+                        stats6.nodes, stats6.stored_hashes, stats6.counters.queries_received
+                    )?;
+                    metrics.push_str(&stats6.to_prometheus().replace("mktorrent_dht_", "mktorrent_dht6_"));
+                }
+                writeln!(env.stdout)?;
                 env.stdout.flush()?;
                 if let Some(path) = &args.metrics {
                     let path = env.path(path);
-                    if let Err(err) = std::fs::write(&path, stats.to_prometheus()) {
+                    if let Err(err) = std::fs::write(&path, &metrics) {
                         break Err(Error::WriteOutput { path, source: err });
                     }
                 }
@@ -333,7 +368,7 @@ async fn serve(args: ServeArgs, env: &mut Env) -> Result<()> {
         }
     };
     let saved = match &plan.state {
-        Some(path) => save_state(&dht, path).await,
+        Some(path) => save_state(&dht, dht6.as_ref(), path).await,
         None => Ok(()),
     };
     node_shutdown.finished().await;

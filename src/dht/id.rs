@@ -1,10 +1,13 @@
 //! 160-bit DHT identifiers (BEP 5): node ids and info hashes share one
-//! space, compared by XOR distance. Pure; randomness comes from the caller.
+//! space, compared by XOR distance; BEP 42 ties a node id to its IP address.
+//! Pure; randomness comes from the caller.
 
 use std::fmt;
+use std::net::IpAddr;
 
 use rand::Rng;
 
+use super::routing_table::is_local;
 use crate::metainfo::{hex, InfoHash};
 
 /// A node id or an info hash seen as a point in the DHT key space.
@@ -68,6 +71,63 @@ impl Id {
     pub fn to_hex(&self) -> String {
         hex(&self.0)
     }
+
+    /// A random BEP 42 id for a node at `ip`: the first 21 bits come from
+    /// CRC-32C of the masked address, the last byte is the random `r`.
+    pub fn secure_for<R: Rng + ?Sized>(ip: IpAddr, rng: &mut R) -> Id {
+        let mut id = Id::random(rng);
+        let crc = bep42_crc(ip, id.0[19]);
+        id.0[0] = (crc >> 24) as u8;
+        id.0[1] = (crc >> 16) as u8;
+        id.0[2] = ((crc >> 8) as u8 & 0xf8) | (id.0[2] & 0x07);
+        id
+    }
+
+    /// Whether this id is a valid BEP 42 id for `ip` (local addresses are exempt).
+    pub fn is_secure_for(&self, ip: IpAddr) -> bool {
+        if is_local(ip) {
+            return true;
+        }
+        let crc = bep42_crc(ip, self.0[19]);
+        self.0[0] == (crc >> 24) as u8
+            && self.0[1] == (crc >> 16) as u8
+            && self.0[2] & 0xf8 == (crc >> 8) as u8 & 0xf8
+    }
+}
+
+/// BEP 42: CRC-32C of the address masked (IPv4: `03 0f 3f ff`; IPv6: first
+/// 8 bytes with `01 03 07 0f 1f 3f 7f ff`) with `r & 7` in the top 3 bits.
+fn bep42_crc(ip: IpAddr, r: u8) -> u32 {
+    let mut bytes = match ip {
+        IpAddr::V4(v4) => v4.octets().to_vec(),
+        IpAddr::V6(v6) => v6.octets()[..8].to_vec(),
+    };
+    let mask: &[u8] = if bytes.len() == 4 {
+        &[0x03, 0x0f, 0x3f, 0xff]
+    } else {
+        &[0x01, 0x03, 0x07, 0x0f, 0x1f, 0x3f, 0x7f, 0xff]
+    };
+    for (byte, m) in bytes.iter_mut().zip(mask) {
+        *byte &= m;
+    }
+    bytes[0] |= (r & 7) << 5;
+    crc32c(&bytes)
+}
+
+/// CRC-32C (Castagnoli), bit by bit: BEP 42 hashes at most 8 bytes.
+fn crc32c(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in data {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0x82F6_3B78
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
 }
 
 fn set_bit(id: &mut Id, index: usize, value: bool) {
@@ -118,6 +178,48 @@ mod tests {
         b.0[0] = 0;
         b.0[2] = 0x10;
         assert_eq!(a.common_prefix_len(&b), 19);
+    }
+
+    #[test]
+    fn crc32c_check_value() {
+        assert_eq!(crc32c(b"123456789"), 0xE306_9283);
+    }
+
+    #[test]
+    fn bep42_test_vectors() {
+        // (ip, rand, first three bytes of the BEP's example id)
+        let vectors = [
+            ("124.31.75.21", 1, [0x5f, 0xbf, 0xbf]),
+            ("21.75.31.124", 86, [0x5a, 0x3c, 0xe9]),
+            ("65.23.51.170", 22, [0xa5, 0xd4, 0x32]),
+            ("84.124.73.14", 65, [0x1b, 0x03, 0x21]),
+            ("43.213.53.83", 90, [0xe5, 0x6f, 0x6c]),
+        ];
+        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+        for (ip, r, prefix) in vectors {
+            let ip: IpAddr = ip.parse().unwrap();
+            let crc = bep42_crc(ip, r);
+            assert_eq!((crc >> 24) as u8, prefix[0], "{ip}");
+            assert_eq!((crc >> 16) as u8, prefix[1], "{ip}");
+            assert_eq!((crc >> 8) as u8 & 0xf8, prefix[2] & 0xf8, "{ip}");
+            let mut example = Id::random(&mut rng);
+            example.0[..3].copy_from_slice(&prefix);
+            example.0[19] = r;
+            assert!(example.is_secure_for(ip));
+            assert!(!example.is_secure_for("1.1.1.1".parse().unwrap()));
+        }
+    }
+
+    #[test]
+    fn secure_ids_validate_and_local_addresses_are_exempt() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(10);
+        for ip in ["8.8.4.4", "2001:db8:1234::1"] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert!(Id::secure_for(ip, &mut rng).is_secure_for(ip));
+        }
+        let any = Id::random(&mut rng);
+        assert!(any.is_secure_for("127.0.0.1".parse().unwrap()));
+        assert!(any.is_secure_for("192.168.1.2".parse().unwrap()));
     }
 
     #[test]

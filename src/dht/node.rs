@@ -33,6 +33,11 @@ const VERSION: &[u8] = b"MK\x00\x01";
 const MAX_DATAGRAM: usize = 4096;
 /// Longest wait between bootstrap attempts while the table stays empty.
 const MAX_BOOTSTRAP_BACKOFF: Duration = Duration::from_secs(5 * 60);
+/// Replies that must agree on our external address before we believe it
+/// (and, under BEP 42, change our id to match it).
+const EXTERNAL_IP_VOTES: usize = 3;
+/// Background lookups (bootstrap, refresh) running at once: paces our traffic.
+const MAX_BACKGROUND_LOOKUPS: usize = 4;
 /// BEP 51: samples per reply (20 × 20 bytes) and the refresh interval we advertise.
 const MAX_SAMPLES: usize = 20;
 const SAMPLE_INTERVAL: i64 = 300;
@@ -83,6 +88,9 @@ pub struct Config {
     /// BEP 43: mark our queries read-only so nobody adds us to a routing
     /// table (one-shot tools that will be gone in a moment).
     pub read_only: bool,
+    /// BEP 42: once replies agree on a public external address, switch to
+    /// an id derived from it (local and private addresses are exempt).
+    pub secure_id: bool,
 }
 
 impl Default for Config {
@@ -100,6 +108,7 @@ impl Default for Config {
             tick: Duration::from_millis(200),
             clock: Clock::default(),
             read_only: false,
+            secure_id: true,
         }
     }
 }
@@ -214,7 +223,8 @@ enum Command {
 #[derive(Debug, Clone)]
 pub struct Dht {
     commands: mpsc::Sender<Command>,
-    id: Id,
+    /// Shared with the node, which may change it (BEP 42).
+    id: Arc<Mutex<Id>>,
     local_addr: SocketAddr,
 }
 
@@ -233,7 +243,10 @@ impl Dht {
         let id = config.id.unwrap_or_else(|| Id::random(&mut rng));
         let now = config.clock.now();
         let (commands, receiver) = mpsc::channel(64);
+        let shared_id = Arc::new(Mutex::new(id));
         let node = Node {
+            shared_id: shared_id.clone(),
+            ip_votes: HashMap::new(),
             socket: Arc::new(socket),
             sender,
             local: local_addr,
@@ -259,13 +272,17 @@ impl Dht {
         shutdown.spawn(node.run(receiver, shutdown.clone()));
         Ok(Dht {
             commands,
-            id,
+            id: shared_id,
             local_addr,
         })
     }
 
+    /// Our node id (it changes once under BEP 42 when a public address is learnt).
     pub fn id(&self) -> Id {
-        self.id
+        *self
+            .id
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -355,6 +372,9 @@ struct AnnounceTask {
 }
 
 struct Node {
+    shared_id: Arc<Mutex<Id>>,
+    /// Replies per external address they reported (BEP 42 `ip`).
+    ip_votes: HashMap<IpAddr, usize>,
     socket: Arc<UdpSocket>,
     sender: std::net::UdpSocket,
     local: SocketAddr,
@@ -744,9 +764,7 @@ impl Node {
         };
         self.counters.replies_received += 1;
         if let Some(ip) = ip {
-            if !routing_table::is_local(ip.ip()) && ip.is_ipv4() == self.local.is_ipv4() {
-                self.external_ip = Some(ip.ip());
-            }
+            self.vote_external_ip(ip.ip(), now);
         }
         self.heard(response.id, from, Heard::Response, now);
         match pending.purpose {
@@ -781,6 +799,32 @@ impl Node {
                 }
             }
             Purpose::Announce(task) => self.announce_answered(task, true),
+        }
+    }
+
+    /// Counts a reply's view of our address; once enough agree, it is our
+    /// external address, and under BEP 42 our id must match it.
+    fn vote_external_ip(&mut self, ip: IpAddr, now: Instant) {
+        if routing_table::is_local(ip) || ip.is_ipv4() != self.local.is_ipv4() {
+            return;
+        }
+        if self.ip_votes.len() >= 64 && !self.ip_votes.contains_key(&ip) {
+            self.ip_votes.clear();
+        }
+        let votes = self.ip_votes.entry(ip).or_insert(0);
+        *votes += 1;
+        if *votes < EXTERNAL_IP_VOTES {
+            return;
+        }
+        self.external_ip = Some(ip);
+        if self.config.secure_id && !self.id.is_secure_for(ip) {
+            self.id = Id::secure_for(ip, &mut self.rng);
+            self.table = self.table.with_own_id(self.id, now);
+            *self
+                .shared_id
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = self.id;
+            tracing::info!("external address {ip}: new BEP 42 node id {}", self.id);
         }
     }
 
@@ -1001,7 +1045,8 @@ impl Node {
             }
             return;
         }
-        for target in self.table.refresh_targets(now, &mut self.rng) {
+        let room = MAX_BACKGROUND_LOOKUPS.saturating_sub(self.lookups.len());
+        for target in self.table.refresh_targets(now, room, &mut self.rng) {
             self.start_lookup(target, LookupKind::FindNode(None));
         }
         for node in self.table.to_ping(now, 4) {

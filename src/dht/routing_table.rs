@@ -312,14 +312,53 @@ impl RoutingTable {
         nodes.into_iter().take(count).map(Entry::info).collect()
     }
 
-    /// Random targets in buckets nobody has touched for [`REFRESH_AFTER`];
-    /// those buckets count as refreshed from now.
-    pub fn refresh_targets<R: Rng + ?Sized>(&mut self, now: Instant, rng: &mut R) -> Vec<Id> {
+    /// The same nodes under a new own id (BEP 42 made us change it):
+    /// buckets are laid out anew around it.
+    pub fn with_own_id(&self, own_id: Id, now: Instant) -> Self {
+        let mut table = Self::new(own_id, self.max_per_ip, now);
+        for bucket in &self.buckets {
+            for entry in &bucket.nodes {
+                if entry.id != own_id {
+                    table.insert_entry(entry.clone(), now);
+                }
+            }
+        }
+        table
+    }
+
+    /// Places an existing entry, splitting as needed; dropped if its bucket is full.
+    fn insert_entry(&mut self, entry: Entry, now: Instant) {
+        loop {
+            let index = self.bucket_index(&entry.id);
+            let count = self.buckets.len();
+            let bucket = &mut self.buckets[index];
+            if bucket.nodes.len() < K {
+                bucket.nodes.push(entry);
+                return;
+            }
+            if index == count - 1 && count < 160 {
+                self.split(now);
+                continue;
+            }
+            return;
+        }
+    }
+
+    /// Random targets in up to `max` buckets nobody has touched for
+    /// [`REFRESH_AFTER`]; those buckets count as refreshed from now.
+    pub fn refresh_targets<R: Rng + ?Sized>(
+        &mut self,
+        now: Instant,
+        max: usize,
+        rng: &mut R,
+    ) -> Vec<Id> {
         let own = self.own_id;
         let last = self.buckets.len() - 1;
         let mut targets = Vec::new();
         for (index, bucket) in self.buckets.iter_mut().enumerate() {
-            if now.saturating_duration_since(bucket.last_changed) >= REFRESH_AFTER {
+            if targets.len() < max
+                && now.saturating_duration_since(bucket.last_changed) >= REFRESH_AFTER
+            {
                 bucket.last_changed = now;
                 // The last bucket also holds ids sharing more bits; any of them will do.
                 let prefix = if index == last { index.min(159) } else { index };
@@ -486,6 +525,19 @@ mod tests {
     }
 
     #[test]
+    fn a_new_own_id_keeps_the_nodes() {
+        let (mut t, now) = table();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        for n in 0..40 {
+            t.heard_from(Id::random(&mut rng), public(n), Heard::Response, now);
+        }
+        let moved = t.with_own_id(Id([0xff; 20]), now);
+        assert_eq!(moved.own_id(), Id([0xff; 20]));
+        assert!(moved.len() >= K && moved.len() <= t.len());
+        assert!(moved.entries().all(|e| t.entries().any(|o| o.id == e.id)));
+    }
+
+    #[test]
     fn closest_is_sorted_by_xor_distance() {
         let (mut t, now) = table();
         let mut rng = rand::rngs::StdRng::seed_from_u64(1);
@@ -507,9 +559,12 @@ mod tests {
         let (mut t, now) = table();
         let mut rng = rand::rngs::StdRng::seed_from_u64(2);
         t.heard_from(id_at(0, 1), public(1), Heard::Response, now);
-        assert!(t.refresh_targets(now, &mut rng).is_empty());
+        assert!(t.refresh_targets(now, 8, &mut rng).is_empty());
         let later = now + REFRESH_AFTER;
-        assert_eq!(t.refresh_targets(later, &mut rng).len(), t.bucket_count());
-        assert!(t.refresh_targets(later, &mut rng).is_empty());
+        assert_eq!(
+            t.refresh_targets(later, 8, &mut rng).len(),
+            t.bucket_count()
+        );
+        assert!(t.refresh_targets(later, 8, &mut rng).is_empty());
     }
 }

@@ -28,7 +28,11 @@ pub fn test_config(bootstrap: Vec<SocketAddr>, clock: &Clock) -> Config {
 }
 
 pub async fn start(config: Config, shutdown: &Shutdown) -> Dht {
-    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    start_on("127.0.0.1:0", config, shutdown).await
+}
+
+async fn start_on(addr: &str, config: Config, shutdown: &Shutdown) -> Dht {
+    let socket = UdpSocket::bind(addr).await.unwrap();
     Dht::start(socket, config, shutdown).unwrap()
 }
 
@@ -147,6 +151,120 @@ async fn announces_are_repeated_when_the_table_grows_from_empty() {
         }
         let found = other.get_peers(hash).await.unwrap();
         assert_eq!(found.peers, vec!["127.0.0.1:7000".parse().unwrap()]);
+    };
+    tokio::time::timeout(DEADLINE, run).await.expect("in time");
+    shutdown.finished().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_router_is_retried_until_it_answers() {
+    let clock = Clock::default();
+    let shutdown = Shutdown::new();
+    let run = async {
+        // The router's port is held by a socket that never answers...
+        let silent = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let router_addr = silent.local_addr().unwrap();
+        let config = Config {
+            query_timeout: Duration::from_millis(200),
+            ..test_config(vec![router_addr], &clock)
+        };
+        let node = start(config, &shutdown).await;
+        let mut buf = [0u8; 1500];
+        silent.recv_from(&mut buf).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(node.stats().await.unwrap().nodes, 0);
+        // ...until the router comes up on it.
+        drop(silent);
+        let router = start_on(
+            &router_addr.to_string(),
+            test_config(vec![], &clock),
+            &shutdown,
+        )
+        .await;
+        while node.stats().await.unwrap().nodes == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(node.nodes().await.unwrap()[0].id, router.id());
+    };
+    tokio::time::timeout(DEADLINE, run).await.expect("in time");
+    shutdown.finished().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_nodes_exchange_nodes6_and_peers() {
+    let clock = Clock::default();
+    let shutdown = Shutdown::new();
+    let run = async {
+        let first = start_on("[::1]:0", test_config(vec![], &clock), &shutdown).await;
+        let mut nodes = vec![first.clone()];
+        for _ in 0..5 {
+            let config = test_config(vec![first.local_addr()], &clock);
+            nodes.push(start_on("[::1]:0", config, &shutdown).await);
+        }
+        for node in &nodes {
+            while node.stats().await.unwrap().nodes < 5 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        // Nodes learnt only through `nodes6` (BEP 32) are found.
+        let found = nodes[4].find_node(nodes[5].id()).await.unwrap();
+        assert_eq!(
+            found.first().map(|n| n.id),
+            Some(nodes[5].id()),
+            "{found:?}"
+        );
+        let hash = Id([6; 20]);
+        let done = nodes[1].announce(hash, Some(6000)).await.unwrap();
+        assert!(done.stored >= 4, "{done:?}");
+        let peers = nodes[2].get_peers(hash).await.unwrap().peers;
+        assert_eq!(peers, vec!["[::1]:6000".parse().unwrap()]);
+    };
+    tokio::time::timeout(DEADLINE, run).await.expect("in time");
+    shutdown.finished().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bep42_id_follows_the_public_address_replies_agree_on() {
+    let clock = Clock::default();
+    let shutdown = Shutdown::new();
+    let run = async {
+        let node = start(test_config(vec![], &clock), &shutdown).await;
+        let before = node.id();
+        let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let to = peer.local_addr().unwrap();
+        let public: SocketAddr = "124.31.75.21:6881".parse().unwrap();
+        for round in 0..3u8 {
+            let pinger = {
+                let node = node.clone();
+                tokio::spawn(async move { node.ping(to).await })
+            };
+            // Answer as a node that sees us at a public address.
+            let mut buf = [0u8; 1500];
+            let (len, from) = peer.recv_from(&mut buf).await.unwrap();
+            let query = krpc::decode(&buf[..len]).unwrap();
+            assert_eq!(query.transaction_id.len(), 4, "our queries use 4-byte ids");
+            let reply = krpc::Message {
+                transaction_id: query.transaction_id,
+                body: krpc::Body::Response(krpc::Response {
+                    id: Id([round + 1; 20]),
+                    ..krpc::Response::default()
+                }),
+                version: None,
+                ip: Some(public),
+                read_only: false,
+            };
+            peer.send_to(&reply.encode(), from).await.unwrap();
+            pinger.await.unwrap().unwrap();
+            if round < 2 {
+                assert_eq!(node.id(), before, "{} votes are not enough", round + 1);
+            }
+        }
+        let after = node.id();
+        assert_ne!(after, before);
+        assert!(after.is_secure_for(public.ip()));
+        let stats = node.stats().await.unwrap();
+        assert_eq!(stats.external_ip, Some(public.ip()));
+        assert_eq!(stats.id, after.to_hex());
     };
     tokio::time::timeout(DEADLINE, run).await.expect("in time");
     shutdown.finished().await;
@@ -527,6 +645,16 @@ async fn cli_errors_name_the_problem() {
     assert_eq!(out.code, 2, "--port or --implied-port is required");
 }
 
+/// Kills a child process however the test ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_serve_routes_survives_junk_and_saves_its_table() {
@@ -535,27 +663,37 @@ async fn cli_serve_routes_survives_junk_and_saves_its_table() {
 
     let temp = tempfile::tempdir().unwrap();
     let state = temp.path().join("dht.state");
-    let mut child = Command::new(crate::common::BIN)
-        .args([
-            "dht",
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--no-default-routers",
-        ])
-        .args(["--status-interval", "1", "--state"])
-        .arg(&state)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut banner = String::new();
-    stderr.read_line(&mut banner).unwrap();
-    let addr: SocketAddr = banner
-        .split_whitespace()
-        .find_map(|word| word.parse().ok())
-        .unwrap_or_else(|| panic!("no address in {banner:?}"));
+    let mut child = KillOnDrop(
+        Command::new(crate::common::BIN)
+            .args(["dht", "serve", "--no-default-routers"])
+            .args(["--bind", "127.0.0.1:0", "--bind6", "[::1]:0"])
+            .args(["--status-interval", "1", "--state"])
+            .arg(&state)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    // Banner lines arrive through a thread, so a silent child cannot hang the test.
+    let (lines, banners) = std::sync::mpsc::channel();
+    let stderr = std::io::BufReader::new(child.0.stderr.take().unwrap());
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let address_in_banner = || -> SocketAddr {
+        let banner = banners
+            .recv_timeout(Duration::from_secs(10))
+            .expect("dht serve prints where it listens");
+        banner
+            .split_whitespace()
+            .find_map(|word| word.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {banner:?}"))
+    };
+    let addr = address_in_banner();
+    let addr6 = address_in_banner();
+    assert!(addr6.is_ipv6());
 
     let clock = Clock::default();
     let shutdown = Shutdown::new();
@@ -576,15 +714,33 @@ async fn cli_serve_routes_survives_junk_and_saves_its_table() {
         b.ping(addr).await.unwrap();
         let found = a.find_node(b.id()).await.unwrap();
         assert!(found.iter().any(|n| n.id == b.id()), "{found:?}");
+        // The IPv6 node shares the IPv4 node's id.
+        let v6 = start_on("[::1]:0", test_config(vec![], &clock), &shutdown).await;
+        let id6 = v6.ping(addr6).await.expect("the IPv6 node answers");
+        assert_eq!(
+            Some(id6),
+            a.find_node(id6).await.unwrap().first().map(|n| n.id)
+        );
     };
     tokio::time::timeout(DEADLINE, run).await.expect("in time");
     shutdown.finished().await;
 
-    let pid = child.id().to_string();
+    let pid = child.0.id().to_string();
     Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    let status = child.wait().unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "serve ignored SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
     assert!(status.success(), "{status:?}");
     let saved = mktorrent_rs::dht::state::State::decode(&std::fs::read(&state).unwrap()).unwrap();
-    assert_eq!(saved.nodes.len(), 2, "{saved:?}");
+    assert_eq!(saved.nodes.len(), 3, "{saved:?}");
+    assert_eq!(saved.nodes.iter().filter(|n| n.addr.is_ipv6()).count(), 1);
     assert!(saved.id.is_some());
 }
