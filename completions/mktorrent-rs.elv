@@ -65,6 +65,8 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand --quiet 'No progress bar and no summary'
             cand --json 'Print a JSON summary instead of the human one'
             cand --magnet 'Also print the magnet link'
+            cand --v2 'Make a BitTorrent v2 torrent (BEP 52: per-file SHA-256 merkle trees); only v2 clients can use it. The default is v1, which every client reads'
+            cand --hybrid 'Make a hybrid v1 + v2 torrent (BEP 52 + BEP 47 pad files): v1 clients and v2 clients share one swarm. Both hashes are computed in one pass'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'

@@ -55,6 +55,8 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -s f -
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -s q -l quiet -d 'No progress bar and no summary'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l json -d 'Print a JSON summary instead of the human one'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l magnet -d 'Also print the magnet link'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l v2 -d 'Make a BitTorrent v2 torrent (BEP 52: per-file SHA-256 merkle trees); only v2 clients can use it. The default is v1, which every client reads'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l hybrid -d 'Make a hybrid v1 + v2 torrent (BEP 52 + BEP 47 pad files): v1 clients and v2 clients share one swarm. Both hashes are computed in one pass'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -s h -l help -d 'Print help'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -s V -l version -d 'Print version'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand show" -l json -d 'Print JSON instead of text'

@@ -223,7 +223,11 @@ impl<'a> Decoder<'a> {
             };
         };
         let digits = &rest[..len];
-        let canonical = !matches!(digits, [] | [b'-'] | [b'-', b'0', ..] | [b'0', _, ..]);
+        // `str::parse` would also take a leading `+`; bencode does not.
+        let canonical = !matches!(
+            digits,
+            [] | [b'-'] | [b'-', b'0', ..] | [b'0', _, ..] | [b'+', ..]
+        );
         let parsed = std::str::from_utf8(digits)
             .ok()
             .filter(|_| canonical)

@@ -38,6 +38,8 @@ pub enum Error {
     Name { name: String, reason: &'static str },
     #[error("SOURCE_DATE_EPOCH={0:?} is not a non-negative integer number of seconds")]
     SourceDateEpoch(String),
+    #[error("{} holds 0 bytes: a torrent needs at least one piece, and clients refuse torrents without", .0.display())]
+    EmptyContent(PathBuf),
     #[error("{} already exists; pass --force to overwrite it", .0.display())]
     OutputExists(PathBuf),
     #[error("cannot write {}: {source}", path.display())]

@@ -1,4 +1,6 @@
-//! Parallel v1 piece hashing (SHA-1 per piece, BEP 3).
+//! Parallel piece hashing: v1 (SHA-1 per piece over the concatenated
+//! files, BEP 3) and v2/hybrid (per-file SHA-256 merkle subtrees per piece,
+//! BEP 52, with the hybrid's SHA-1 computed in the same pass).
 //!
 //! Pieces are grouped into batches of a few MiB that rayon spreads over the
 //! current thread pool. Each batch is read in chunks small enough to stay in
@@ -11,11 +13,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 use sha1::{Digest, Sha1};
+use sha2::Sha256;
 
+use crate::merkle;
 use crate::storage::{Reader, Storage, StorageError};
 
-/// Bytes read per call: fits the L2 cache alongside the hash state.
-pub const CHUNK: usize = 256 * 1024;
+/// Bytes read per call. Small enough that the copy out of the page cache
+/// is still in L1/L2 when SHA-1 reads it: on the benchmark machine 64 KiB
+/// cut system time per GiB by 40% against 256 KiB.
+pub const CHUNK: usize = 64 * 1024;
 /// Work per rayon task: enough to amortise scheduling, small enough to balance.
 const BATCH_BYTES: u64 = 8 * 1024 * 1024;
 
@@ -67,18 +73,7 @@ fn hash_all(
     let batches: Vec<Vec<Result<[u8; 20], StorageError>>> = (0..batch_count)
         .into_par_iter()
         .map_init(
-            || {
-                (
-                    Reader::new(storage, mode == Mode::Create),
-                    vec![
-                        0u8;
-                        std::env::var("MKT_CHUNK")
-                            .ok()
-                            .and_then(|v| v.parse().ok())
-                            .unwrap_or(CHUNK)
-                    ],
-                )
-            },
+            || (Reader::new(storage, mode == Mode::Create), vec![0u8; CHUNK]),
             |(reader, buf), batch| {
                 let first = batch * pieces_per_batch;
                 let end = (first + pieces_per_batch).min(piece_count);
@@ -100,6 +95,177 @@ fn hash_all(
         )
         .collect();
     batches.into_iter().flatten().collect()
+}
+
+/// v2 (and hybrid) results for one piece: its merkle subtree root and, for
+/// a hybrid, its v1 SHA-1 (over the piece padded as the pad files make it).
+pub type V2Piece = (merkle::Hash, Option<[u8; 20]>);
+
+/// How v1 pieces are formed in a hybrid torrent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum V1Pieces {
+    /// v2 only: no SHA-1 at all.
+    None,
+    /// Each file's last piece is hashed short (a single-file torrent).
+    Unpadded,
+    /// Each file's last piece is hashed with zeros up to a whole piece:
+    /// the BEP 47 pad files that follow every file.
+    Padded,
+}
+
+/// `(file index, piece index within the file)` for every piece of every
+/// non-empty file: in v2, pieces never cross files.
+pub fn v2_pieces(storage: &Storage, piece_length: u64) -> Vec<(usize, u64)> {
+    storage
+        .files()
+        .iter()
+        .enumerate()
+        .flat_map(|(index, file)| {
+            (0..file.length.div_ceil(piece_length.max(1))).map(move |piece| (index, piece))
+        })
+        .collect()
+}
+
+/// What a new v2 or hybrid torrent needs from the data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct V2Hashes {
+    /// Per file (storage order; none for empty files): each piece's
+    /// subtree root, see [`merkle::piece_subtree_width`].
+    pub piece_roots: Vec<Vec<merkle::Hash>>,
+    /// The hybrid's v1 piece hashes in torrent order (empty for v2 only).
+    pub v1_pieces: Vec<[u8; 20]>,
+}
+
+/// Hashes every v2 piece for a new torrent, one pass over the data for
+/// both SHA-256 (merkle) and, when asked, SHA-1. Returns per-file piece
+/// subtree roots (files in storage order; empty files get none) and the v1
+/// piece hashes in torrent order.
+pub fn v2_hashes(
+    storage: &Storage,
+    piece_length: u64,
+    v1: V1Pieces,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<V2Hashes, StorageError> {
+    let work = v2_pieces(storage, piece_length);
+    let results = v2_hash_all(storage, piece_length, v1, &work, Mode::Create, progress);
+    // Report the error that stopped the run, not a piece skipped after it.
+    let mut first_error = None;
+    let mut roots = vec![Vec::new(); storage.files().len()];
+    let mut v1_pieces = Vec::new();
+    for ((file, _), result) in work.iter().zip(results) {
+        match result {
+            Ok((root, sha1)) => {
+                roots[*file].push(root);
+                v1_pieces.extend(sha1);
+            }
+            Err(StorageError::Cancelled) => {}
+            Err(err) => {
+                first_error.get_or_insert(err);
+            }
+        }
+    }
+    match first_error {
+        Some(err) => Err(err),
+        None => Ok(V2Hashes {
+            piece_roots: roots,
+            v1_pieces,
+        }),
+    }
+}
+
+/// Hashes every v2 piece of existing content; each carries its own result.
+pub fn v2_verify_hashes(
+    storage: &Storage,
+    piece_length: u64,
+    v1: V1Pieces,
+    work: &[(usize, u64)],
+    progress: &(dyn Fn(u64) + Sync),
+) -> Vec<Result<V2Piece, StorageError>> {
+    v2_hash_all(storage, piece_length, v1, work, Mode::Verify, progress)
+}
+
+fn v2_hash_all(
+    storage: &Storage,
+    piece_length: u64,
+    v1: V1Pieces,
+    work: &[(usize, u64)],
+    mode: Mode,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Vec<Result<V2Piece, StorageError>> {
+    let failed = AtomicBool::new(false);
+    work.par_iter()
+        .with_min_len((BATCH_BYTES / piece_length.max(1)).max(1) as usize / 4 + 1)
+        .map_init(
+            || (Reader::new(storage, mode == Mode::Create), vec![0u8; CHUNK]),
+            |(reader, buf), &(file_index, piece)| {
+                if mode == Mode::Create && failed.load(Ordering::Relaxed) {
+                    return Err(StorageError::Cancelled);
+                }
+                let file = &storage.files()[file_index];
+                let result = hash_v2_piece(
+                    reader,
+                    buf,
+                    file.offset,
+                    file.length,
+                    piece,
+                    piece_length,
+                    v1,
+                    progress,
+                );
+                if result.is_err() && mode == Mode::Create {
+                    failed.store(true, Ordering::Relaxed);
+                }
+                result
+            },
+        )
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)] // one piece's full description, used in one place
+fn hash_v2_piece(
+    reader: &mut Reader<'_>,
+    buf: &mut [u8],
+    file_offset: u64,
+    file_length: u64,
+    piece: u64,
+    piece_length: u64,
+    v1: V1Pieces,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<V2Piece, StorageError> {
+    let start = piece * piece_length;
+    let len = piece_length.min(file_length - start);
+    let block = merkle::BLOCK as usize;
+    let mut leaves = Vec::with_capacity(len.div_ceil(merkle::BLOCK) as usize);
+    let mut sha1 = (v1 != V1Pieces::None).then(Sha1::new);
+    // CHUNK is a multiple of the block size and pieces start on block
+    // boundaries, so every chunk holds whole blocks but the file's last.
+    let chunk_len = buf.len() - buf.len() % block;
+    let mut done = 0;
+    while done < len {
+        let take = (len - done).min(chunk_len as u64) as usize;
+        let chunk = &mut buf[..take];
+        reader.read_at(file_offset + start + done, chunk)?;
+        for data in chunk.chunks(block) {
+            leaves.push(Sha256::digest(data).into());
+        }
+        if let Some(sha1) = &mut sha1 {
+            sha1.update(&*chunk);
+        }
+        progress(take as u64);
+        done += take as u64;
+    }
+    if let (Some(sha1), V1Pieces::Padded) = (&mut sha1, v1) {
+        let mut pad = piece_length - len;
+        let zeros = [0u8; 4096];
+        while pad > 0 {
+            let n = pad.min(zeros.len() as u64) as usize;
+            sha1.update(&zeros[..n]);
+            pad -= n as u64;
+        }
+    }
+    let width = merkle::piece_subtree_width(file_length, piece_length) as usize;
+    let root = merkle::root(&leaves, width, [0; 32]);
+    Ok((root, sha1.map(|h| h.finalize().into())))
 }
 
 fn hash_span(

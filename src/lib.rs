@@ -20,6 +20,7 @@ pub mod files;
 pub mod format;
 pub mod hasher;
 pub mod magnet;
+pub mod merkle;
 pub mod metainfo;
 pub mod piece_length;
 pub mod shutdown;

@@ -16,7 +16,10 @@ const VALUE: &AsciiSet = &NON_ALPHANUMERIC
 /// The parts of a magnet link this tool writes and reads.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Magnet {
+    /// `xt=urn:btih:`, the v1 info hash.
     pub info_hash: Option<InfoHash>,
+    /// `xt=urn:btmh:1220…`, the v2 info hash (SHA-256 multihash, BEP 52).
+    pub info_hash_v2: Option<[u8; 32]>,
     pub name: Option<String>,
     pub length: Option<u64>,
     pub trackers: Vec<String>,
@@ -36,9 +39,15 @@ impl Magnet {
             }
         }
         Self {
-            info_hash: Some(torrent.info_hash),
+            info_hash: torrent
+                .meta
+                .info
+                .version
+                .has_v1()
+                .then_some(torrent.info_hash),
+            info_hash_v2: torrent.info_hash_v2,
             name: Some(torrent.meta.info.name.clone()),
-            length: Some(torrent.meta.info.total_length()),
+            length: Some(torrent.meta.info.content_length()),
             trackers,
             web_seeds: torrent.meta.web_seeds.clone(),
             peers: Vec::new(),
@@ -49,6 +58,9 @@ impl Magnet {
         let mut params: Vec<String> = Vec::new();
         if let Some(hash) = &self.info_hash {
             params.push(format!("xt=urn:btih:{hash}"));
+        }
+        if let Some(hash) = &self.info_hash_v2 {
+            params.push(format!("xt=urn:btmh:1220{}", crate::metainfo::hex(hash)));
         }
         let mut push = |key: &str, value: &str| {
             params.push(format!("{key}={}", utf8_percent_encode(value, VALUE)));
@@ -90,6 +102,9 @@ impl Magnet {
                     if let Some(btih) = value.strip_prefix("urn:btih:") {
                         magnet.info_hash =
                             Some(parse_btih(btih).ok_or(MagnetError::BadInfoHash(value.clone()))?);
+                    } else if let Some(btmh) = value.strip_prefix("urn:btmh:") {
+                        magnet.info_hash_v2 =
+                            Some(parse_btmh(btmh).ok_or(MagnetError::BadInfoHash(value.clone()))?);
                     }
                 }
                 ("dn", _) => magnet.name = Some(value),
@@ -100,7 +115,7 @@ impl Magnet {
                 _ => {}
             }
         }
-        if magnet.info_hash.is_none() {
+        if magnet.info_hash.is_none() && magnet.info_hash_v2.is_none() {
             return Err(MagnetError::NoInfoHash);
         }
         Ok(magnet)
@@ -111,12 +126,27 @@ impl Magnet {
 pub enum MagnetError {
     #[error("not a magnet link (it must start with `magnet:?`)")]
     NotAMagnet,
-    #[error("the magnet link has no `xt=urn:btih:` info hash")]
+    #[error("the magnet link has no `xt=urn:btih:` or `xt=urn:btmh:` info hash")]
     NoInfoHash,
-    #[error("`{0}` is not a 40-digit hex or 32-character base32 info hash")]
+    #[error("`{0}` is not a 40-digit hex or 32-character base32 btih, or a 1220-prefixed 64-digit hex btmh")]
     BadInfoHash(String),
     #[error("parameter `{0}` is not valid percent-encoded UTF-8")]
     BadValue(String),
+}
+
+/// `1220` (multihash: SHA-256, 32 bytes) and 64 hex digits.
+fn parse_btmh(text: &str) -> Option<[u8; 32]> {
+    let hex = text.strip_prefix("1220")?;
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in hex.as_bytes().chunks_exact(2).enumerate() {
+        let hi = (pair[0] as char).to_digit(16)?;
+        let lo = (pair[1] as char).to_digit(16)?;
+        out[i] = u8::try_from(hi * 16 + lo).ok()?;
+    }
+    Some(out)
 }
 
 /// 40 hex digits or 32 base32 characters (RFC 4648, as old clients wrote).
@@ -156,6 +186,7 @@ mod tests {
     fn encodes_every_value() {
         let magnet = Magnet {
             info_hash: Some(InfoHash([0x01; 20])),
+            info_hash_v2: None,
             name: Some("a b&c=d/é".into()),
             length: Some(42),
             trackers: vec!["http://t.example:80/announce?k=1&x=y".into()],
@@ -179,6 +210,10 @@ mod tests {
             base32.info_hash.unwrap().to_hex(),
             "829b76378fbcc6fbabad8aa3441755444ffce033"
         );
+        let v2 = format!("magnet:?xt=urn:btmh:1220{}", "ab".repeat(32));
+        assert_eq!(Magnet::parse(&v2).unwrap().info_hash_v2, Some([0xab; 32]));
+        assert_eq!(Magnet::parse(&v2).unwrap().to_uri(), v2);
+        assert!(Magnet::parse("magnet:?xt=urn:btmh:1114abcd").is_err());
         assert_eq!(Magnet::parse("http://x"), Err(MagnetError::NotAMagnet));
         assert_eq!(Magnet::parse("magnet:?dn=x"), Err(MagnetError::NoInfoHash));
         assert!(Magnet::parse("magnet:?xt=urn:btih:zz").is_err());

@@ -6,6 +6,7 @@
 //! unknown keys keep their identity. Paths that could escape the content
 //! directory are rejected here, once, for every consumer. No I/O.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use sha1::{Digest, Sha1};
@@ -128,15 +129,55 @@ pub enum Layout {
     Multi { files: Vec<FileEntry> },
 }
 
+/// Which BitTorrent versions a torrent speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Version {
+    /// BEP 3: SHA-1 pieces over the concatenated files.
+    V1,
+    /// BEP 52 only: per-file SHA-256 merkle trees.
+    V2,
+    /// Both at once (BEP 52 + BEP 47 pad files), one info dictionary.
+    Hybrid,
+}
+
+impl Version {
+    pub fn has_v1(self) -> bool {
+        self != Self::V2
+    }
+
+    pub fn has_v2(self) -> bool {
+        self != Self::V1
+    }
+}
+
+/// One file of a v2 `file tree`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct V2File {
+    /// Path components below the torrent's directory (for a single-file
+    /// torrent, just the name); validated safe.
+    pub path: Vec<String>,
+    pub length: u64,
+    /// Root of the file's merkle tree; absent for empty files.
+    pub pieces_root: Option<[u8; 32]>,
+    pub attr: Option<String>,
+}
+
 /// The `info` dictionary: what the info hash covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Info {
     pub name: String,
     pub piece_length: u64,
+    /// v1 piece hashes; empty for a v2-only torrent.
     pub pieces: Vec<[u8; 20]>,
     pub private: bool,
     pub source: Option<String>,
+    /// The v1 file list (with pad files for a hybrid); for a v2-only
+    /// torrent, derived from the file tree so every consumer sees files.
     pub layout: Layout,
+    pub version: Version,
+    /// The v2 file tree flattened in tree order; empty for v1.
+    pub file_tree: Vec<V2File>,
 }
 
 impl Info {
@@ -144,6 +185,18 @@ impl Info {
         match &self.layout {
             Layout::Single { length } => *length,
             Layout::Multi { files } => files.iter().map(|f| f.length).sum(),
+        }
+    }
+
+    /// Bytes of real content: the total less BEP 47 pad files.
+    pub fn content_length(&self) -> u64 {
+        match &self.layout {
+            Layout::Single { length } => *length,
+            Layout::Multi { files } => files
+                .iter()
+                .filter(|f| !f.is_padding())
+                .map(|f| f.length)
+                .sum(),
         }
     }
 
@@ -160,45 +213,82 @@ impl Info {
     }
 
     pub fn to_bencode(&self) -> Bencode {
-        let mut info = bencode::dict([
-            ("name", self.name.as_str().into()),
-            ("piece length", Bencode::Int(to_i64(self.piece_length))),
-            ("pieces", Bencode::Bytes(self.pieces.concat())),
-        ]);
-        let Bencode::Dict(map) = &mut info else {
-            unreachable!("bencode::dict builds a dictionary")
+        let mut map = BTreeMap::new();
+        let mut put = |key: &str, value: Bencode| {
+            map.insert(key.as_bytes().to_vec(), value);
         };
-        match &self.layout {
-            Layout::Single { length } => {
-                map.insert(b"length".to_vec(), Bencode::Int(to_i64(*length)));
+        put("name", self.name.as_str().into());
+        put("piece length", Bencode::Int(to_i64(self.piece_length)));
+        if self.version.has_v1() {
+            put("pieces", Bencode::Bytes(self.pieces.concat()));
+            match &self.layout {
+                Layout::Single { length } => put("length", Bencode::Int(to_i64(*length))),
+                Layout::Multi { files } => put(
+                    "files",
+                    Bencode::List(files.iter().map(FileEntry::to_bencode).collect()),
+                ),
             }
-            Layout::Multi { files } => {
-                let list = files
-                    .iter()
-                    .map(|f| {
-                        let mut entry = bencode::dict([
-                            ("length", Bencode::Int(to_i64(f.length))),
-                            (
-                                "path",
-                                Bencode::List(f.path.iter().map(|c| c.as_str().into()).collect()),
-                            ),
-                        ]);
-                        if let (Some(attr), Bencode::Dict(m)) = (&f.attr, &mut entry) {
-                            m.insert(b"attr".to_vec(), attr.as_str().into());
-                        }
-                        entry
-                    })
-                    .collect();
-                map.insert(b"files".to_vec(), Bencode::List(list));
-            }
+        }
+        if self.version.has_v2() {
+            put("meta version", Bencode::Int(2));
+            put("file tree", file_tree_to_bencode(&self.file_tree));
         }
         if self.private {
-            map.insert(b"private".to_vec(), Bencode::Int(1));
+            put("private", Bencode::Int(1));
         }
         if let Some(source) = &self.source {
-            map.insert(b"source".to_vec(), source.as_str().into());
+            put("source", source.as_str().into());
         }
-        info
+        Bencode::Dict(map)
+    }
+}
+
+/// Nests flattened files back into BEP 52's `file tree` dictionaries.
+fn file_tree_to_bencode(files: &[V2File]) -> Bencode {
+    let mut root = BTreeMap::new();
+    for file in files {
+        let mut leaf = BTreeMap::new();
+        leaf.insert(b"length".to_vec(), Bencode::Int(to_i64(file.length)));
+        if let Some(root_hash) = &file.pieces_root {
+            leaf.insert(b"pieces root".to_vec(), Bencode::Bytes(root_hash.to_vec()));
+        }
+        if let Some(attr) = &file.attr {
+            leaf.insert(b"attr".to_vec(), attr.as_str().into());
+        }
+        let mut node = &mut root;
+        for component in &file.path {
+            let entry = node
+                .entry(component.as_bytes().to_vec())
+                .or_insert_with(|| Bencode::Dict(BTreeMap::new()));
+            node = match entry {
+                Bencode::Dict(map) => map,
+                // A file and a directory of the same name cannot both be on disk.
+                other => {
+                    *other = Bencode::Dict(BTreeMap::new());
+                    match other {
+                        Bencode::Dict(map) => map,
+                        _ => return Bencode::Dict(root),
+                    }
+                }
+            };
+        }
+        node.insert(Vec::new(), Bencode::Dict(leaf));
+    }
+    Bencode::Dict(root)
+}
+
+impl FileEntry {
+    fn to_bencode(&self) -> Bencode {
+        let mut map = BTreeMap::new();
+        map.insert(b"length".to_vec(), Bencode::Int(to_i64(self.length)));
+        map.insert(
+            b"path".to_vec(),
+            Bencode::List(self.path.iter().map(|c| c.as_str().into()).collect()),
+        );
+        if let Some(attr) = &self.attr {
+            map.insert(b"attr".to_vec(), attr.as_str().into());
+        }
+        Bencode::Dict(map)
     }
 }
 
@@ -220,6 +310,9 @@ pub struct Metainfo {
     pub created_by: Option<String>,
     pub creation_date: Option<i64>,
     pub info: Info,
+    /// BEP 52 `piece layers`: pieces root → concatenated SHA-256 piece
+    /// hashes, for files larger than one piece.
+    pub piece_layers: BTreeMap<[u8; 32], Vec<u8>>,
 }
 
 impl Metainfo {
@@ -239,7 +332,7 @@ impl Metainfo {
     }
 
     pub fn to_bencode(&self) -> Bencode {
-        let mut map = std::collections::BTreeMap::new();
+        let mut map = BTreeMap::new();
         let mut put = |key: &str, value: Bencode| {
             map.insert(key.as_bytes().to_vec(), value);
         };
@@ -280,6 +373,18 @@ impl Metainfo {
                 ),
             );
         }
+        if self.info.version.has_v2() {
+            // Present even when empty, as BEP 52 requires.
+            put(
+                "piece layers",
+                Bencode::Dict(
+                    self.piece_layers
+                        .iter()
+                        .map(|(root, layer)| (root.to_vec(), Bencode::Bytes(layer.clone())))
+                        .collect(),
+                ),
+            );
+        }
         if !self.web_seeds.is_empty() {
             put(
                 "url-list",
@@ -295,18 +400,39 @@ impl Metainfo {
 pub struct Torrent {
     pub meta: Metainfo,
     pub info_bytes: Vec<u8>,
+    /// The 20-byte swarm id: the v1 hash, or for a v2-only torrent the
+    /// truncated v2 hash (what trackers and the DHT use, BEP 52).
     pub info_hash: InfoHash,
+    /// SHA-256 of the info bytes, for v2 and hybrid torrents.
+    pub info_hash_v2: Option<[u8; 32]>,
+}
+
+/// Both identities of an info dictionary.
+fn info_hashes(info_bytes: &[u8], version: Version) -> (InfoHash, Option<[u8; 32]>) {
+    let v2: Option<[u8; 32]> = version
+        .has_v2()
+        .then(|| sha2::Sha256::digest(info_bytes).into());
+    let swarm = match v2 {
+        Some(v2) if !version.has_v1() => {
+            let mut truncated = [0u8; 20];
+            truncated.copy_from_slice(&v2[..20]);
+            InfoHash(truncated)
+        }
+        _ => InfoHash::of_info_bytes(info_bytes),
+    };
+    (swarm, v2)
 }
 
 impl Torrent {
     /// Wraps a model built in memory; the info bytes are its canonical encoding.
     pub fn from_metainfo(meta: Metainfo) -> Self {
         let info_bytes = meta.info.to_bencode().encode();
-        let info_hash = InfoHash::of_info_bytes(&info_bytes);
+        let (info_hash, info_hash_v2) = info_hashes(&info_bytes, meta.info.version);
         Self {
             meta,
             info_bytes,
             info_hash,
+            info_hash_v2,
         }
     }
 
@@ -332,12 +458,15 @@ impl Torrent {
             comment: optional_string(&root, "comment")?,
             created_by: optional_string(&root, "created by")?,
             creation_date: root.get(b"creation date").and_then(Value::as_int),
+            piece_layers: parse_piece_layers(&root, &info)?,
             info,
         };
+        let (info_hash, info_hash_v2) = info_hashes(info_value.raw, meta.info.version);
         Ok(Self {
             meta,
             info_bytes: info_value.raw.to_vec(),
-            info_hash: InfoHash::of_info_bytes(info_value.raw),
+            info_hash,
+            info_hash_v2,
         })
     }
 }
@@ -489,41 +618,58 @@ fn parse_info(info: &Value<'_>) -> Result<Info, MetainfoError> {
             reason: format!("{piece_length} is not a positive size"),
         })?;
 
-    let pieces_raw = info
-        .get(b"pieces")
-        .ok_or(MetainfoError::Missing("info.pieces"))?
-        .as_bytes()
-        .ok_or_else(|| wrong_type("info.pieces", "a byte string"))?;
-    if pieces_raw.len() % 20 != 0 {
+    let is_v2 = info.get(b"meta version").and_then(Value::as_int) == Some(2);
+    let has_v1 = !is_v2 || info.get(b"pieces").is_some();
+    let version = match (has_v1, is_v2) {
+        (true, true) => Version::Hybrid,
+        (false, _) => Version::V2,
+        (true, false) => Version::V1,
+    };
+    if is_v2 && !(piece_length.is_power_of_two() && piece_length >= crate::merkle::BLOCK) {
         return Err(MetainfoError::Invalid {
-            field: "info.pieces".into(),
-            reason: format!("length {} is not a multiple of 20", pieces_raw.len()),
+            field: "info.piece length".into(),
+            reason: format!(
+                "{piece_length} is not a power of two of at least 16 KiB, as v2 requires"
+            ),
         });
     }
-    let pieces: Vec<[u8; 20]> = pieces_raw
-        .chunks_exact(20)
-        .map(|c| {
-            let mut h = [0u8; 20];
-            h.copy_from_slice(c);
-            h
-        })
-        .collect();
-
-    let layout = match (info.get(b"length"), info.get(b"files")) {
-        (Some(_), None) => Layout::Single {
-            length: required_length(info, "info.length")?,
-        },
-        (None, Some(files)) => Layout::Multi {
-            files: parse_files(files)?,
-        },
-        (Some(_), Some(_)) => {
-            return Err(MetainfoError::Invalid {
-                field: "info".into(),
-                reason: "has both `length` and `files`".into(),
-            })
-        }
-        (None, None) => return Err(MetainfoError::Missing("info.length or info.files")),
+    let file_tree = if is_v2 {
+        let tree = info
+            .get(b"file tree")
+            .ok_or(MetainfoError::Missing("info.file tree"))?;
+        parse_file_tree(tree)?
+    } else {
+        Vec::new()
     };
+
+    let (pieces, layout) = if has_v1 {
+        (parse_pieces(info)?, parse_layout(info)?)
+    } else {
+        (Vec::new(), layout_from_tree(&name, &file_tree))
+    };
+
+    // Each length fits i64; hostile files can still make a sum wrap.
+    let lengths: Vec<u64> = match &layout {
+        Layout::Single { length } => vec![*length],
+        Layout::Multi { files } => files.iter().map(|f| f.length).collect(),
+    };
+    for (field, mut lengths) in [
+        (
+            "info.files",
+            Box::new(lengths.into_iter()) as Box<dyn Iterator<Item = u64>>,
+        ),
+        (
+            "info.file tree",
+            Box::new(file_tree.iter().map(|f| f.length)),
+        ),
+    ] {
+        lengths
+            .try_fold(0u64, u64::checked_add)
+            .ok_or_else(|| MetainfoError::Invalid {
+                field: field.into(),
+                reason: "file lengths add up to more than 2^64 bytes".into(),
+            })?;
+    }
 
     let info = Info {
         name,
@@ -535,21 +681,222 @@ fn parse_info(info: &Value<'_>) -> Result<Info, MetainfoError> {
             .and_then(Value::as_bytes)
             .map(|b| String::from_utf8_lossy(b).into_owned()),
         layout,
+        version,
+        file_tree,
     };
-    let expected = info.total_length().div_ceil(piece_length);
-    if info.pieces.len() as u64 != expected {
-        return Err(MetainfoError::Invalid {
-            field: "info.pieces".into(),
-            reason: format!(
-                "holds {} hashes but {} bytes in pieces of {} need {}",
-                info.pieces.len(),
-                info.total_length(),
-                piece_length,
-                expected
-            ),
-        });
+    if has_v1 {
+        let expected = info.total_length().div_ceil(piece_length);
+        if info.pieces.len() as u64 != expected {
+            return Err(MetainfoError::Invalid {
+                field: "info.pieces".into(),
+                reason: format!(
+                    "holds {} hashes but {} bytes in pieces of {} need {}",
+                    info.pieces.len(),
+                    info.total_length(),
+                    piece_length,
+                    expected
+                ),
+            });
+        }
+    }
+    if version == Version::Hybrid {
+        check_hybrid_files_match(&info)?;
     }
     Ok(info)
+}
+
+fn parse_pieces(info: &Value<'_>) -> Result<Vec<[u8; 20]>, MetainfoError> {
+    let pieces_raw = info
+        .get(b"pieces")
+        .ok_or(MetainfoError::Missing("info.pieces"))?
+        .as_bytes()
+        .ok_or_else(|| wrong_type("info.pieces", "a byte string"))?;
+    if pieces_raw.len() % 20 != 0 {
+        return Err(MetainfoError::Invalid {
+            field: "info.pieces".into(),
+            reason: format!("length {} is not a multiple of 20", pieces_raw.len()),
+        });
+    }
+    Ok(pieces_raw
+        .chunks_exact(20)
+        .map(|c| {
+            let mut h = [0u8; 20];
+            h.copy_from_slice(c);
+            h
+        })
+        .collect())
+}
+
+fn parse_layout(info: &Value<'_>) -> Result<Layout, MetainfoError> {
+    match (info.get(b"length"), info.get(b"files")) {
+        (Some(_), None) => Ok(Layout::Single {
+            length: required_length(info, "info.length")?,
+        }),
+        (None, Some(files)) => Ok(Layout::Multi {
+            files: parse_files(files)?,
+        }),
+        (Some(_), Some(_)) => Err(MetainfoError::Invalid {
+            field: "info".into(),
+            reason: "has both `length` and `files`".into(),
+        }),
+        (None, None) => Err(MetainfoError::Missing("info.length or info.files")),
+    }
+}
+
+/// A v2-only torrent's files as a v1-style layout: one file named like the
+/// torrent is a single-file torrent (BEP 52), anything else a directory.
+fn layout_from_tree(name: &str, tree: &[V2File]) -> Layout {
+    match tree {
+        [only] if only.path.len() == 1 && only.path[0] == name => Layout::Single {
+            length: only.length,
+        },
+        _ => Layout::Multi {
+            files: tree
+                .iter()
+                .map(|f| FileEntry {
+                    path: f.path.clone(),
+                    length: f.length,
+                    attr: f.attr.clone(),
+                })
+                .collect(),
+        },
+    }
+}
+
+/// In a hybrid, the v1 list without pad files must be the v2 tree, in order.
+fn check_hybrid_files_match(info: &Info) -> Result<(), MetainfoError> {
+    let v1: Vec<(Vec<String>, u64)> = match &info.layout {
+        Layout::Single { length } => vec![(vec![info.name.clone()], *length)],
+        Layout::Multi { files } => files
+            .iter()
+            .filter(|f| !f.is_padding())
+            .map(|f| (f.path.clone(), f.length))
+            .collect(),
+    };
+    let v2: Vec<(Vec<String>, u64)> = info
+        .file_tree
+        .iter()
+        .map(|f| (f.path.clone(), f.length))
+        .collect();
+    if v1 == v2 {
+        return Ok(());
+    }
+    Err(MetainfoError::Invalid {
+        field: "info.files".into(),
+        reason: "the v1 file list does not match the v2 file tree of this hybrid torrent".into(),
+    })
+}
+
+/// Flattens BEP 52's nested `file tree`: a key "" marks a file's own entry.
+fn parse_file_tree(tree: &Value<'_>) -> Result<Vec<V2File>, MetainfoError> {
+    fn walk(
+        node: &Value<'_>,
+        prefix: &mut Vec<String>,
+        out: &mut Vec<V2File>,
+    ) -> Result<(), MetainfoError> {
+        let field_name = format!("info.file tree/{}", prefix.join("/"));
+        let field = || field_name.clone();
+        let entries = node
+            .as_dict()
+            .ok_or_else(|| wrong_type(&field(), "a dictionary"))?;
+        if entries.len() > 1 && entries.iter().any(|(key, _)| key.is_empty()) {
+            return Err(MetainfoError::Invalid {
+                field: field(),
+                reason: "is both a file and a directory".into(),
+            });
+        }
+        for (key, child) in entries {
+            if key.is_empty() {
+                if prefix.is_empty() {
+                    return Err(MetainfoError::UnsafePath {
+                        field: "info.file tree".into(),
+                        path: String::new(),
+                        reason: "a file with an empty path",
+                    });
+                }
+                if child.as_dict().is_none() {
+                    return Err(wrong_type(&field(), "a dictionary"));
+                }
+                let length = required_length(child, &field())?;
+                let pieces_root =
+                    match child.get(b"pieces root").and_then(Value::as_bytes) {
+                        Some(bytes) => Some(<[u8; 32]>::try_from(bytes).map_err(|_| {
+                            MetainfoError::Invalid {
+                                field: format!("{}.pieces root", field()),
+                                reason: format!("{} bytes, not 32", bytes.len()),
+                            }
+                        })?),
+                        None if length > 0 => {
+                            return Err(MetainfoError::Invalid {
+                                field: field(),
+                                reason: "a non-empty file without `pieces root`".into(),
+                            })
+                        }
+                        None => None,
+                    };
+                out.push(V2File {
+                    path: prefix.clone(),
+                    length,
+                    pieces_root,
+                    attr: child
+                        .get(b"attr")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                });
+                continue;
+            }
+            let component =
+                std::str::from_utf8(key).map_err(|_| wrong_type(&field(), "UTF-8 names"))?;
+            check_component(&field(), component)?;
+            prefix.push(component.to_owned());
+            walk(child, prefix, out)?;
+            prefix.pop();
+        }
+        Ok(())
+    }
+    let mut files = Vec::new();
+    walk(tree, &mut Vec::new(), &mut files)?;
+    if files.is_empty() {
+        return Err(MetainfoError::Invalid {
+            field: "info.file tree".into(),
+            reason: "holds no files".into(),
+        });
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(files)
+}
+
+/// BEP 52 `piece layers`, checked for shape; absent means none (a torrent
+/// rebuilt from a magnet may lack them).
+fn parse_piece_layers(
+    root: &Value<'_>,
+    info: &Info,
+) -> Result<BTreeMap<[u8; 32], Vec<u8>>, MetainfoError> {
+    let mut layers = BTreeMap::new();
+    if !info.version.has_v2() {
+        return Ok(layers);
+    }
+    let Some(value) = root.get(b"piece layers") else {
+        return Ok(layers);
+    };
+    let entries = value
+        .as_dict()
+        .ok_or_else(|| wrong_type("piece layers", "a dictionary"))?;
+    for (key, layer) in entries {
+        let root_hash = <[u8; 32]>::try_from(*key).map_err(|_| MetainfoError::Invalid {
+            field: "piece layers".into(),
+            reason: format!("a key of {} bytes, not a 32-byte pieces root", key.len()),
+        })?;
+        let bytes = layer
+            .as_bytes()
+            .filter(|b| b.len() % 32 == 0)
+            .ok_or_else(|| MetainfoError::Invalid {
+                field: "piece layers".into(),
+                reason: "a layer that is not a string of 32-byte hashes".into(),
+            })?;
+        layers.insert(root_hash, bytes.to_vec());
+    }
+    Ok(layers)
 }
 
 fn parse_files(files: &Value<'_>) -> Result<Vec<FileEntry>, MetainfoError> {
@@ -623,7 +970,10 @@ mod tests {
                         attr: None,
                     }],
                 },
+                version: Version::V1,
+                file_tree: Vec::new(),
             },
+            piece_layers: BTreeMap::new(),
         }
     }
 
@@ -671,6 +1021,82 @@ mod tests {
         meta.info.pieces.push([0; 20]);
         let err = Torrent::parse(&Torrent::from_metainfo(meta).encode()).unwrap_err();
         assert!(err.to_string().contains("info.pieces"), "{err}");
+    }
+
+    #[test]
+    fn rejects_file_lengths_whose_sum_overflows() {
+        // Found by fuzzing: two files of i64::MAX bytes and one of 3 wrapped to 1 byte.
+        let mut doc = b"d4:infod5:filesl".to_vec();
+        for (len, name) in [(i64::MAX, "a"), (i64::MAX, "b"), (3, "c")] {
+            doc.extend_from_slice(format!("d6:lengthi{len}e4:pathl1:{name}ee").as_bytes());
+        }
+        doc.extend_from_slice(b"e4:name1:x12:piece lengthi1e6:pieces20:");
+        doc.extend_from_slice(&[0; 20]);
+        doc.extend_from_slice(b"ee");
+        let err = Torrent::parse(&doc).unwrap_err();
+        assert!(err.to_string().contains("info.files"), "{err}");
+    }
+
+    fn v2_sample() -> Metainfo {
+        let mut meta = sample();
+        meta.info.version = Version::V2;
+        meta.info.pieces.clear();
+        meta.info.file_tree = vec![
+            V2File {
+                path: vec!["a".into(), "b.txt".into()],
+                length: 10,
+                pieces_root: Some([3; 32]),
+                attr: Some("x".into()),
+            },
+            V2File {
+                path: vec!["empty".into()],
+                length: 0,
+                pieces_root: None,
+                attr: None,
+            },
+        ];
+        meta.info.layout = layout_from_tree(&meta.info.name, &meta.info.file_tree);
+        meta
+    }
+
+    #[test]
+    fn v2_model_round_trips_with_both_hashes() {
+        let torrent = Torrent::from_metainfo(v2_sample());
+        let parsed = Torrent::parse(&torrent.encode()).unwrap();
+        assert_eq!(parsed, torrent);
+        let v2 = parsed.info_hash_v2.unwrap();
+        assert_eq!(
+            parsed.info_hash.0,
+            v2[..20],
+            "a v2-only swarm uses the truncated v2 hash"
+        );
+        let encoded = String::from_utf8_lossy(&torrent.encode()).into_owned();
+        assert!(encoded.contains("12:piece layersde"), "{encoded}");
+        assert!(encoded.contains("12:meta versioni2e"), "{encoded}");
+    }
+
+    #[test]
+    fn v2_file_tree_rejects_unsafe_and_ambiguous_entries() {
+        let torrent = Torrent::from_metainfo(v2_sample());
+        let bytes = torrent.encode();
+        let swap = |from: &[u8], to: &[u8]| {
+            let at = bytes.windows(from.len()).position(|w| w == from).unwrap();
+            let mut out = bytes.clone();
+            out.splice(at..at + from.len(), to.iter().copied());
+            out
+        };
+        let dotdot = swap(b"1:ad", b"2:..d");
+        assert!(matches!(
+            Torrent::parse(&dotdot),
+            Err(MetainfoError::UnsafePath { .. })
+        ));
+        // "empty" holding a file entry and a directory entry at once.
+        let both = swap(b"5:emptyd0:d", b"5:emptyd1:xd0:d6:lengthi0eee0:d");
+        let err = Torrent::parse(&both).unwrap_err();
+        assert!(
+            err.to_string().contains("both a file and a directory"),
+            "{err}"
+        );
     }
 
     #[test]

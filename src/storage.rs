@@ -24,6 +24,8 @@ pub enum StorageError {
         expected: u64,
         found: u64,
     },
+    #[error("stopped after an earlier error")]
+    Cancelled,
     #[error("read past the end of the content: {offset} + {len} > {total}")]
     OutOfRange { offset: u64, len: u64, total: u64 },
 }
@@ -151,40 +153,49 @@ impl<'s> Reader<'s> {
     }
 
     fn handle(&mut self, index: usize, path: &Path, expected: u64) -> Result<&File, StorageError> {
-        if self.open.as_ref().is_none_or(|(open, _)| *open != index) {
-            let file = File::open(path).map_err(|source| {
-                if source.kind() == std::io::ErrorKind::NotFound {
-                    StorageError::Missing(path.to_owned())
-                } else {
-                    StorageError::Io {
-                        path: path.to_owned(),
-                        source,
-                    }
-                }
-            })?;
-            if self.strict_sizes {
-                let found = file
-                    .metadata()
-                    .map_err(|source| StorageError::Io {
-                        path: path.to_owned(),
-                        source,
-                    })?
-                    .len();
-                if found != expected {
-                    return Err(StorageError::WrongSize {
-                        path: path.to_owned(),
-                        expected,
-                        found,
-                    });
-                }
-            }
-            self.open = Some((index, file));
+        let already_open = matches!(&self.open, Some((open, _)) if *open == index);
+        if !already_open {
+            self.open = Some((index, open_checked(path, expected, self.strict_sizes)?));
         }
-        match &self.open {
-            Some((_, file)) => Ok(file),
-            None => unreachable!("a file was opened just above"),
+        // Set just above; the error arm only keeps this panic-free.
+        self.open
+            .as_ref()
+            .map(|(_, file)| file)
+            .ok_or_else(|| StorageError::Io {
+                path: path.to_owned(),
+                source: std::io::Error::other("internal: no open file"),
+            })
+    }
+}
+
+fn open_checked(path: &Path, expected: u64, strict_sizes: bool) -> Result<File, StorageError> {
+    let file = File::open(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            StorageError::Missing(path.to_owned())
+        } else {
+            StorageError::Io {
+                path: path.to_owned(),
+                source,
+            }
+        }
+    })?;
+    if strict_sizes {
+        let found = file
+            .metadata()
+            .map_err(|source| StorageError::Io {
+                path: path.to_owned(),
+                source,
+            })?
+            .len();
+        if found != expected {
+            return Err(StorageError::WrongSize {
+                path: path.to_owned(),
+                expected,
+                found,
+            });
         }
     }
+    Ok(file)
 }
 
 #[cfg(unix)]

@@ -5,6 +5,7 @@
 //! plan). Output is reproducible: the same content and flags give the same
 //! bytes, with `SOURCE_DATE_EPOCH` fixing the creation date.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -14,7 +15,8 @@ use crate::error::{Error, Result};
 use crate::files::{self, Content, Filters};
 use crate::hasher;
 use crate::magnet::Magnet;
-use crate::metainfo::{FileEntry, Info, Layout, Metainfo, Node, Torrent};
+use crate::merkle;
+use crate::metainfo::{FileEntry, Info, Layout, Metainfo, Node, Torrent, V2File, Version};
 use crate::piece_length;
 use crate::storage::{Storage, StorageError};
 
@@ -134,6 +136,16 @@ pub struct Args {
     /// Also print the magnet link.
     #[arg(long)]
     pub magnet: bool,
+
+    /// Make a BitTorrent v2 torrent (BEP 52: per-file SHA-256 merkle trees); only v2
+    /// clients can use it. The default is v1, which every client reads.
+    #[arg(long, conflicts_with = "hybrid")]
+    pub v2: bool,
+
+    /// Make a hybrid v1 + v2 torrent (BEP 52 + BEP 47 pad files): v1 clients and v2
+    /// clients share one swarm. Both hashes are computed in one pass.
+    #[arg(long)]
+    pub hybrid: bool,
 }
 
 /// Where the torrent goes.
@@ -167,6 +179,7 @@ pub struct Plan {
     pub quiet: bool,
     pub json: bool,
     pub magnet: bool,
+    pub version: Version,
 }
 
 /// Checks a tracker URL: http, https or udp with a host (udp also a port).
@@ -374,6 +387,11 @@ impl Plan {
             quiet: args.quiet,
             json: args.json,
             magnet: args.magnet,
+            version: match (args.v2, args.hybrid) {
+                (true, _) => Version::V2,
+                (_, true) => Version::Hybrid,
+                _ => Version::V1,
+            },
         })
     }
 }
@@ -383,6 +401,9 @@ impl Plan {
 pub struct Summary {
     pub name: String,
     pub info_hash: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub info_hash_v2: Option<String>,
+    pub version: Version,
     pub magnet: String,
     pub output: String,
     pub piece_length: u64,
@@ -397,37 +418,98 @@ pub fn run(args: Args, env: &mut Env) -> Result<()> {
     execute(&plan, env)
 }
 
+/// Piece hashes of one content, as the torrent's version needs them.
+#[derive(Debug, Clone)]
+pub enum Hashes {
+    V1(Vec<[u8; 20]>),
+    V2(hasher::V2Hashes),
+}
+
+/// The BEP 47 attribute of a file: executable where the platform says so.
+fn file_attr(file: &crate::files::ContentFile) -> Option<String> {
+    file.executable.then(|| "x".to_owned())
+}
+
 /// Builds the torrent for content whose pieces are already hashed.
-pub fn build_torrent(
-    plan: &Plan,
-    content: &Content,
-    piece_length: u64,
-    pieces: Vec<[u8; 20]>,
-) -> Torrent {
+pub fn build_torrent(plan: &Plan, content: &Content, piece_length: u64, hashes: Hashes) -> Torrent {
     let name = plan.name.clone().unwrap_or_else(|| content.name.clone());
-    let layout = if content.single_file {
-        Layout::Single {
-            length: content.total_length(),
-        }
-    } else {
-        Layout::Multi {
-            files: content
-                .files
-                .iter()
-                .map(|f| FileEntry {
-                    path: f.components.clone(),
-                    length: f.length,
-                    attr: None,
-                })
-                .collect(),
-        }
-    };
     let mut tiers = plan.tiers.clone();
     let announce = tiers.first().and_then(|t| t.first()).cloned();
     let url_count: usize = tiers.iter().map(Vec::len).sum();
     if url_count <= 1 {
         tiers.clear();
     }
+    let v1_entry = |f: &crate::files::ContentFile, with_attr: bool| FileEntry {
+        path: f.components.clone(),
+        length: f.length,
+        attr: if with_attr { file_attr(f) } else { None },
+    };
+    let (pieces, layout, file_tree, piece_layers) = match hashes {
+        Hashes::V1(pieces) => {
+            let layout = if content.single_file {
+                Layout::Single {
+                    length: content.total_length(),
+                }
+            } else {
+                Layout::Multi {
+                    files: content.files.iter().map(|f| v1_entry(f, false)).collect(),
+                }
+            };
+            (pieces, layout, Vec::new(), BTreeMap::new())
+        }
+        Hashes::V2(hasher::V2Hashes {
+            piece_roots,
+            v1_pieces,
+        }) => {
+            let mut file_tree = Vec::new();
+            let mut piece_layers = BTreeMap::new();
+            for (file, roots) in content.files.iter().zip(&piece_roots) {
+                let pieces_root = (file.length > 0).then(|| merkle::file_root(roots, piece_length));
+                if let Some(root) = pieces_root {
+                    if file.length > piece_length {
+                        piece_layers.insert(root, roots.concat());
+                    }
+                }
+                file_tree.push(V2File {
+                    path: if content.single_file {
+                        vec![name.clone()]
+                    } else {
+                        file.components.clone()
+                    },
+                    length: file.length,
+                    pieces_root,
+                    attr: file_attr(file),
+                });
+            }
+            let layout = if content.single_file {
+                Layout::Single {
+                    length: content.total_length(),
+                }
+            } else if plan.version == Version::Hybrid {
+                // A pad file after every file that does not end on a piece
+                // boundary, the last one included, so v1 pieces never span files.
+                let mut files = Vec::new();
+                for file in &content.files {
+                    files.push(v1_entry(file, true));
+                    let tail = file.length % piece_length;
+                    if tail != 0 {
+                        let pad = piece_length - tail;
+                        files.push(FileEntry {
+                            path: vec![".pad".to_owned(), pad.to_string()],
+                            length: pad,
+                            attr: Some("p".to_owned()),
+                        });
+                    }
+                }
+                Layout::Multi { files }
+            } else {
+                Layout::Multi {
+                    files: content.files.iter().map(|f| v1_entry(f, true)).collect(),
+                }
+            };
+            (v1_pieces, layout, file_tree, piece_layers)
+        }
+    };
     Torrent::from_metainfo(Metainfo {
         announce,
         announce_list: tiers,
@@ -443,13 +525,19 @@ pub fn build_torrent(
             private: plan.private,
             source: plan.source.clone(),
             layout,
+            version: plan.version,
+            file_tree,
         },
+        piece_layers,
     })
 }
 
 /// Runs a checked plan: walk, hash, write atomically, report.
 pub fn execute(plan: &Plan, env: &mut Env) -> Result<()> {
     let content = files::collect(&plan.input, &plan.filters)?;
+    if content.total_length() == 0 {
+        return Err(Error::EmptyContent(plan.input.clone()));
+    }
     let name = plan.name.clone().unwrap_or_else(|| content.name.clone());
     let output = plan
         .output
@@ -492,8 +580,17 @@ pub fn execute(plan: &Plan, env: &mut Env) -> Result<()> {
     );
     let bar = super::progress_bar(env, total, plan.quiet, "Hashing");
     let started = Instant::now();
-    let pieces = super::with_threads(plan.threads, || {
-        hasher::piece_hashes(&storage, piece_length, &|n| bar.inc(n))
+    let progress = |n| bar.inc(n);
+    let hashes = super::with_threads(plan.threads, || match plan.version {
+        Version::V1 => hasher::piece_hashes(&storage, piece_length, &progress).map(Hashes::V1),
+        Version::V2 | Version::Hybrid => {
+            let v1 = match plan.version {
+                Version::V2 => hasher::V1Pieces::None,
+                _ if content.single_file => hasher::V1Pieces::Unpadded,
+                _ => hasher::V1Pieces::Padded,
+            };
+            hasher::v2_hashes(&storage, piece_length, v1, &progress).map(Hashes::V2)
+        }
     })??;
     let elapsed = started.elapsed();
     bar.finish_and_clear();
@@ -513,7 +610,7 @@ pub fn execute(plan: &Plan, env: &mut Env) -> Result<()> {
         }
     }
 
-    let torrent = build_torrent(plan, &content, piece_length, pieces);
+    let torrent = build_torrent(plan, &content, piece_length, hashes);
     let bytes = torrent.encode();
     match &output {
         Output::Stdout => {
@@ -532,6 +629,11 @@ pub fn execute(plan: &Plan, env: &mut Env) -> Result<()> {
         let summary = Summary {
             name: torrent.meta.info.name.clone(),
             info_hash: torrent.info_hash.to_hex(),
+            info_hash_v2: torrent
+                .info_hash_v2
+                .as_ref()
+                .map(|h| crate::metainfo::hex(h)),
+            version: plan.version,
             magnet,
             output: output_text,
             piece_length,
@@ -553,7 +655,12 @@ pub fn execute(plan: &Plan, env: &mut Env) -> Result<()> {
         let rate = total as f64 / elapsed.as_secs_f64().max(1e-9);
         writeln!(out, "Created       {output_text}")?;
         writeln!(out, "Name          {}", torrent.meta.info.name)?;
-        writeln!(out, "Info hash     {}", torrent.info_hash)?;
+        if torrent.meta.info.version.has_v1() {
+            writeln!(out, "Info hash     {}", torrent.info_hash)?;
+        }
+        if let Some(v2) = &torrent.info_hash_v2 {
+            writeln!(out, "Info hash v2  {}", crate::metainfo::hex(v2))?;
+        }
         writeln!(
             out,
             "Content       {} in {} file{}",

@@ -27,13 +27,22 @@ pub struct FileReport {
     pub length: u64,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub padding: bool,
+    /// v2 merkle root (hex), for non-empty files of v2 and hybrid torrents.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pieces_root: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attr: Option<String>,
 }
 
 /// Everything `show --json` prints.
 #[derive(Debug, serde::Serialize)]
 pub struct Report {
     pub name: String,
+    pub version: crate::metainfo::Version,
+    /// v1 info hash; for a v2-only torrent, the truncated v2 hash its swarm uses.
     pub info_hash: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub info_hash_v2: Option<String>,
     pub magnet: String,
     pub total_size: u64,
     pub piece_length: u64,
@@ -54,11 +63,21 @@ impl Report {
     pub fn new(torrent: &Torrent) -> Self {
         let meta = &torrent.meta;
         let info = &meta.info;
+        let v2_files: std::collections::HashMap<String, &crate::metainfo::V2File> = info
+            .file_tree
+            .iter()
+            .map(|f| (f.path.join("/"), f))
+            .collect();
         Self {
             name: info.name.clone(),
+            version: info.version,
             info_hash: torrent.info_hash.to_hex(),
+            info_hash_v2: torrent
+                .info_hash_v2
+                .as_ref()
+                .map(|h| crate::metainfo::hex(h)),
             magnet: Magnet::from_torrent(torrent).to_uri(),
-            total_size: info.total_length(),
+            total_size: info.content_length(),
             piece_length: info.piece_length,
             piece_count: info.pieces.len(),
             private: info.private,
@@ -73,14 +92,22 @@ impl Report {
             files: info
                 .files()
                 .into_iter()
-                .map(|(path, length, padding)| FileReport {
-                    path: if path.is_empty() {
+                .map(|(path, length, padding)| {
+                    let path = if path.is_empty() {
                         info.name.clone()
                     } else {
                         path.join("/")
-                    },
-                    length,
-                    padding,
+                    };
+                    let v2 = v2_files.get(&path);
+                    FileReport {
+                        pieces_root: v2
+                            .and_then(|f| f.pieces_root.as_ref())
+                            .map(|r| crate::metainfo::hex(r)),
+                        attr: v2.and_then(|f| f.attr.clone()),
+                        path,
+                        length,
+                        padding,
+                    }
                 })
                 .collect(),
         }
@@ -102,7 +129,18 @@ pub fn run(args: Args, env: &mut Env) -> Result<()> {
 fn print_human(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     let none = "-".to_owned();
     writeln!(out, "Name          {}", r.name)?;
-    writeln!(out, "Info hash     {}", r.info_hash)?;
+    let version = match r.version {
+        crate::metainfo::Version::V1 => "v1",
+        crate::metainfo::Version::V2 => "v2 (BEP 52)",
+        crate::metainfo::Version::Hybrid => "hybrid v1 + v2",
+    };
+    writeln!(out, "Version       {version}")?;
+    if r.version.has_v1() {
+        writeln!(out, "Info hash     {}", r.info_hash)?;
+    }
+    if let Some(v2) = &r.info_hash_v2 {
+        writeln!(out, "Info hash v2  {v2}")?;
+    }
     writeln!(out, "Magnet        {}", r.magnet)?;
     writeln!(
         out,
@@ -155,6 +193,9 @@ fn print_human(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
             format::size(file.length),
             file.path
         )?;
+        if let Some(root) = &file.pieces_root {
+            writeln!(out, "  {:>12}  pieces root {root}", "")?;
+        }
     }
     Ok(())
 }

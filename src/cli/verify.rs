@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::hasher;
-use crate::metainfo::{Layout, Torrent};
+use crate::metainfo::{Layout, Torrent, Version};
 use crate::storage::Storage;
 
 /// Check content on disk against a .torrent file.
@@ -121,16 +121,31 @@ pub fn run(args: Args, env: &mut Env) -> Result<()> {
     let info = &torrent.meta.info;
 
     // (display path, disk path or None for padding, length)
-    let files: Vec<(String, Option<PathBuf>, u64)> = match &info.layout {
-        Layout::Single { length } => vec![(info.name.clone(), Some(root.clone()), *length)],
-        Layout::Multi { files } => files
+    let files: Vec<(String, Option<PathBuf>, u64)> = if info.version.has_v2() {
+        let single = matches!(info.layout, Layout::Single { .. });
+        info.file_tree
             .iter()
             .map(|f| {
-                let disk =
-                    (!f.is_padding()).then(|| f.path.iter().fold(root.clone(), |p, c| p.join(c)));
-                (f.path.join("/"), disk, f.length)
+                let disk = if single {
+                    root.clone()
+                } else {
+                    f.path.iter().fold(root.clone(), |p, c| p.join(c))
+                };
+                (f.path.join("/"), Some(disk), f.length)
             })
-            .collect(),
+            .collect()
+    } else {
+        match &info.layout {
+            Layout::Single { length } => vec![(info.name.clone(), Some(root.clone()), *length)],
+            Layout::Multi { files } => files
+                .iter()
+                .map(|f| {
+                    let disk = (!f.is_padding())
+                        .then(|| f.path.iter().fold(root.clone(), |p, c| p.join(c)));
+                    (f.path.join("/"), disk, f.length)
+                })
+                .collect(),
+        }
     };
 
     let mut missing_files = Vec::new();
@@ -155,29 +170,20 @@ pub fn run(args: Args, env: &mut Env) -> Result<()> {
         args.quiet || args.json,
         "Verifying",
     );
-    let results = super::with_threads(args.threads.unwrap_or(0), || {
-        hasher::verify_hashes(&storage, info.piece_length, &|n| bar.inc(n))
-    })?;
+    let progress = |n| bar.inc(n);
+    let threads = args.threads.unwrap_or(0);
+    let (bad_pieces, damage) = if info.version.has_v2() {
+        check_v2(&torrent, &storage, threads, &progress)?
+    } else {
+        check_v1(info, &storage, threads, &progress)?
+    };
     bar.finish_and_clear();
+    let piece_count = if info.version.has_v2() {
+        hasher::v2_pieces(&storage, info.piece_length).len()
+    } else {
+        info.pieces.len()
+    };
 
-    let bad_pieces: Vec<u64> = results
-        .iter()
-        .zip(&info.pieces)
-        .enumerate()
-        .filter(|(_, (got, want))| got.as_ref().ok() != Some(*want))
-        .map(|(i, _)| i as u64)
-        .collect();
-    let mut damage = vec![0usize; files.len()];
-    for &piece in &bad_pieces {
-        let start = piece * info.piece_length;
-        let end = (start + info.piece_length).min(storage.total_length());
-        for index in storage.files_overlapping(start..end) {
-            // An empty file holds none of the piece's bytes.
-            if files[index].2 > 0 {
-                damage[index] += 1;
-            }
-        }
-    }
     let damaged_files: Vec<DamagedFile> = files
         .iter()
         .zip(damage)
@@ -193,7 +199,7 @@ pub fn run(args: Args, env: &mut Env) -> Result<()> {
         name: info.name.clone(),
         info_hash: torrent.info_hash.to_hex(),
         content: root.display().to_string(),
-        piece_count: info.pieces.len(),
+        piece_count,
         bad_pieces,
         missing_files,
         wrong_size,
@@ -229,6 +235,134 @@ pub fn run(args: Args, env: &mut Env) -> Result<()> {
         args.torrent.display(),
         problems.join(", ")
     )))
+}
+
+/// v1: SHA-1 per piece over the concatenated files. Returns the bad piece
+/// indices and, per file, how many bad pieces touch it.
+fn check_v1(
+    info: &crate::metainfo::Info,
+    storage: &Storage,
+    threads: usize,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<(Vec<u64>, Vec<usize>)> {
+    let results = super::with_threads(threads, || {
+        hasher::verify_hashes(storage, info.piece_length, progress)
+    })?;
+    let bad_pieces: Vec<u64> = results
+        .iter()
+        .zip(&info.pieces)
+        .enumerate()
+        .filter(|(_, (got, want))| got.as_ref().ok() != Some(*want))
+        .map(|(i, _)| i as u64)
+        .collect();
+    let mut damage = vec![0usize; storage.files().len()];
+    for &piece in &bad_pieces {
+        let start = piece * info.piece_length;
+        let end = (start + info.piece_length).min(storage.total_length());
+        for index in storage.files_overlapping(start..end) {
+            // An empty file holds none of the piece's bytes.
+            if storage.files()[index].length > 0 {
+                damage[index] += 1;
+            }
+        }
+    }
+    Ok((bad_pieces, damage))
+}
+
+/// v2 and hybrid: each file's pieces against its piece layer (or, for a
+/// one-piece file, its pieces root); a hybrid's SHA-1 pieces too, from the
+/// same read. Piece indices count file-aligned pieces across the torrent.
+fn check_v2(
+    torrent: &crate::metainfo::Torrent,
+    storage: &Storage,
+    threads: usize,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<(Vec<u64>, Vec<usize>)> {
+    let info = &torrent.meta.info;
+    let piece_length = info.piece_length;
+    // A piece layer that does not hash to its root is a broken torrent,
+    // not damaged content.
+    let mut layers: Vec<Option<Vec<crate::merkle::Hash>>> = Vec::new();
+    for file in &info.file_tree {
+        let layer = file
+            .pieces_root
+            .filter(|_| file.length > piece_length)
+            .and_then(|root| torrent.meta.piece_layers.get(&root).map(|l| (root, l)));
+        layers.push(match layer {
+            Some((root, bytes)) => {
+                let hashes: Vec<crate::merkle::Hash> = bytes
+                    .chunks_exact(32)
+                    .map(|c| <[u8; 32]>::try_from(c).unwrap_or([0; 32]))
+                    .collect();
+                let expected_pieces = file.length.div_ceil(piece_length) as usize;
+                if hashes.len() != expected_pieces
+                    || crate::merkle::file_root(&hashes, piece_length) != root
+                {
+                    return Err(Error::VerifyFailed(format!(
+                        "the torrent's piece layer for {} does not match its pieces root",
+                        file.path.join("/")
+                    )));
+                }
+                Some(hashes)
+            }
+            None => None,
+        });
+    }
+    let v1 = match (info.version, &info.layout) {
+        (Version::V2, _) => hasher::V1Pieces::None,
+        (_, Layout::Single { .. }) => hasher::V1Pieces::Unpadded,
+        _ => hasher::V1Pieces::Padded,
+    };
+    let work = hasher::v2_pieces(storage, piece_length);
+    let results = super::with_threads(threads, || {
+        hasher::v2_verify_hashes(storage, piece_length, v1, &work, progress)
+    })?;
+
+    let mut bad = vec![false; work.len()];
+    // Files over one piece without a layer can only be checked whole.
+    let mut whole_file_roots: Vec<Vec<crate::merkle::Hash>> =
+        vec![Vec::new(); info.file_tree.len()];
+    for (i, (&(file, piece), result)) in work.iter().zip(&results).enumerate() {
+        let Ok((root, sha1)) = result else {
+            bad[i] = true;
+            continue;
+        };
+        let entry = &info.file_tree[file];
+        let v2_ok = match &layers[file] {
+            Some(layer) => layer.get(piece as usize) == Some(root),
+            None if entry.length <= piece_length => entry.pieces_root.as_ref() == Some(root),
+            None => {
+                whole_file_roots[file].push(*root);
+                true
+            }
+        };
+        let v1_ok = match sha1 {
+            Some(sha1) => info.pieces.get(i) == Some(sha1),
+            None => true,
+        };
+        bad[i] = !(v2_ok && v1_ok);
+    }
+    for (file, roots) in whole_file_roots.iter().enumerate() {
+        let entry = &info.file_tree[file];
+        if layers[file].is_some() || entry.length <= piece_length {
+            continue;
+        }
+        let complete = roots.len() as u64 == entry.length.div_ceil(piece_length);
+        if !complete || Some(crate::merkle::file_root(roots, piece_length)) != entry.pieces_root {
+            for (i, &(f, _)) in work.iter().enumerate() {
+                bad[i] |= f == file;
+            }
+        }
+    }
+    let mut damage = vec![0usize; storage.files().len()];
+    let mut bad_pieces = Vec::new();
+    for (i, &(file, _)) in work.iter().enumerate() {
+        if bad[i] {
+            bad_pieces.push(i as u64);
+            damage[file] += 1;
+        }
+    }
+    Ok((bad_pieces, damage))
 }
 
 fn print_human(r: &Report, quiet: bool, out: &mut dyn Write) -> std::io::Result<()> {

@@ -437,12 +437,21 @@ fn filters_hidden_junk_and_globs() {
 #[test]
 fn error_messages() {
     let temp = tempfile::tempdir().unwrap();
-    write_tree(temp.path(), &[("f", b"x"), ("hidden-only/.h", b"")]);
+    write_tree(
+        temp.path(),
+        &[
+            ("f", b"x"),
+            ("hidden-only/.h", b""),
+            ("zero/a", b""),
+            ("zero/b/c", b""),
+        ],
+    );
     std::fs::create_dir(temp.path().join("empty")).unwrap();
     let cases: &[(&str, &[&str])] = &[
         ("missing_input", &["create", "nope"]),
         ("empty_directory", &["create", "empty"]),
         ("empty_after_filtering", &["create", "hidden-only"]),
+        ("only_empty_files", &["create", "zero"]),
         (
             "bad_tracker_scheme",
             &["create", "f", "-a", "ftp://t.example/"],
@@ -466,7 +475,7 @@ fn error_messages() {
             .bind(|| insta::assert_snapshot!(format!("create_error_{name}"), out.transcript()));
     }
     let leftovers = std::fs::read_dir(temp.path()).unwrap().count();
-    assert_eq!(leftovers, 3, "failed runs write nothing");
+    assert_eq!(leftovers, 4, "failed runs write nothing");
 }
 
 #[cfg(unix)]

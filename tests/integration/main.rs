@@ -11,6 +11,7 @@
 //!   and a raw KRPC probe of one node.
 //! - `dht_mainline`: interop with the `mainline` crate's nodes, both directions.
 //! - `generated`: man/ and completions/ match the clap definition.
+//! - `v2`: v2 and hybrid layout rules, round trips, damage detection.
 
 mod common;
 mod create;
@@ -20,4 +21,5 @@ mod generated;
 mod help;
 mod roundtrip;
 mod show;
+mod v2;
 mod verify;

@@ -12,8 +12,9 @@ use mktorrent_rs::dht::{Clock, Config, Dht, Id};
 use mktorrent_rs::shutdown::Shutdown;
 use tokio::net::UdpSocket;
 
+use crate::support::SYSTEM_PYTHON as PYTHON;
+
 const BIN: &str = env!("CARGO_BIN_EXE_mktorrent-rs");
-const PYTHON: &str = "/usr/bin/python3";
 const DRIVER: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/interop/dht_libtorrent.py"
@@ -52,7 +53,11 @@ fn libtorrent_driver(args: &[&str]) -> Command {
     let check = Command::new(PYTHON)
         .args(["-c", "import libtorrent"])
         .status()
-        .unwrap_or_else(|err| panic!("{PYTHON} is required for the DHT interop tests: {err}"));
+        .unwrap_or_else(|err| {
+            panic!(
+                "install python3-libtorrent: apt-get install python3-libtorrent ({PYTHON}: {err})"
+            )
+        });
     assert!(
         check.success(),
         "python3-libtorrent is required for the DHT interop tests"

@@ -1,4 +1,33 @@
 //! Interop tests against real third-party tools (feature `interop`).
+//!
+//! Each module drives one peer tool against the real `mktorrent-rs` binary
+//! on content made in temp dirs. `.ci/run` installs the tools; with the
+//! feature on, a missing tool fails the test with the package to install
+//! (`support::require`), never a silent skip.
+//!
+//! - `support`: running our binary and the tools, deterministic content
+//!   trees, JSON helpers.
+//! - `mktorrent`: same content and piece length → same info hash and
+//!   metadata as mktorrent 1.1; verify accepts its torrents; where it
+//!   differs (hidden files, file order) is pinned.
+//! - `libtorrent`: libtorrent 2.0 (Python bindings via `lt_inspect.py`)
+//!   loads our torrents and magnet links with the metadata we intended;
+//!   torrents it hashes itself have our info hash.
+//! - `transmission`: transmission-show reads ours with our info hash; we
+//!   verify transmission-create's torrents and `show` agrees with
+//!   transmission-show and libtorrent on third-party torrents.
+//! - `aria2`: `aria2c --show-files` reads ours with our hash and files.
+//! - `fixtures`: `tests/fixtures/` matches its README and recipe.
+//! - `v2`: v2 and hybrid torrents equal libtorrent's own (hashes, roots,
+//!   piece layers, pad files); libtorrent downloads our hybrid.
+//! - `dht`: libtorrent's DHT finds peers through our DHT nodes, and our
+//!   `dht get-peers` finds a libtorrent seeder's announce (loopback only).
 
-// dht: libtorrent finds peers through our DHT nodes, and we find libtorrent's.
+mod aria2;
 mod dht;
+mod fixtures;
+mod libtorrent;
+mod mktorrent;
+mod support;
+mod transmission;
+mod v2;
