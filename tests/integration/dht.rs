@@ -270,6 +270,63 @@ async fn bep42_id_follows_the_public_address_replies_agree_on() {
     shutdown.finished().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_is_rate_limited_and_stays_within_the_caps() {
+    let clock = Clock::default();
+    let shutdown = Shutdown::new();
+    let run = async {
+        let config = Config {
+            rate_limit: 200,
+            rate_burst: 400,
+            max_hashes: 100,
+            ..test_config(vec![], &clock)
+        };
+        let node = start(config, &shutdown).await;
+        let to = node.local_addr();
+        let flooder = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let me = [b'f'; 20];
+        let reply = exchange(
+            &flooder,
+            to,
+            &bencoded_query(b"t", "get_peers", &[("id", &me), ("info_hash", &me)]),
+        )
+        .await
+        .unwrap();
+        let krpc::Body::Response(r) = reply.body else {
+            panic!("{reply:?}")
+        };
+        let token = r.token.unwrap();
+        // 3000 announces of distinct hashes, as fast as we can send them.
+        for n in 0u32..3000 {
+            let mut hash = [0u8; 20];
+            hash[..4].copy_from_slice(&n.to_be_bytes());
+            let query = bencoded_query(
+                &n.to_be_bytes(),
+                "announce_peer",
+                &[
+                    ("id", &me),
+                    ("info_hash", &hash),
+                    ("port", b"i:6881"),
+                    ("token", &token),
+                ],
+            );
+            flooder.send_to(&query, to).await.unwrap();
+        }
+        // Another address on the loopback network is still answered at once.
+        let other = UdpSocket::bind("127.0.0.2:0").await.unwrap();
+        let reply = exchange(&other, to, &bencoded_query(b"p", "ping", &[("id", &me)])).await;
+        assert!(
+            reply.is_some(),
+            "a flood from one IP must not silence the node"
+        );
+        let stats = node.stats().await.unwrap();
+        assert_eq!(stats.stored_hashes, 100, "the cap is reached, never passed: {stats:?}");
+        assert!(stats.counters.queries_rate_limited > 0, "{stats:?}");
+    };
+    tokio::time::timeout(DEADLINE, run).await.expect("in time");
+    shutdown.finished().await;
+}
+
 /// One raw KRPC exchange with a node: send `query`, return the decoded
 /// reply, skipping queries the node sends us meanwhile (it pings newcomers).
 async fn exchange(socket: &UdpSocket, to: SocketAddr, query: &[u8]) -> Option<krpc::Message> {
