@@ -537,7 +537,7 @@ impl Node {
                     code,
                     message: text,
                 } => {
-                    self.on_error(&message.transaction_id, code, text, from, now);
+                    self.on_error(&message.transaction_id, code, text, from);
                 }
             },
         }
@@ -774,25 +774,18 @@ impl Node {
                 }
             }
             Purpose::Lookup(task) => {
+                // BEP 32: a node answers with the family of the socket asked.
+                let found = if self.local.is_ipv4() {
+                    &response.nodes
+                } else {
+                    &response.nodes6
+                };
+                let nodes: Vec<NodeInfo> = found
+                    .iter()
+                    .filter(|n| n.id != self.id && self.usable(n.addr))
+                    .copied()
+                    .collect();
                 if let Some(t) = self.lookups.get_mut(&task) {
-                    let found = if self.local.is_ipv4() {
-                        &response.nodes
-                    } else {
-                        &response.nodes6
-                    };
-                    let nodes: Vec<NodeInfo> = found
-                        .iter()
-                        .filter(|n| {
-                            n.id != self.id && {
-                                let a = n.addr;
-                                a.is_ipv4() == self.local.is_ipv4()
-                                    && a.port() != 0
-                                    && !a.ip().is_unspecified()
-                                    && a != self.local
-                            }
-                        })
-                        .copied()
-                        .collect();
                     t.lookup
                         .on_reply(from, response.id, &nodes, &response.values, response.token);
                     self.advance_lookup(task);
@@ -828,14 +821,7 @@ impl Node {
         }
     }
 
-    fn on_error(
-        &mut self,
-        transaction_id: &[u8],
-        code: i64,
-        text: String,
-        from: SocketAddr,
-        _now: Instant,
-    ) {
+    fn on_error(&mut self, transaction_id: &[u8], code: i64, text: String, from: SocketAddr) {
         let Some(pending) = self.take_pending(transaction_id, from) else {
             self.counters.packets_dropped += 1;
             return;

@@ -320,7 +320,10 @@ async fn a_flood_is_rate_limited_and_stays_within_the_caps() {
             "a flood from one IP must not silence the node"
         );
         let stats = node.stats().await.unwrap();
-        assert_eq!(stats.stored_hashes, 100, "the cap is reached, never passed: {stats:?}");
+        assert_eq!(
+            stats.stored_hashes, 100,
+            "the cap is reached, never passed: {stats:?}"
+        );
         assert!(stats.counters.queries_rate_limited > 0, "{stats:?}");
     };
     tokio::time::timeout(DEADLINE, run).await.expect("in time");
