@@ -646,6 +646,41 @@ mod tests {
         assert_eq!(r.values, vec!["127.0.0.1:6881".parse().unwrap()]);
     }
 
+    #[test]
+    fn decodes_datagrams_captured_from_libtorrent() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/krpc/");
+        let read = |name: &str| std::fs::read(format!("{dir}{name}")).unwrap();
+
+        let query = decode(&read("libtorrent-get_peers.bin")).unwrap();
+        assert_eq!(query.transaction_id.len(), 2, "libtorrent uses 2-byte ids");
+        assert_eq!(query.version.as_deref().map(|v| &v[..2]), Some(&b"LT"[..]));
+        assert!(matches!(
+            query.body,
+            Body::Query(Query {
+                method: Method::GetPeers { .. },
+                ..
+            })
+        ));
+
+        let reply = decode(&read("libtorrent-reply.bin")).unwrap();
+        assert!(reply.ip.is_some_and(|ip| ip.ip().is_loopback()));
+        let Body::Response(r) = reply.body else {
+            panic!("not a reply: {reply:?}");
+        };
+        assert!(r.token.is_some() && r.nodes.is_empty());
+
+        let ping = decode(&read("ours-ping.bin")).unwrap();
+        assert_eq!(ping.transaction_id.len(), 4, "our queries use 4-byte ids");
+        let ours = read("ours-reply.bin");
+        let reply = decode(&ours).unwrap();
+        let Body::Response(r) = &reply.body else {
+            panic!("not a reply: {reply:?}");
+        };
+        assert_eq!(r.nodes.len(), 1);
+        // What we send is canonical: decoding and encoding gives the same bytes.
+        assert_eq!(reply.encode(), ours);
+    }
+
     fn arb_id() -> impl Strategy<Value = Id> {
         any::<[u8; 20]>().prop_map(Id)
     }
