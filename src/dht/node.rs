@@ -38,6 +38,8 @@ const MAX_BOOTSTRAP_BACKOFF: Duration = Duration::from_secs(5 * 60);
 const EXTERNAL_IP_VOTES: usize = 3;
 /// Background lookups (bootstrap, refresh) running at once: paces our traffic.
 const MAX_BACKGROUND_LOOKUPS: usize = 4;
+/// Queries waiting for the outgoing budget before new ones fail at once.
+const MAX_DEFERRED: usize = 1024;
 /// BEP 51: samples per reply (20 × 20 bytes) and the refresh interval we advertise.
 const MAX_SAMPLES: usize = 20;
 const SAMPLE_INTERVAL: i64 = 300;
@@ -80,6 +82,9 @@ pub struct Config {
     /// Incoming queries per second per IP (0: no limit), and the burst allowed.
     pub rate_limit: u32,
     pub rate_burst: u32,
+    /// Our own queries per second (0: no limit); beyond it they wait their
+    /// turn, so busy lookups never look like a flood to other nodes.
+    pub max_queries_per_sec: u32,
     /// Announces made through [`Dht::announce`] are repeated this often.
     pub reannounce_every: Duration,
     /// Housekeeping period (timeouts, refresh, re-announce), in real time.
@@ -104,6 +109,7 @@ impl Default for Config {
             max_peers_per_hash: 200,
             rate_limit: 50,
             rate_burst: 100,
+            max_queries_per_sec: 250,
             reannounce_every: Duration::from_secs(15 * 60),
             tick: Duration::from_millis(200),
             clock: Clock::default(),
@@ -151,6 +157,8 @@ pub struct Counters {
     pub replies_received: u64,
     pub query_timeouts: u64,
     pub lookups_started: u64,
+    /// Our queries that waited for the outgoing budget.
+    pub queries_deferred: u64,
     pub peers_announced_to_us: u64,
 }
 
@@ -194,6 +202,7 @@ impl Stats {
             ("replies_received_total", c.replies_received),
             ("query_timeouts_total", c.query_timeouts),
             ("lookups_started_total", c.lookups_started),
+            ("queries_deferred_total", c.queries_deferred),
             ("peers_announced_to_us_total", c.peers_announced_to_us),
         ];
         let mut out = String::new();
@@ -255,6 +264,8 @@ impl Dht {
             tokens: Tokens::new(now, &mut rng),
             store: PeerStore::new(config.max_hashes, config.max_peers_per_hash),
             limiter: RateLimiter::new(config.rate_limit, config.rate_burst),
+            outgoing: RateLimiter::new(config.max_queries_per_sec, config.max_queries_per_sec / 2),
+            deferred: std::collections::VecDeque::new(),
             seeds: HashMap::new(),
             announces: HashMap::new(),
             pending: HashMap::new(),
@@ -383,6 +394,9 @@ struct Node {
     tokens: Tokens,
     store: PeerStore,
     limiter: RateLimiter,
+    /// Paces our own queries; those over the budget wait in `deferred`.
+    outgoing: RateLimiter,
+    deferred: std::collections::VecDeque<(SocketAddr, Method, Purpose)>,
     /// Info hashes we seed ourselves → our TCP port.
     seeds: HashMap<Id, u16>,
     /// Info hashes we announce → (port, when next due).
@@ -465,7 +479,7 @@ impl Node {
             stored_hashes: self.store.hash_count(),
             stored_peers: self.store.peer_count(),
             seeding: self.seeds.len(),
-            pending_queries: self.pending.len(),
+            pending_queries: self.pending.len() + self.deferred.len(),
             lookups_running: self.lookups.len(),
             external_ip: self.external_ip,
             counters: self.counters.clone(),
@@ -482,7 +496,41 @@ impl Node {
         }
     }
 
+    /// Sends a query now, or queues it behind earlier ones when our
+    /// outgoing budget is spent (sent by [`Self::send_deferred`]).
     fn send_query(&mut self, to: SocketAddr, method: Method, purpose: Purpose) {
+        let now = self.config.clock.now();
+        // One shared budget: the key is just a fixed address.
+        if !self.deferred.is_empty() || !self.outgoing.allow(IpAddr::V4(Ipv4Addr::UNSPECIFIED), now)
+        {
+            if self.deferred.len() >= MAX_DEFERRED {
+                // Far behind: give up on this one as if it had timed out.
+                let pending = Pending {
+                    addr: to,
+                    sent: now,
+                    purpose,
+                };
+                return self.on_timeout(pending, now);
+            }
+            self.counters.queries_deferred += 1;
+            self.deferred.push_back((to, method, purpose));
+            return;
+        }
+        self.send_query_now(to, method, purpose);
+    }
+
+    fn send_deferred(&mut self) {
+        let now = self.config.clock.now();
+        while !self.deferred.is_empty()
+            && self.outgoing.allow(IpAddr::V4(Ipv4Addr::UNSPECIFIED), now)
+        {
+            if let Some((to, method, purpose)) = self.deferred.pop_front() {
+                self.send_query_now(to, method, purpose);
+            }
+        }
+    }
+
+    fn send_query_now(&mut self, to: SocketAddr, method: Method, purpose: Purpose) {
         let transaction = self.next_transaction;
         self.next_transaction = self.next_transaction.wrapping_add(1);
         let message = Message {
@@ -1003,6 +1051,7 @@ impl Node {
     /// Housekeeping: timeouts, token rotation, expiry, bootstrap retries,
     /// bucket refresh, pings of questionable nodes, re-announces.
     fn maintain(&mut self) {
+        self.send_deferred();
         let now = self.config.clock.now();
         let timeout = self.config.query_timeout;
         let expired: Vec<u32> = self

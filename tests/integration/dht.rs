@@ -330,6 +330,57 @@ async fn a_flood_is_rate_limited_and_stays_within_the_caps() {
     shutdown.finished().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_own_queries_are_paced() {
+    let clock = Clock::default();
+    let shutdown = Shutdown::new();
+    let run = async {
+        let config = Config {
+            max_queries_per_sec: 20,
+            ..test_config(vec![], &clock)
+        };
+        let node = start(config, &shutdown).await;
+        let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let to = peer.local_addr().unwrap();
+        let pings: Vec<_> = (0..30)
+            .map(|_| {
+                let node = node.clone();
+                tokio::spawn(async move { node.ping(to).await })
+            })
+            .collect();
+        let mut arrivals = Vec::new();
+        let mut buf = [0u8; 1500];
+        for _ in 0..30 {
+            let (len, from) = peer.recv_from(&mut buf).await.unwrap();
+            arrivals.push(std::time::Instant::now());
+            let query = krpc::decode(&buf[..len]).unwrap();
+            let reply = krpc::Message {
+                transaction_id: query.transaction_id,
+                body: krpc::Body::Response(krpc::Response {
+                    id: Id([1; 20]),
+                    ..krpc::Response::default()
+                }),
+                version: None,
+                ip: None,
+                read_only: false,
+            };
+            peer.send_to(&reply.encode(), from).await.unwrap();
+        }
+        for ping in pings {
+            ping.await.unwrap().expect("every paced ping is answered");
+        }
+        // A burst of 10, then 20 per second: the other 20 take a second.
+        let spread = arrivals[29] - arrivals[0];
+        assert!(
+            spread >= Duration::from_millis(800),
+            "30 queries in {spread:?}"
+        );
+        assert!(node.stats().await.unwrap().counters.queries_deferred >= 10);
+    };
+    tokio::time::timeout(DEADLINE, run).await.expect("in time");
+    shutdown.finished().await;
+}
+
 /// One raw KRPC exchange with a node: send `query`, return the decoded
 /// reply, skipping queries the node sends us meanwhile (it pings newcomers).
 async fn exchange(socket: &UdpSocket, to: SocketAddr, query: &[u8]) -> Option<krpc::Message> {
