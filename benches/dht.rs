@@ -79,13 +79,20 @@ async fn lookups() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let mut rng = rand::rngs::StdRng::seed_from_u64(1);
     let hashes: Vec<Id> = (0..20).map(|_| Id::random(&mut rng)).collect();
+    let mut stored = Vec::new();
     for (i, hash) in hashes.iter().enumerate() {
         let node = &nodes[rng.random_range(0..count)];
-        let _ = node.announce(*hash, Some(10_000 + i as u16)).await;
+        stored.push(
+            node.announce(*hash, Some(10_000 + i as u16))
+                .await
+                .map_or(0, |a| a.stored),
+        );
     }
+    stored.sort_unstable();
     let mut times = Vec::new();
     let mut queries = Vec::new();
     let mut found = 0;
+    let mut missed_hashes = std::collections::BTreeMap::new();
     for n in 0..lookups {
         let hash = hashes[n % hashes.len()];
         let node = &nodes[rng.random_range(0..count)];
@@ -95,7 +102,9 @@ async fn lookups() {
         };
         times.push(start.elapsed().as_secs_f64() * 1000.0);
         queries.push(result.queries as f64);
-        if !result.peers.is_empty() {
+        if result.peers.is_empty() {
+            *missed_hashes.entry(n % hashes.len()).or_insert(0) += 1;
+        } else {
             found += 1;
         }
     }
@@ -114,6 +123,8 @@ async fn lookups() {
         percentile(&queries, 0.95)
     );
     println!("found the peer:   {found}/{lookups}");
+    println!("announces stored: {stored:?} nodes each");
+    println!("misses per hash:  {missed_hashes:?} (hash index: lookups that found nobody)");
     shutdown.finished().await;
 }
 
