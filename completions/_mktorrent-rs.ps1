@@ -30,6 +30,7 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check content on disk against a .torrent file')
             [CompletionResult]::new('magnet', 'magnet', [CompletionResultType]::ParameterValue, 'Print the magnet link of a .torrent file')
             [CompletionResult]::new('dht', 'dht', [CompletionResultType]::ParameterValue, 'Run or query a Mainline DHT node (BEP 5)')
+            [CompletionResult]::new('tracker', 'tracker', [CompletionResultType]::ParameterValue, 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a completion script for a shell (the same as in completions/)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -195,6 +196,40 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
         'mktorrent-rs;dht;help;help' {
             break
         }
+        'mktorrent-rs;tracker' {
+            [CompletionResult]::new('--http', '--http', [CompletionResultType]::ParameterName, 'HTTP listen address (repeatable; IPv6 as [addr]:port)')
+            [CompletionResult]::new('--udp', '--udp', [CompletionResultType]::ParameterName, 'UDP (BEP 15) listen address (repeatable)')
+            [CompletionResult]::new('--announce-path', '--announce-path', [CompletionResultType]::ParameterName, 'HTTP announce path; the scrape path replaces "announce" with "scrape"')
+            [CompletionResult]::new('--interval', '--interval', [CompletionResultType]::ParameterName, 'Announce interval in seconds (up to 10% random jitter is added)')
+            [CompletionResult]::new('--min-interval', '--min-interval', [CompletionResultType]::ParameterName, 'Minimum announce interval in seconds')
+            [CompletionResult]::new('--peer-timeout', '--peer-timeout', [CompletionResultType]::ParameterName, 'Drop peers silent for this many seconds')
+            [CompletionResult]::new('--numwant', '--numwant', [CompletionResultType]::ParameterName, 'Peers returned when the client does not say')
+            [CompletionResult]::new('--max-numwant', '--max-numwant', [CompletionResultType]::ParameterName, 'Most peers returned to one announce')
+            [CompletionResult]::new('--max-scrape', '--max-scrape', [CompletionResultType]::ParameterName, 'Most info hashes in one HTTP scrape')
+            [CompletionResult]::new('--max-torrents', '--max-torrents', [CompletionResultType]::ParameterName, 'Most torrents tracked; new ones are refused beyond it')
+            [CompletionResult]::new('--max-peers', '--max-peers', [CompletionResultType]::ParameterName, 'Most peers in one swarm; new peers are refused beyond it')
+            [CompletionResult]::new('--rate-limit', '--rate-limit', [CompletionResultType]::ParameterName, 'Requests per second allowed per client IP [default: unlimited]')
+            [CompletionResult]::new('--rate-burst', '--rate-burst', [CompletionResultType]::ParameterName, 'Burst allowed above --rate-limit [default: 5 × the rate]')
+            [CompletionResult]::new('--max-query', '--max-query', [CompletionResultType]::ParameterName, 'Longest accepted HTTP query string, in bytes')
+            [CompletionResult]::new('--udp-key', '--udp-key', [CompletionResultType]::ParameterName, 'Key for UDP connection IDs, 32 hex digits; instances sharing it accept each other''s IDs [default: random per start]')
+            [CompletionResult]::new('--connection-id-ttl', '--connection-id-ttl', [CompletionResultType]::ParameterName, 'How long a UDP connection ID stays valid, in seconds')
+            [CompletionResult]::new('--allowed-dir', '--allowed-dir', [CompletionResultType]::ParameterName, 'Track only torrents whose .torrent files are in DIR (rescanned when it changes)')
+            [CompletionResult]::new('--allow-list', '--allow-list', [CompletionResultType]::ParameterName, 'Track only the info hashes listed in FILE (hex, one per line)')
+            [CompletionResult]::new('--deny-list', '--deny-list', [CompletionResultType]::ParameterName, 'Never track the info hashes listed in FILE')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'Save completed counts and peers to FILE periodically and at exit; load at start')
+            [CompletionResult]::new('--save-every', '--save-every', [CompletionResultType]::ParameterName, 'Seconds between state saves')
+            [CompletionResult]::new('--trust-proxy', '--trust-proxy', [CompletionResultType]::ParameterName, 'Take the client address from X-Forwarded-For for requests from this network (repeatable)')
+            [CompletionResult]::new('--stats-from', '--stats-from', [CompletionResultType]::ParameterName, 'Serve /, /stats.json and /metrics only to this network (repeatable) [default: everyone]')
+            [CompletionResult]::new('--udp-workers', '--udp-workers', [CompletionResultType]::ParameterName, 'UDP worker threads per socket [default: one per core]')
+            [CompletionResult]::new('--no-http', '--no-http', [CompletionResultType]::ParameterName, 'Do not serve HTTP')
+            [CompletionResult]::new('--no-udp', '--no-udp', [CompletionResultType]::ParameterName, 'Do not serve UDP')
+            [CompletionResult]::new('--full-scrape', '--full-scrape', [CompletionResultType]::ParameterName, 'Serve a full scrape (no info_hash), gzip-compressed, rebuilt at most once a minute')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'mktorrent-rs;completions' {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -208,6 +243,7 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check content on disk against a .torrent file')
             [CompletionResult]::new('magnet', 'magnet', [CompletionResultType]::ParameterValue, 'Print the magnet link of a .torrent file')
             [CompletionResult]::new('dht', 'dht', [CompletionResultType]::ParameterValue, 'Run or query a Mainline DHT node (BEP 5)')
+            [CompletionResult]::new('tracker', 'tracker', [CompletionResultType]::ParameterValue, 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a completion script for a shell (the same as in completions/)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -241,6 +277,9 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
             break
         }
         'mktorrent-rs;help;dht;ping' {
+            break
+        }
+        'mktorrent-rs;help;tracker' {
             break
         }
         'mktorrent-rs;help;completions' {

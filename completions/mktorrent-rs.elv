@@ -27,6 +27,7 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand verify 'Check content on disk against a .torrent file'
             cand magnet 'Print the magnet link of a .torrent file'
             cand dht 'Run or query a Mainline DHT node (BEP 5)'
+            cand tracker 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)'
             cand completions 'Print a completion script for a shell (the same as in completions/)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -176,6 +177,39 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
         }
         &'mktorrent-rs;dht;help;help'= {
         }
+        &'mktorrent-rs;tracker'= {
+            cand --http 'HTTP listen address (repeatable; IPv6 as [addr]:port)'
+            cand --udp 'UDP (BEP 15) listen address (repeatable)'
+            cand --announce-path 'HTTP announce path; the scrape path replaces "announce" with "scrape"'
+            cand --interval 'Announce interval in seconds (up to 10% random jitter is added)'
+            cand --min-interval 'Minimum announce interval in seconds'
+            cand --peer-timeout 'Drop peers silent for this many seconds'
+            cand --numwant 'Peers returned when the client does not say'
+            cand --max-numwant 'Most peers returned to one announce'
+            cand --max-scrape 'Most info hashes in one HTTP scrape'
+            cand --max-torrents 'Most torrents tracked; new ones are refused beyond it'
+            cand --max-peers 'Most peers in one swarm; new peers are refused beyond it'
+            cand --rate-limit 'Requests per second allowed per client IP [default: unlimited]'
+            cand --rate-burst 'Burst allowed above --rate-limit [default: 5 × the rate]'
+            cand --max-query 'Longest accepted HTTP query string, in bytes'
+            cand --udp-key 'Key for UDP connection IDs, 32 hex digits; instances sharing it accept each other''s IDs [default: random per start]'
+            cand --connection-id-ttl 'How long a UDP connection ID stays valid, in seconds'
+            cand --allowed-dir 'Track only torrents whose .torrent files are in DIR (rescanned when it changes)'
+            cand --allow-list 'Track only the info hashes listed in FILE (hex, one per line)'
+            cand --deny-list 'Never track the info hashes listed in FILE'
+            cand --state 'Save completed counts and peers to FILE periodically and at exit; load at start'
+            cand --save-every 'Seconds between state saves'
+            cand --trust-proxy 'Take the client address from X-Forwarded-For for requests from this network (repeatable)'
+            cand --stats-from 'Serve /, /stats.json and /metrics only to this network (repeatable) [default: everyone]'
+            cand --udp-workers 'UDP worker threads per socket [default: one per core]'
+            cand --no-http 'Do not serve HTTP'
+            cand --no-udp 'Do not serve UDP'
+            cand --full-scrape 'Serve a full scrape (no info_hash), gzip-compressed, rebuilt at most once a minute'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'mktorrent-rs;completions'= {
             cand -h 'Print help'
             cand --help 'Print help'
@@ -188,6 +222,7 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand verify 'Check content on disk against a .torrent file'
             cand magnet 'Print the magnet link of a .torrent file'
             cand dht 'Run or query a Mainline DHT node (BEP 5)'
+            cand tracker 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)'
             cand completions 'Print a completion script for a shell (the same as in completions/)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -212,6 +247,8 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
         &'mktorrent-rs;help;dht;announce'= {
         }
         &'mktorrent-rs;help;dht;ping'= {
+        }
+        &'mktorrent-rs;help;tracker'= {
         }
         &'mktorrent-rs;help;completions'= {
         }

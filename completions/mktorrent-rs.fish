@@ -31,6 +31,7 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "show" -d 
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "verify" -d 'Check content on disk against a .torrent file'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "magnet" -d 'Print the magnet link of a .torrent file'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "dht" -d 'Run or query a Mainline DHT node (BEP 5)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "tracker" -d 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "completions" -d 'Print a completion script for a shell (the same as in completions/)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -s a -l tracker -l announce -d 'Tracker announce URL (http, https or udp). Each flag is one tier; commas put several URLs in the same tier' -r
@@ -117,15 +118,45 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fis
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from help" -f -a "announce" -d 'Announce that a peer on this machine has a torrent'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from help" -f -a "ping" -d 'Check that a DHT node answers'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l http -d 'HTTP listen address (repeatable; IPv6 as [addr]:port)' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l udp -d 'UDP (BEP 15) listen address (repeatable)' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l announce-path -d 'HTTP announce path; the scrape path replaces "announce" with "scrape"' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l interval -d 'Announce interval in seconds (up to 10% random jitter is added)' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l min-interval -d 'Minimum announce interval in seconds' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l peer-timeout -d 'Drop peers silent for this many seconds' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l numwant -d 'Peers returned when the client does not say' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l max-numwant -d 'Most peers returned to one announce' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l max-scrape -d 'Most info hashes in one HTTP scrape' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l max-torrents -d 'Most torrents tracked; new ones are refused beyond it' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l max-peers -d 'Most peers in one swarm; new peers are refused beyond it' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l rate-limit -d 'Requests per second allowed per client IP [default: unlimited]' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l rate-burst -d 'Burst allowed above --rate-limit [default: 5 × the rate]' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l max-query -d 'Longest accepted HTTP query string, in bytes' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l udp-key -d 'Key for UDP connection IDs, 32 hex digits; instances sharing it accept each other\'s IDs [default: random per start]' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l connection-id-ttl -d 'How long a UDP connection ID stays valid, in seconds' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l allowed-dir -d 'Track only torrents whose .torrent files are in DIR (rescanned when it changes)' -r -F
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l allow-list -d 'Track only the info hashes listed in FILE (hex, one per line)' -r -F
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l deny-list -d 'Never track the info hashes listed in FILE' -r -F
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l state -d 'Save completed counts and peers to FILE periodically and at exit; load at start' -r -F
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l save-every -d 'Seconds between state saves' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l trust-proxy -d 'Take the client address from X-Forwarded-For for requests from this network (repeatable)' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l stats-from -d 'Serve /, /stats.json and /metrics only to this network (repeatable) [default: everyone]' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l udp-workers -d 'UDP worker threads per socket [default: one per core]' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l no-http -d 'Do not serve HTTP'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l no-udp -d 'Do not serve UDP'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l full-scrape -d 'Serve a full scrape (no info_hash), gzip-compressed, rebuilt at most once a minute'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -s h -l help -d 'Print help'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -s V -l version -d 'Print version'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht completions help" -f -a "create" -d 'Create a .torrent file from a file or a directory'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht completions help" -f -a "show" -d 'Show what a .torrent file holds'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht completions help" -f -a "verify" -d 'Check content on disk against a .torrent file'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht completions help" -f -a "magnet" -d 'Print the magnet link of a .torrent file'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht completions help" -f -a "dht" -d 'Run or query a Mainline DHT node (BEP 5)'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht completions help" -f -a "completions" -d 'Print a completion script for a shell (the same as in completions/)'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht tracker completions help" -f -a "create" -d 'Create a .torrent file from a file or a directory'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht tracker completions help" -f -a "show" -d 'Show what a .torrent file holds'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht tracker completions help" -f -a "verify" -d 'Check content on disk against a .torrent file'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht tracker completions help" -f -a "magnet" -d 'Print the magnet link of a .torrent file'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht tracker completions help" -f -a "dht" -d 'Run or query a Mainline DHT node (BEP 5)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht tracker completions help" -f -a "tracker" -d 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht tracker completions help" -f -a "completions" -d 'Print a completion script for a shell (the same as in completions/)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht tracker completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and __fish_seen_subcommand_from dht" -f -a "serve" -d 'Run a long-lived DHT node: a bootstrap router for others'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and __fish_seen_subcommand_from dht" -f -a "get-peers" -d 'Find peers of a torrent through the DHT'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and __fish_seen_subcommand_from dht" -f -a "announce" -d 'Announce that a peer on this machine has a torrent'

@@ -8,6 +8,7 @@ pub mod dht;
 pub mod generate;
 pub mod magnet;
 pub mod show;
+pub mod tracker;
 pub mod verify;
 
 use std::path::Path;
@@ -43,6 +44,7 @@ pub enum Command {
     Verify(verify::Args),
     Magnet(magnet::Args),
     Dht(dht::Args),
+    Tracker(Box<tracker::Args>),
     Completions(completions::Args),
 }
 
@@ -59,6 +61,7 @@ pub fn run(cli: Cli, env: &mut Env) -> Result<()> {
         Command::Verify(args) => verify::run(args, env),
         Command::Magnet(args) => magnet::run(args, env),
         Command::Dht(args) => dht::run(args, env),
+        Command::Tracker(args) => tracker::run(*args, env),
         Command::Completions(args) => completions::run(&args, env),
     }
 }

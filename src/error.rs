@@ -9,6 +9,7 @@ use crate::magnet::MagnetError;
 use crate::metainfo::MetainfoError;
 use crate::piece_length::PieceLengthError;
 use crate::storage::StorageError;
+use crate::tracker::TrackerError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -75,6 +76,10 @@ pub enum Error {
     DhtTimeout { what: &'static str, secs: u64 },
     #[error("no DHT node accepted the announce of {0}")]
     DhtAnnounce(String),
+    #[error(transparent)]
+    Tracker(#[from] TrackerError),
+    #[error("{flag}: {reason}")]
+    TrackerFlag { flag: &'static str, reason: String },
     #[error("cannot start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
     #[error("cannot write output: {0}")]

@@ -25,6 +25,7 @@ pub mod metainfo;
 pub mod piece_length;
 pub mod shutdown;
 pub mod storage;
+pub mod tracker;
 
 use std::ffi::OsString;
 use std::io::Write;

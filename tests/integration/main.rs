@@ -12,6 +12,8 @@
 //! - `dht_mainline`: interop with the `mainline` crate's nodes, both directions.
 //! - `generated`: man/ and completions/ match the clap definition.
 //! - `v2`: v2 and hybrid layout rules, round trips, damage detection.
+//! - `tracker`: the tracker's HTTP and UDP contract on loopback (in-process
+//!   servers on port 0, and the real binary with SIGTERM).
 
 mod common;
 mod create;
@@ -21,5 +23,6 @@ mod generated;
 mod help;
 mod roundtrip;
 mod show;
+mod tracker;
 mod v2;
 mod verify;

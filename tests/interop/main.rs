@@ -22,6 +22,8 @@
 //!   piece layers, pad files); libtorrent downloads our hybrid.
 //! - `dht`: libtorrent's DHT finds peers through our DHT nodes, and our
 //!   `dht get-peers` finds a libtorrent seeder's announce (loopback only).
+//! - `tracker`: libtorrent and aria2 announce to our tracker over HTTP and
+//!   UDP and download through it.
 
 mod aria2;
 mod dht;
@@ -29,5 +31,6 @@ mod fixtures;
 mod libtorrent;
 mod mktorrent;
 mod support;
+mod tracker;
 mod transmission;
 mod v2;

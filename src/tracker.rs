@@ -1,0 +1,660 @@
+//! The embedded BitTorrent tracker: HTTP (BEP 3, 7, 23, 24, 48) and UDP
+//! (BEP 15, 41) over one in-memory swarm store.
+//!
+//! Pure protocol logic lives in [`swarm`], [`http_proto`], [`udp_proto`],
+//! [`connection_id`] and [`status`]; [`http`] and [`udp`] are thin
+//! tokio/hyper adapters that own the sockets. [`Tracker::start`] binds the
+//! configured addresses, spawns every task through a [`Shutdown`], and is
+//! what both the `tracker` subcommand and `publish` use. Triggering the
+//! shutdown stops everything; [`Shutdown::finished`] returns once the
+//! sockets are closed and the state file (if any) is saved.
+//!
+//! Peers that have not announced for [`TrackerConfig::peer_timeout`]
+//! (default 2700 s: the 1800 s interval, its 180 s jitter and some slack
+//! for a late client) are dropped by a sweep every 60 s.
+
+pub mod access;
+pub mod connection_id;
+pub mod http;
+pub mod http_proto;
+pub mod state;
+pub mod status;
+pub mod swarm;
+pub mod udp;
+pub mod udp_proto;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::shutdown::Shutdown;
+
+use access::{Access, AccessConfig};
+use connection_id::ConnectionIds;
+use http_proto::Cidr;
+use swarm::{Limits, Swarms, XorShift};
+
+/// Everything a tracker instance can be told. [`Default`] gives the
+/// documented defaults with no listen address.
+#[derive(Debug, Clone)]
+pub struct TrackerConfig {
+    pub http: Vec<SocketAddr>,
+    pub udp: Vec<SocketAddr>,
+    /// HTTP announce path; the scrape path is derived from it (BEP 48).
+    pub announce_path: String,
+    /// Announce interval in seconds, plus up to `interval_jitter` more so
+    /// clients started together spread out.
+    pub interval: u32,
+    pub interval_jitter: u32,
+    pub min_interval: u32,
+    /// Seconds without an announce after which a peer is dropped.
+    pub peer_timeout: u32,
+    pub default_numwant: usize,
+    pub max_numwant: usize,
+    /// Most `info_hash` values in one HTTP scrape.
+    pub max_scrape: usize,
+    /// Serve a full scrape (no `info_hash`), gzip-compressed, rebuilt at
+    /// most once per `full_scrape_every`.
+    pub full_scrape: bool,
+    pub full_scrape_every: Duration,
+    pub limits: Limits,
+    /// Longest accepted query string, in bytes.
+    pub max_query: usize,
+    /// Requests per second and burst per client IP; `None`: unlimited.
+    pub rate_limit: Option<(u32, u32)>,
+    /// Key for UDP connection IDs; random when `None`. Instances sharing a
+    /// key accept each other's IDs.
+    pub connection_id_key: Option<[u8; 16]>,
+    pub connection_id_max_age: u32,
+    pub access: AccessConfig,
+    /// How often the allowed directory is checked for changes.
+    pub rescan_every: Duration,
+    pub state_file: Option<PathBuf>,
+    pub save_every: Duration,
+    /// Requests from these networks may name the client in X-Forwarded-For.
+    pub trust_proxy: Vec<Cidr>,
+    /// Who may see `/`, `/stats.json` and `/metrics`; empty: everyone.
+    pub stats_from: Vec<Cidr>,
+    /// UDP worker threads per socket (0: one per core).
+    pub udp_workers: usize,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        Self {
+            http: Vec::new(),
+            udp: Vec::new(),
+            announce_path: "/announce".into(),
+            interval: 1800,
+            interval_jitter: 180,
+            min_interval: 900,
+            peer_timeout: 2700,
+            default_numwant: 50,
+            max_numwant: 200,
+            max_scrape: 64,
+            full_scrape: false,
+            full_scrape_every: Duration::from_secs(60),
+            limits: Limits::default(),
+            max_query: 2048,
+            rate_limit: None,
+            connection_id_key: None,
+            connection_id_max_age: connection_id::DEFAULT_MAX_AGE,
+            access: AccessConfig::default(),
+            rescan_every: Duration::from_secs(10),
+            state_file: None,
+            save_every: Duration::from_secs(300),
+            trust_proxy: Vec::new(),
+            stats_from: Vec::new(),
+            udp_workers: 0,
+        }
+    }
+}
+
+/// Why the tracker could not start, load or save; each names the file or
+/// address at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum TrackerError {
+    #[error("cannot listen on {proto} {addr}: {source}")]
+    Bind {
+        proto: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot read hash list {}: {source}", path.display())]
+    ReadList {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}:{line}: {text:?} is not a 40-digit hex info hash", path.display())]
+    BadListLine {
+        path: PathBuf,
+        line: usize,
+        text: String,
+    },
+    #[error("cannot read allowed dir {}: {reason}", path.display())]
+    AllowedDir { path: PathBuf, reason: String },
+    #[error("cannot read state file {}: {source}", path.display())]
+    ReadState {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("state file {} is damaged: {reason}", path.display())]
+    BadState { path: PathBuf, reason: String },
+    #[error("cannot write state file {}: {source}", path.display())]
+    WriteState {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot get random bytes for the connection-ID key: {0}")]
+    Random(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Request counters for `/metrics` and `/stats.json`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    counters: [AtomicU64; Counter::COUNT],
+}
+
+/// What a request was and how it ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+pub enum Counter {
+    HttpAnnounceOk,
+    HttpAnnounceFailed,
+    HttpScrapeOk,
+    HttpScrapeFailed,
+    HttpOther,
+    UdpConnect,
+    UdpAnnounceOk,
+    UdpAnnounceFailed,
+    UdpScrapeOk,
+    UdpScrapeFailed,
+    UdpDropped,
+    RateLimited,
+    BytesReceived,
+    BytesSent,
+}
+
+impl Counter {
+    const COUNT: usize = 14;
+    pub const ALL: [Counter; Self::COUNT] = [
+        Self::HttpAnnounceOk,
+        Self::HttpAnnounceFailed,
+        Self::HttpScrapeOk,
+        Self::HttpScrapeFailed,
+        Self::HttpOther,
+        Self::UdpConnect,
+        Self::UdpAnnounceOk,
+        Self::UdpAnnounceFailed,
+        Self::UdpScrapeOk,
+        Self::UdpScrapeFailed,
+        Self::UdpDropped,
+        Self::RateLimited,
+        Self::BytesReceived,
+        Self::BytesSent,
+    ];
+
+    /// Prometheus metric name and labels.
+    pub fn prometheus(self) -> (&'static str, &'static str) {
+        match self {
+            Self::HttpAnnounceOk => (
+                "requests",
+                "protocol=\"http\",kind=\"announce\",result=\"ok\"",
+            ),
+            Self::HttpAnnounceFailed => (
+                "requests",
+                "protocol=\"http\",kind=\"announce\",result=\"failed\"",
+            ),
+            Self::HttpScrapeOk => (
+                "requests",
+                "protocol=\"http\",kind=\"scrape\",result=\"ok\"",
+            ),
+            Self::HttpScrapeFailed => (
+                "requests",
+                "protocol=\"http\",kind=\"scrape\",result=\"failed\"",
+            ),
+            Self::HttpOther => ("requests", "protocol=\"http\",kind=\"other\",result=\"ok\""),
+            Self::UdpConnect => (
+                "requests",
+                "protocol=\"udp\",kind=\"connect\",result=\"ok\"",
+            ),
+            Self::UdpAnnounceOk => (
+                "requests",
+                "protocol=\"udp\",kind=\"announce\",result=\"ok\"",
+            ),
+            Self::UdpAnnounceFailed => (
+                "requests",
+                "protocol=\"udp\",kind=\"announce\",result=\"failed\"",
+            ),
+            Self::UdpScrapeOk => ("requests", "protocol=\"udp\",kind=\"scrape\",result=\"ok\""),
+            Self::UdpScrapeFailed => (
+                "requests",
+                "protocol=\"udp\",kind=\"scrape\",result=\"failed\"",
+            ),
+            Self::UdpDropped => (
+                "requests",
+                "protocol=\"udp\",kind=\"invalid\",result=\"dropped\"",
+            ),
+            Self::RateLimited => ("rate_limited", ""),
+            Self::BytesReceived => ("bytes", "direction=\"received\""),
+            Self::BytesSent => ("bytes", "direction=\"sent\""),
+        }
+    }
+
+    /// Key in `/stats.json`.
+    pub fn json_key(self) -> &'static str {
+        match self {
+            Self::HttpAnnounceOk => "http_announce_ok",
+            Self::HttpAnnounceFailed => "http_announce_failed",
+            Self::HttpScrapeOk => "http_scrape_ok",
+            Self::HttpScrapeFailed => "http_scrape_failed",
+            Self::HttpOther => "http_other",
+            Self::UdpConnect => "udp_connect",
+            Self::UdpAnnounceOk => "udp_announce_ok",
+            Self::UdpAnnounceFailed => "udp_announce_failed",
+            Self::UdpScrapeOk => "udp_scrape_ok",
+            Self::UdpScrapeFailed => "udp_scrape_failed",
+            Self::UdpDropped => "udp_dropped",
+            Self::RateLimited => "rate_limited",
+            Self::BytesReceived => "bytes_received",
+            Self::BytesSent => "bytes_sent",
+        }
+    }
+}
+
+impl Metrics {
+    pub fn add(&self, counter: Counter, n: u64) {
+        self.counters[counter as usize].fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn get(&self, counter: Counter) -> u64 {
+        self.counters[counter as usize].load(Ordering::Relaxed)
+    }
+}
+
+/// Per-IP token buckets (requests per second, burst).
+#[derive(Debug)]
+struct RateLimiter {
+    per_second: f32,
+    burst: f32,
+    buckets: std::sync::Mutex<HashMap<IpAddr, (f32, Instant)>>,
+}
+
+impl RateLimiter {
+    fn allow(&self, ip: IpAddr, now: Instant) -> bool {
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (tokens, last) = buckets.entry(ip).or_insert((self.burst, now));
+        let refill = now.saturating_duration_since(*last).as_secs_f32() * self.per_second;
+        *tokens = (*tokens + refill).min(self.burst);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Forgets clients whose bucket is full again.
+    fn sweep(&self, now: Instant) {
+        let full_after = Duration::from_secs_f32(self.burst / self.per_second.max(0.001));
+        self.buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|_, (_, last)| now.saturating_duration_since(*last) < full_after);
+    }
+}
+
+/// State every server task shares.
+#[derive(Debug)]
+pub struct Shared {
+    pub config: TrackerConfig,
+    pub swarms: Swarms,
+    pub ids: ConnectionIds,
+    pub access: RwLock<Arc<Access>>,
+    pub metrics: Metrics,
+    pub scrape_path: Option<String>,
+    started: Instant,
+    rate: Option<RateLimiter>,
+    /// Gzipped full scrape and when it was built.
+    full_scrape_cache: std::sync::Mutex<Option<(Instant, bytes::Bytes)>>,
+}
+
+thread_local! {
+    /// Per-thread generator for peer selection and jitter: no locking, no
+    /// per-request seeding.
+    static RNG: RefCell<XorShift> = RefCell::new(XorShift::new(seed()));
+}
+
+fn seed() -> u64 {
+    getrandom::u64().unwrap_or_else(|_| {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64)
+    })
+}
+
+/// Runs `f` with this thread's generator.
+pub fn with_rng<T>(f: impl FnOnce(&mut XorShift) -> T) -> T {
+    RNG.with(|rng| f(&mut rng.borrow_mut()))
+}
+
+impl Shared {
+    /// Seconds on the swarm clock (since start).
+    pub fn now(&self) -> u32 {
+        u32::try_from(self.started.elapsed().as_secs()).unwrap_or(u32::MAX)
+    }
+
+    /// Unix seconds, for connection IDs that other instances must accept.
+    pub fn unix_now() -> u32 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
+    }
+
+    pub fn access(&self) -> Arc<Access> {
+        self.access
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Whether `info_hash` may be tracked. Open trackers skip the lock.
+    pub fn allows(&self, info_hash: &swarm::Id20) -> bool {
+        self.config.access.is_open() || self.access().allows(info_hash)
+    }
+
+    /// The interval to send: base plus random jitter.
+    pub fn interval(&self, rng: &mut XorShift) -> u32 {
+        use swarm::Rng;
+        let jitter = rng.below(self.config.interval_jitter as usize + 1);
+        self.config
+            .interval
+            .saturating_add(u32::try_from(jitter).unwrap_or(0))
+    }
+
+    /// Whether this client may make another request now.
+    pub fn rate_ok(&self, ip: IpAddr) -> bool {
+        match &self.rate {
+            Some(rate) if !rate.allow(ip, Instant::now()) => {
+                self.metrics.add(Counter::RateLimited, 1);
+                false
+            }
+            _ => true,
+        }
+    }
+
+    pub fn stats_allowed(&self, ip: IpAddr) -> bool {
+        self.config.stats_from.is_empty() || self.config.stats_from.iter().any(|n| n.contains(ip))
+    }
+
+    /// Reloads the access lists; swarms of torrents no longer allowed are
+    /// dropped, every other swarm stays.
+    pub fn reload_access(&self) -> Result<usize, TrackerError> {
+        let access = Access::load(&self.config.access)?;
+        let dropped = self.swarms.retain(|hash| access.allows(hash));
+        *self
+            .access
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(access);
+        Ok(dropped)
+    }
+
+    /// The gzipped full scrape, rebuilt when older than the configured age.
+    pub fn full_scrape(&self) -> bytes::Bytes {
+        let mut cache = self
+            .full_scrape_cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((built, body)) = &*cache {
+            if built.elapsed() < self.config.full_scrape_every {
+                return body.clone();
+            }
+        }
+        let mut plain = Vec::new();
+        http_proto::write_scrape(&mut plain, &self.swarms.all_counts());
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let body = std::io::Write::write_all(&mut gz, &plain)
+            .and_then(|()| gz.finish())
+            .unwrap_or_default();
+        let body = bytes::Bytes::from(body);
+        *cache = Some((Instant::now(), body.clone()));
+        body
+    }
+
+    /// Saves the state file, if configured.
+    pub fn save_state(&self) -> Result<(), TrackerError> {
+        match &self.config.state_file {
+            Some(path) => state::save(path, &self.swarms.export()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A running tracker.
+#[derive(Debug, Clone)]
+pub struct Tracker {
+    shared: Arc<Shared>,
+    http: Vec<SocketAddr>,
+    udp: Vec<SocketAddr>,
+}
+
+impl Tracker {
+    /// Loads access lists and state, binds every configured address and
+    /// spawns the servers and housekeeping through `shutdown`. Must be
+    /// called inside a tokio runtime. On error, tasks already spawned stop
+    /// when the caller awaits [`Shutdown::finished`].
+    pub async fn start(config: TrackerConfig, shutdown: &Shutdown) -> Result<Self, TrackerError> {
+        let key = match config.connection_id_key {
+            Some(key) => key,
+            None => {
+                let mut key = [0; 16];
+                getrandom::fill(&mut key).map_err(|e| TrackerError::Random(e.to_string()))?;
+                key
+            }
+        };
+        let access_config = config.access.clone();
+        let access = tokio::task::spawn_blocking(move || Access::load(&access_config))
+            .await
+            .map_err(|e| TrackerError::Internal(e.to_string()))??;
+        let swarms = Swarms::new(config.limits);
+        if let Some(path) = &config.state_file {
+            let path = path.clone();
+            let records = tokio::task::spawn_blocking(move || state::load(&path))
+                .await
+                .map_err(|e| TrackerError::Internal(e.to_string()))??;
+            swarms.import(
+                records
+                    .into_iter()
+                    .filter(|r| access.allows(&r.info_hash))
+                    .collect(),
+                0,
+            );
+        }
+        let mut http_listeners = Vec::new();
+        for &addr in &config.http {
+            http_listeners.push((addr, bind_tcp(addr)?));
+        }
+        let mut udp_sockets = Vec::new();
+        for &addr in &config.udp {
+            udp_sockets.push((addr, bind_udp(addr)?));
+        }
+        let shared = Arc::new(Shared {
+            ids: ConnectionIds::new(key, config.connection_id_max_age),
+            scrape_path: http_proto::scrape_path(&config.announce_path),
+            rate: config.rate_limit.map(|(per_second, burst)| RateLimiter {
+                per_second: per_second as f32,
+                burst: burst.max(1) as f32,
+                buckets: std::sync::Mutex::default(),
+            }),
+            config,
+            swarms,
+            access: RwLock::new(Arc::new(access)),
+            metrics: Metrics::default(),
+            started: Instant::now(),
+            full_scrape_cache: std::sync::Mutex::new(None),
+        });
+        let mut http_addrs = Vec::new();
+        for (addr, listener) in http_listeners {
+            let local = listener.local_addr().map_err(|source| TrackerError::Bind {
+                proto: "http",
+                addr,
+                source,
+            })?;
+            http_addrs.push(local);
+            shutdown.spawn(http::serve(listener, shared.clone(), shutdown.clone()));
+        }
+        let mut udp_addrs = Vec::new();
+        let workers = match shared.config.udp_workers {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        };
+        for (addr, socket) in udp_sockets {
+            let local = socket.local_addr().map_err(|source| TrackerError::Bind {
+                proto: "udp",
+                addr,
+                source,
+            })?;
+            udp_addrs.push(local);
+            udp::serve(socket, shared.clone(), shutdown, workers).map_err(|source| {
+                TrackerError::Bind {
+                    proto: "udp",
+                    addr,
+                    source,
+                }
+            })?;
+        }
+        shutdown.spawn(housekeeping(shared.clone(), shutdown.clone()));
+        tracing::info!(http = ?http_addrs, udp = ?udp_addrs, "tracker started");
+        Ok(Self {
+            shared,
+            http: http_addrs,
+            udp: udp_addrs,
+        })
+    }
+
+    /// The bound HTTP addresses (ports resolved when 0 was asked for).
+    pub fn http_addrs(&self) -> &[SocketAddr] {
+        &self.http
+    }
+
+    pub fn udp_addrs(&self) -> &[SocketAddr] {
+        &self.udp
+    }
+
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Re-reads the access lists (SIGHUP). Swarms still allowed stay.
+    pub async fn reload(&self) -> Result<(), TrackerError> {
+        let shared = self.shared.clone();
+        let dropped = tokio::task::spawn_blocking(move || shared.reload_access())
+            .await
+            .map_err(|e| TrackerError::Internal(e.to_string()))??;
+        tracing::info!(dropped, "access lists reloaded");
+        Ok(())
+    }
+}
+
+fn bind_tcp(addr: SocketAddr) -> Result<tokio::net::TcpListener, TrackerError> {
+    let err = |source| TrackerError::Bind {
+        proto: "http",
+        addr,
+        source,
+    };
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )
+    .map_err(err)?;
+    if addr.is_ipv6() {
+        // So [::]:P and 0.0.0.0:P can both be bound.
+        socket.set_only_v6(true).map_err(err)?;
+    }
+    socket.set_reuse_address(true).map_err(err)?;
+    socket.set_nonblocking(true).map_err(err)?;
+    socket.bind(&addr.into()).map_err(err)?;
+    socket.listen(1024).map_err(err)?;
+    tokio::net::TcpListener::from_std(socket.into()).map_err(err)
+}
+
+fn bind_udp(addr: SocketAddr) -> Result<tokio::net::UdpSocket, TrackerError> {
+    let err = |source| TrackerError::Bind {
+        proto: "udp",
+        addr,
+        source,
+    };
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )
+    .map_err(err)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true).map_err(err)?;
+    }
+    // Bursts of announces must not be dropped by a small default buffer.
+    let _ = socket.set_recv_buffer_size(8 << 20);
+    socket.set_nonblocking(true).map_err(err)?;
+    socket.bind(&addr.into()).map_err(err)?;
+    tokio::net::UdpSocket::from_std(socket.into()).map_err(err)
+}
+
+/// Expiry sweeps, rate-limiter cleanup, allowed-dir rescans and periodic
+/// saves; saves once more at shutdown.
+async fn housekeeping(shared: Arc<Shared>, shutdown: Shutdown) {
+    let mut expire = tokio::time::interval(Duration::from_secs(60));
+    let mut save = tokio::time::interval(shared.config.save_every);
+    let mut rescan = tokio::time::interval(shared.config.rescan_every);
+    for tick in [&mut expire, &mut save, &mut rescan] {
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.reset();
+    }
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            _ = expire.tick() => {
+                let cutoff = shared.now().saturating_sub(shared.config.peer_timeout);
+                let removed = shared.swarms.expire(cutoff);
+                if let Some(rate) = &shared.rate {
+                    rate.sweep(Instant::now());
+                }
+                tracing::debug!(removed, "expired quiet peers");
+            }
+            _ = save.tick(), if shared.config.state_file.is_some() => {
+                let shared = shared.clone();
+                if let Ok(Err(err)) = tokio::task::spawn_blocking(move || shared.save_state()).await {
+                    tracing::warn!("{err}");
+                }
+            }
+            _ = rescan.tick(), if shared.config.access.allowed_dir.is_some() => {
+                let shared = shared.clone();
+                let _ = tokio::task::spawn_blocking(move || {
+                    if shared.access().dir_changed(&shared.config.access) {
+                        match shared.reload_access() {
+                            Ok(dropped) => tracing::info!(dropped, "allowed dir changed; reloaded"),
+                            Err(err) => tracing::warn!("{err}"),
+                        }
+                    }
+                }).await;
+            }
+        }
+    }
+    let saver = shared.clone();
+    match tokio::task::spawn_blocking(move || saver.save_state()).await {
+        Ok(Err(err)) => tracing::error!("{err}"),
+        Ok(Ok(())) if shared.config.state_file.is_some() => tracing::info!("state saved"),
+        _ => {}
+    }
+}

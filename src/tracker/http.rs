@@ -1,0 +1,316 @@
+//! The HTTP tracker server: hyper 1.x HTTP/1.1 with keep-alive on a bound
+//! listener. A thin adapter: routing, client address, then the pure
+//! [`http_proto`] codec and the [`swarm`] store. Errors are HTTP 200 with a
+//! bencoded `failure reason`, as BitTorrent clients expect.
+//!
+//! [`serve`] returns once the listener is closed; connections get a
+//! graceful close (idle ones at once, busy ones after their reply, at most
+//! a few seconds) and are tracked by the same [`Shutdown`].
+
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONTENT_ENCODING, CONTENT_TYPE};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::shutdown::Shutdown;
+
+use super::http_proto::{self, DictPeer, QueryError, ReplyHead};
+use super::swarm::{self, Endpoint};
+use super::{status, with_rng, Counter, Shared};
+
+/// Longest a client may take to send its request headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long busy connections get to finish at shutdown.
+const DRAIN: Duration = Duration::from_secs(3);
+
+/// Accepts connections until shutdown.
+pub async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: Shutdown) {
+    loop {
+        let accepted = tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                let _ = stream.set_nodelay(true);
+                shutdown.spawn(connection(stream, peer, shared.clone(), shutdown.clone()));
+            }
+            Err(err) => {
+                // Out of file descriptors and the like: back off, keep serving.
+                tracing::debug!(%err, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+async fn connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, shutdown: Shutdown) {
+    let service = service_fn(move |req: Request<Incoming>| {
+        let response = handle(&shared, peer, &req);
+        async move { Ok::<_, Infallible>(response) }
+    });
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .max_buf_size(16 * 1024)
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        () = shutdown.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(DRAIN, conn).await;
+        }
+    }
+}
+
+fn reply(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+fn failure(reason: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(32 + reason.len());
+    http_proto::write_failure(&mut out, reason);
+    out
+}
+
+/// The client's address: the TCP peer, or the rightmost X-Forwarded-For
+/// entry when the peer is a trusted proxy.
+fn client_ip(shared: &Shared, peer: SocketAddr, req: &Request<Incoming>) -> IpAddr {
+    let ip = swarm::normalize_ip(peer.ip());
+    if shared.config.trust_proxy.iter().any(|net| net.contains(ip)) {
+        if let Some(forwarded) = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .next_back()
+            .and_then(|v| http_proto::rightmost_forwarded(v.as_bytes()))
+        {
+            return swarm::normalize_ip(forwarded);
+        }
+    }
+    ip
+}
+
+fn handle(shared: &Shared, peer: SocketAddr, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    let path = req.uri().path();
+    let query = req.uri().query().unwrap_or("").as_bytes();
+    shared.metrics.add(
+        Counter::BytesReceived,
+        req.uri().path_and_query().map_or(0, |pq| pq.as_str().len()) as u64,
+    );
+    let response = route(shared, peer, req, path, query);
+    if let Some(len) = hyper::body::Body::size_hint(response.body()).exact() {
+        shared.metrics.add(Counter::BytesSent, len);
+    }
+    response
+}
+
+fn route(
+    shared: &Shared,
+    peer: SocketAddr,
+    req: &Request<Incoming>,
+    path: &str,
+    query: &[u8],
+) -> Response<Full<Bytes>> {
+    if req.method() != Method::GET {
+        shared.metrics.add(Counter::HttpOther, 1);
+        return reply(StatusCode::METHOD_NOT_ALLOWED, "text/plain", "GET only\n");
+    }
+    let ip = client_ip(shared, peer, req);
+    let is_announce = path == shared.config.announce_path;
+    let is_scrape = shared.scrape_path.as_deref() == Some(path);
+    if is_announce || is_scrape {
+        let (ok, failed) = if is_announce {
+            (Counter::HttpAnnounceOk, Counter::HttpAnnounceFailed)
+        } else {
+            (Counter::HttpScrapeOk, Counter::HttpScrapeFailed)
+        };
+        let result = if query.len() > shared.config.max_query {
+            Err(failure("request too long"))
+        } else if !shared.rate_ok(ip) {
+            Err(failure("too many requests: slow down"))
+        } else if is_announce {
+            announce(shared, ip, query)
+        } else {
+            return scrape(shared, query);
+        };
+        return match result {
+            Ok(body) => {
+                shared.metrics.add(ok, 1);
+                reply(StatusCode::OK, "text/plain", body)
+            }
+            Err(body) => {
+                shared.metrics.add(failed, 1);
+                reply(StatusCode::OK, "text/plain", body)
+            }
+        };
+    }
+    shared.metrics.add(Counter::HttpOther, 1);
+    let stats_page = matches!(path, "/" | "/stats.json" | "/metrics");
+    if !stats_page {
+        return reply(StatusCode::NOT_FOUND, "text/plain", "not found\n");
+    }
+    if !shared.stats_allowed(ip) {
+        return reply(StatusCode::FORBIDDEN, "text/plain", "forbidden\n");
+    }
+    let totals = shared.swarms.totals();
+    let counters: Vec<(Counter, u64)> = Counter::ALL
+        .iter()
+        .map(|c| (*c, shared.metrics.get(*c)))
+        .collect();
+    match path {
+        "/" => {
+            let access = shared.access();
+            let page = status::html(&totals, &shared.swarms.all_counts(), &access.names);
+            reply(StatusCode::OK, "text/html; charset=utf-8", page)
+        }
+        "/stats.json" => reply(
+            StatusCode::OK,
+            "application/json",
+            status::json(&totals, &counters),
+        ),
+        _ => reply(
+            StatusCode::OK,
+            "text/plain; version=0.0.4",
+            status::prometheus(&totals, &counters),
+        ),
+    }
+}
+
+fn announce(shared: &Shared, ip: IpAddr, query: &[u8]) -> Result<Vec<u8>, Vec<u8>> {
+    // Off by default; `RUST_LOG=mktorrent_rs::tracker=trace` shows each request.
+    tracing::trace!(%ip, query = %String::from_utf8_lossy(query), "http announce");
+    let q = http_proto::parse_announce(query).map_err(|e: QueryError| failure(&e.to_string()))?;
+    if !shared.allows(&q.info_hash) {
+        return Err(failure("torrent not allowed on this tracker"));
+    }
+    let config = &shared.config;
+    let numwant = q
+        .numwant
+        .unwrap_or(config.default_numwant)
+        .min(config.max_numwant);
+    let endpoint = Endpoint::new(ip, q.port);
+    let request = swarm::Announce {
+        info_hash: q.info_hash,
+        peer_id: q.peer_id,
+        endpoint,
+        event: q.event,
+        // Unknown `left` is treated as still downloading.
+        left: q.left.unwrap_or(u64::MAX),
+        numwant,
+    };
+    let entry = if matches!(endpoint, Endpoint::V4(_)) {
+        6
+    } else {
+        18
+    };
+    let mut compact = Vec::new();
+    let mut dict = Vec::new();
+    let (counts, interval) = with_rng(|rng| {
+        let counts = if q.compact {
+            compact.reserve(numwant * entry);
+            shared
+                .swarms
+                .announce(&request, shared.now(), rng, &mut |p| {
+                    compact.extend_from_slice(p.addr)
+                })
+        } else {
+            shared
+                .swarms
+                .announce(&request, shared.now(), rng, &mut |p| {
+                    let ep = if p.addr.len() == 6 {
+                        let mut b = [0; 6];
+                        b.copy_from_slice(p.addr);
+                        Endpoint::V4(b)
+                    } else {
+                        let mut b = [0; 18];
+                        b.copy_from_slice(p.addr);
+                        Endpoint::V6(b)
+                    };
+                    dict.push(DictPeer {
+                        ip: ep.ip(),
+                        port: ep.port(),
+                        peer_id: (!q.no_peer_id).then_some(*p.peer_id),
+                    });
+                })
+        };
+        (counts, shared.interval(rng))
+    });
+    let counts = counts.map_err(|refused| failure(&refused.to_string()))?;
+    let head = ReplyHead {
+        interval,
+        min_interval: config.min_interval,
+        counts,
+        external_ip: ip,
+    };
+    let mut out = Vec::with_capacity(160 + compact.len());
+    if q.compact {
+        match endpoint {
+            Endpoint::V4(_) => http_proto::write_compact(&mut out, &head, &compact, &[]),
+            Endpoint::V6(_) => http_proto::write_compact(&mut out, &head, &[], &compact),
+        }
+    } else {
+        http_proto::write_dict(&mut out, &head, &dict);
+    }
+    Ok(out)
+}
+
+fn scrape(shared: &Shared, query: &[u8]) -> Response<Full<Bytes>> {
+    let mut hashes = Vec::new();
+    let parsed = if query.len() > shared.config.max_query {
+        Err(failure("request too long"))
+    } else {
+        http_proto::parse_scrape(query, shared.config.max_scrape, &mut hashes)
+            .map_err(|e| failure(&e.to_string()))
+    };
+    if let Err(body) = parsed {
+        shared.metrics.add(Counter::HttpScrapeFailed, 1);
+        return reply(StatusCode::OK, "text/plain", body);
+    }
+    if hashes.is_empty() {
+        if !shared.config.full_scrape {
+            shared.metrics.add(Counter::HttpScrapeFailed, 1);
+            return reply(
+                StatusCode::OK,
+                "text/plain",
+                failure("full scrape is disabled; pass info_hash"),
+            );
+        }
+        shared.metrics.add(Counter::HttpScrapeOk, 1);
+        let mut response = reply(StatusCode::OK, "text/plain", shared.full_scrape());
+        response
+            .headers_mut()
+            .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        return response;
+    }
+    let files: Vec<_> = hashes
+        .iter()
+        .filter(|hash| shared.allows(hash))
+        .map(|hash| (*hash, shared.swarms.scrape(hash)))
+        .collect();
+    let mut out = Vec::with_capacity(16 + files.len() * 80);
+    http_proto::write_scrape(&mut out, &files);
+    shared.metrics.add(Counter::HttpScrapeOk, 1);
+    reply(StatusCode::OK, "text/plain", out)
+}

@@ -1,0 +1,190 @@
+//! The `--state` file: completed counts and current peers, so a restart
+//! loses nothing users care about (bttrack.py's `dfile`).
+//!
+//! Bencode, written to a temporary file beside the target and renamed over
+//! it, so a crash mid-write leaves the previous state intact. Layout:
+//! `{version: 1, torrents: [{info hash, completed, peers: [[compact
+//! address (6 or 18 bytes), peer id, flags (1 seeder, 2 counted)]]}]}`.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::bencode::{self, Bencode, Value};
+
+use super::swarm::{Endpoint, PeerRecord, TorrentRecord};
+use super::TrackerError;
+
+const VERSION: i64 = 1;
+
+/// Encodes torrents as a state document.
+pub fn encode(torrents: &[TorrentRecord]) -> Vec<u8> {
+    let list = torrents
+        .iter()
+        .map(|t| {
+            let peers = t
+                .peers
+                .iter()
+                .map(|p| {
+                    let addr = match p.endpoint {
+                        Endpoint::V4(b) => b.to_vec(),
+                        Endpoint::V6(b) => b.to_vec(),
+                    };
+                    let flags = i64::from(p.seeder) | i64::from(p.counted) << 1;
+                    Bencode::List(vec![
+                        Bencode::Bytes(addr),
+                        Bencode::Bytes(p.peer_id.to_vec()),
+                        Bencode::Int(flags),
+                    ])
+                })
+                .collect();
+            bencode::dict([
+                ("completed", Bencode::Int(i64::from(t.completed))),
+                ("info hash", Bencode::Bytes(t.info_hash.to_vec())),
+                ("peers", Bencode::List(peers)),
+            ])
+        })
+        .collect();
+    bencode::dict([
+        ("torrents", Bencode::List(list)),
+        ("version", Bencode::Int(VERSION)),
+    ])
+    .encode()
+}
+
+fn id20(value: Option<&Value<'_>>) -> Option<[u8; 20]> {
+    value?.as_bytes()?.try_into().ok()
+}
+
+/// Decodes a state document; the error says what is wrong.
+pub fn decode(bytes: &[u8]) -> Result<Vec<TorrentRecord>, String> {
+    let root = bencode::decode(bytes).map_err(|e| e.to_string())?;
+    if root.get(b"version").and_then(Value::as_int) != Some(VERSION) {
+        return Err(format!(
+            "unknown version (this build reads version {VERSION})"
+        ));
+    }
+    let torrents = root
+        .get(b"torrents")
+        .and_then(Value::as_list)
+        .ok_or("no torrents list")?;
+    let mut out = Vec::with_capacity(torrents.len());
+    for (i, t) in torrents.iter().enumerate() {
+        let bad = |what: &str| format!("torrent {i}: {what}");
+        let info_hash = id20(t.get(b"info hash")).ok_or_else(|| bad("bad info hash"))?;
+        let completed = t
+            .get(b"completed")
+            .and_then(Value::as_int)
+            .and_then(|c| u32::try_from(c).ok())
+            .ok_or_else(|| bad("bad completed count"))?;
+        let mut peers = Vec::new();
+        for p in t.get(b"peers").and_then(Value::as_list).unwrap_or(&[]) {
+            let fields = p.as_list().ok_or_else(|| bad("peer is not a list"))?;
+            let [addr, id, flags] = fields else {
+                return Err(bad("peer needs 3 fields"));
+            };
+            let endpoint = match addr.as_bytes() {
+                Some(b) if b.len() == 6 => Endpoint::V4(b.try_into().map_err(|_| bad("addr"))?),
+                Some(b) if b.len() == 18 => Endpoint::V6(b.try_into().map_err(|_| bad("addr"))?),
+                _ => return Err(bad("peer address must be 6 or 18 bytes")),
+            };
+            let peer_id = id20(Some(id)).ok_or_else(|| bad("bad peer id"))?;
+            let flags = flags.as_int().ok_or_else(|| bad("bad flags"))?;
+            peers.push(PeerRecord {
+                endpoint,
+                peer_id,
+                seeder: flags & 1 != 0,
+                counted: flags & 2 != 0,
+            });
+        }
+        out.push(TorrentRecord {
+            info_hash,
+            completed,
+            peers,
+        });
+    }
+    Ok(out)
+}
+
+/// Loads a state file; a missing file is an empty state (first start).
+pub fn load(path: &Path) -> Result<Vec<TorrentRecord>, TrackerError> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(TrackerError::ReadState {
+                path: path.to_owned(),
+                source,
+            })
+        }
+    };
+    decode(&bytes).map_err(|reason| TrackerError::BadState {
+        path: path.to_owned(),
+        reason,
+    })
+}
+
+/// Writes the state atomically: temporary file in the same directory, then
+/// rename.
+pub fn save(path: &Path, torrents: &[TorrentRecord]) -> Result<(), TrackerError> {
+    let err = |source| TrackerError::WriteState {
+        path: path.to_owned(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
+    file.write_all(&encode(torrents)).map_err(err)?;
+    file.as_file().sync_all().map_err(err)?;
+    file.persist(path).map_err(|e| err(e.error))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Vec<TorrentRecord> {
+        vec![TorrentRecord {
+            info_hash: [1; 20],
+            completed: 4,
+            peers: vec![
+                PeerRecord {
+                    endpoint: Endpoint::V4([127, 0, 0, 1, 0, 80]),
+                    peer_id: [2; 20],
+                    seeder: true,
+                    counted: true,
+                },
+                PeerRecord {
+                    endpoint: Endpoint::V6([0; 18]),
+                    peer_id: [3; 20],
+                    seeder: false,
+                    counted: false,
+                },
+            ],
+        }]
+    }
+
+    #[test]
+    fn round_trips_through_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state");
+        assert_eq!(load(&path).unwrap(), vec![], "missing file: empty state");
+        save(&path, &sample()).unwrap();
+        assert_eq!(load(&path).unwrap(), sample());
+    }
+
+    #[test]
+    fn damaged_files_are_reported_with_their_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state");
+        std::fs::write(&path, b"d7:versioni9ee").unwrap();
+        let err = load(&path).unwrap_err().to_string();
+        assert!(err.contains("state") && err.contains("version"), "{err}");
+        let mut bytes = encode(&sample());
+        bytes.truncate(bytes.len() - 3);
+        std::fs::write(&path, bytes).unwrap();
+        assert!(matches!(load(&path), Err(TrackerError::BadState { .. })));
+    }
+}

@@ -1,0 +1,724 @@
+//! Swarm state: which peers announced which torrent, who seeds, how many
+//! completed. Pure: time (`now`, seconds on the tracker's clock) and
+//! randomness are parameters, nothing here touches a socket or a file.
+//!
+//! Peers are keyed by (source IP, port) and stored in their compact wire
+//! form (BEP 23 for IPv4, BEP 7 for IPv6) so replies are plain copies: an
+//! IPv4 peer costs a 32-byte record plus a 12-byte index slot. Seeders and
+//! leechers live in separate vectors so seeders can be handed leechers
+//! first without scanning. The store is sharded by info hash, each shard
+//! behind its own mutex that is never held across an `.await`.
+
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+/// A 20-byte info hash or peer id.
+pub type Id20 = [u8; 20];
+
+/// The `event` of an announce (BEP 3; BEP 15 numbers 0–3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// A regular announce (also `paused` and unknown values).
+    None,
+    Started,
+    Completed,
+    Stopped,
+}
+
+/// Where a peer can be reached, in compact wire form, big-endian:
+/// 4-byte IPv4 + port (BEP 23) or 16-byte IPv6 + port (BEP 7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    V4([u8; 6]),
+    V6([u8; 18]),
+}
+
+impl Endpoint {
+    /// The endpoint of `ip:port`, with v4-mapped IPv6 addresses turned
+    /// into plain IPv4 so a dual-stack socket does not split a peer in two.
+    pub fn new(ip: IpAddr, port: u16) -> Self {
+        match normalize_ip(ip) {
+            IpAddr::V4(v4) => {
+                let mut out = [0; 6];
+                out[..4].copy_from_slice(&v4.octets());
+                out[4..].copy_from_slice(&port.to_be_bytes());
+                Self::V4(out)
+            }
+            IpAddr::V6(v6) => {
+                let mut out = [0; 18];
+                out[..16].copy_from_slice(&v6.octets());
+                out[16..].copy_from_slice(&port.to_be_bytes());
+                Self::V6(out)
+            }
+        }
+    }
+
+    pub fn ip(&self) -> IpAddr {
+        match self {
+            Self::V4(b) => IpAddr::V4(Ipv4Addr::new(b[0], b[1], b[2], b[3])),
+            Self::V6(b) => {
+                let mut octets = [0; 16];
+                octets.copy_from_slice(&b[..16]);
+                IpAddr::V6(Ipv6Addr::from(octets))
+            }
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        match self {
+            Self::V4(b) => u16::from_be_bytes([b[4], b[5]]),
+            Self::V6(b) => u16::from_be_bytes([b[16], b[17]]),
+        }
+    }
+
+    pub fn socket_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.ip(), self.port())
+    }
+}
+
+/// IPv4-mapped IPv6 (`::ffff:a.b.c.d`) becomes IPv4; anything else is kept.
+pub fn normalize_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(v6),
+        },
+        v4 => v4,
+    }
+}
+
+/// What the swarm needs from an announce, already validated by a codec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Announce {
+    pub info_hash: Id20,
+    pub peer_id: Id20,
+    /// Source address of the request and the announced port.
+    pub endpoint: Endpoint,
+    pub event: Event,
+    /// Bytes left to download; 0 means a seeder.
+    pub left: u64,
+    /// Peers wanted, already capped by the codec.
+    pub numwant: usize,
+}
+
+/// Counts for one torrent, as announce and scrape report them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    pub seeders: u32,
+    pub leechers: u32,
+    /// Peers that announced `completed` with nothing left.
+    pub completed: u32,
+}
+
+/// Why an announce was refused; the text is sent as the failure reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    #[error("tracker is full: it tracks the maximum number of torrents")]
+    TooManyTorrents,
+    #[error("swarm is full: this torrent has the maximum number of peers")]
+    SwarmFull,
+}
+
+/// A peer handed out by an announce: compact address (6 or 18 bytes) and id.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerRef<'a> {
+    pub addr: &'a [u8],
+    pub peer_id: &'a Id20,
+}
+
+/// Randomness for peer selection and interval jitter.
+pub trait Rng {
+    fn next_u64(&mut self) -> u64;
+
+    /// A value in `0..n` (0 when `n` is 0); the slight modulo bias is harmless here.
+    fn below(&mut self, n: usize) -> usize {
+        if n == 0 {
+            0
+        } else {
+            usize::try_from(self.next_u64() % n as u64).unwrap_or(0)
+        }
+    }
+}
+
+/// A small fast generator (xorshift64*); not for secrets.
+#[derive(Debug, Clone)]
+pub struct XorShift(u64);
+
+impl XorShift {
+    pub fn new(seed: u64) -> Self {
+        Self(seed | 1)
+    }
+}
+
+impl Rng for XorShift {
+    fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Peer<const N: usize> {
+    addr: [u8; N],
+    peer_id: Id20,
+    last_seen: u32,
+    /// Its `completed` was counted already (the count rises once per peer).
+    counted: bool,
+}
+
+/// Set in an index slot when the peer is in `seeders`.
+const SEEDER_BIT: u32 = 1 << 31;
+
+/// Peers of one address family: two dense vectors plus an index by address.
+#[derive(Debug)]
+struct PeerList<const N: usize> {
+    leechers: Vec<Peer<N>>,
+    seeders: Vec<Peer<N>>,
+    index: HashMap<[u8; N], u32>,
+}
+
+impl<const N: usize> Default for PeerList<N> {
+    fn default() -> Self {
+        Self {
+            leechers: Vec::new(),
+            seeders: Vec::new(),
+            index: HashMap::new(),
+        }
+    }
+}
+
+fn slot(seeder: bool, pos: usize) -> u32 {
+    // Positions fit: a swarm is capped far below 2^31 peers.
+    let pos = u32::try_from(pos).unwrap_or(SEEDER_BIT - 1);
+    if seeder {
+        pos | SEEDER_BIT
+    } else {
+        pos
+    }
+}
+
+fn unslot(slot: u32) -> (bool, usize) {
+    (slot & SEEDER_BIT != 0, (slot & !SEEDER_BIT) as usize)
+}
+
+impl<const N: usize> PeerList<N> {
+    fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    fn vec_mut(&mut self, seeder: bool) -> &mut Vec<Peer<N>> {
+        if seeder {
+            &mut self.seeders
+        } else {
+            &mut self.leechers
+        }
+    }
+
+    fn remove(&mut self, addr: &[u8; N]) -> Option<Peer<N>> {
+        let (seeder, pos) = unslot(self.index.remove(addr)?);
+        self.take_at(seeder, pos)
+    }
+
+    /// Removes the record at `pos`; the index entry must be gone already.
+    fn take_at(&mut self, seeder: bool, pos: usize) -> Option<Peer<N>> {
+        let vec = self.vec_mut(seeder);
+        if pos >= vec.len() {
+            return None;
+        }
+        let peer = vec.swap_remove(pos);
+        if let Some(moved) = vec.get(pos) {
+            let moved_addr = moved.addr;
+            self.index.insert(moved_addr, slot(seeder, pos));
+        }
+        Some(peer)
+    }
+
+    fn insert(&mut self, peer: Peer<N>, seeder: bool) {
+        let vec = self.vec_mut(seeder);
+        let pos = vec.len();
+        let addr = peer.addr;
+        vec.push(peer);
+        self.index.insert(addr, slot(seeder, pos));
+    }
+
+    /// Drops peers last seen before `cutoff`; returns how many.
+    fn expire(&mut self, cutoff: u32) -> usize {
+        let mut removed = 0;
+        for seeder in [false, true] {
+            let mut pos = 0;
+            while pos < self.vec_mut(seeder).len() {
+                let peer = &self.vec_mut(seeder)[pos];
+                if peer.last_seen < cutoff {
+                    let addr = peer.addr;
+                    self.index.remove(&addr);
+                    self.take_at(seeder, pos);
+                    removed += 1;
+                } else {
+                    pos += 1;
+                }
+            }
+        }
+        if removed > 0 && self.index.len() * 4 < self.index.capacity() {
+            self.shrink();
+        }
+        removed
+    }
+
+    fn shrink(&mut self) {
+        self.leechers.shrink_to_fit();
+        self.seeders.shrink_to_fit();
+        self.index.shrink_to_fit();
+    }
+
+    /// Hands out up to `want` peers other than `requester`, from a random
+    /// window: leechers first for a seeder (seeders only fill up), one
+    /// window over seeders and leechers together for a leecher.
+    fn select<'o>(
+        &'o self,
+        requester: &[u8; N],
+        requester_seeds: bool,
+        want: usize,
+        rng: &mut dyn Rng,
+        out: &mut dyn FnMut(PeerRef<'o>),
+    ) -> usize {
+        let mut given = 0;
+        let mut pass = Pass {
+            requester,
+            want,
+            given: &mut given,
+            rng,
+            out,
+        };
+        if requester_seeds {
+            pass.window(self.leechers.len(), |i| &self.leechers[i]);
+            pass.window(self.seeders.len(), |i| &self.seeders[i]);
+        } else {
+            let seeders = self.seeders.len();
+            pass.window(seeders + self.leechers.len(), |i| {
+                if i < seeders {
+                    &self.seeders[i]
+                } else {
+                    &self.leechers[i - seeders]
+                }
+            });
+        }
+        given
+    }
+}
+
+/// One selection: hands out peers until `want` are given.
+struct Pass<'a, 'o, const N: usize> {
+    requester: &'a [u8; N],
+    want: usize,
+    given: &'a mut usize,
+    rng: &'a mut dyn Rng,
+    out: &'a mut dyn FnMut(PeerRef<'o>),
+}
+
+impl<'o, const N: usize> Pass<'_, 'o, N> {
+    /// Walks `len` records from a random start, wrapping around.
+    fn window(&mut self, len: usize, peer_at: impl Fn(usize) -> &'o Peer<N>) {
+        let start = self.rng.below(len);
+        for k in 0..len {
+            if *self.given >= self.want {
+                return;
+            }
+            let peer = peer_at((start + k) % len);
+            if &peer.addr != self.requester {
+                (self.out)(PeerRef {
+                    addr: &peer.addr,
+                    peer_id: &peer.peer_id,
+                });
+                *self.given += 1;
+            }
+        }
+    }
+}
+
+/// One torrent: IPv4 peers, IPv6 peers (boxed: most swarms have none) and
+/// the completed count, which outlives the peers.
+#[derive(Debug, Default)]
+struct Swarm {
+    v4: PeerList<6>,
+    v6: Option<Box<PeerList<18>>>,
+    completed: u32,
+}
+
+impl Swarm {
+    fn counts(&self) -> Counts {
+        let (mut seeders, mut leechers) = (self.v4.seeders.len(), self.v4.leechers.len());
+        if let Some(v6) = &self.v6 {
+            seeders += v6.seeders.len();
+            leechers += v6.leechers.len();
+        }
+        Counts {
+            seeders: u32::try_from(seeders).unwrap_or(u32::MAX),
+            leechers: u32::try_from(leechers).unwrap_or(u32::MAX),
+            completed: self.completed,
+        }
+    }
+
+    fn peer_count(&self) -> usize {
+        self.v4.len() + self.v6.as_ref().map_or(0, |v6| v6.len())
+    }
+}
+
+/// Limits on what requests can make the store grow to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_torrents: usize,
+    pub max_peers_per_swarm: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_torrents: 1_000_000,
+            max_peers_per_swarm: 100_000,
+        }
+    }
+}
+
+/// One stored peer, for state files and status pages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerRecord {
+    pub endpoint: Endpoint,
+    pub peer_id: Id20,
+    pub seeder: bool,
+    pub counted: bool,
+}
+
+/// One torrent as saved to or loaded from a state file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TorrentRecord {
+    pub info_hash: Id20,
+    pub completed: u32,
+    pub peers: Vec<PeerRecord>,
+}
+
+/// Totals over every torrent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Totals {
+    pub torrents: usize,
+    pub seeders: u64,
+    pub leechers: u64,
+    pub completed: u64,
+}
+
+const SHARDS: usize = 64;
+
+/// Every swarm, sharded by info hash.
+#[derive(Debug)]
+pub struct Swarms {
+    shards: Box<[Mutex<HashMap<Id20, Swarm>>]>,
+    /// Entries over all shards, so the torrent limit is global.
+    torrents: AtomicUsize,
+    limits: Limits,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic elsewhere must not take the tracker down with it.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Shared announce logic for one family's peer list.
+#[allow(clippy::too_many_arguments)]
+fn announce_in<const N: usize>(
+    list: &mut PeerList<N>,
+    swarm_peers: usize,
+    completed: &mut u32,
+    addr: [u8; N],
+    req: &Announce,
+    now: u32,
+    limits: &Limits,
+    rng: &mut dyn Rng,
+    out: &mut dyn FnMut(PeerRef<'_>),
+) -> Result<(), Refused> {
+    let seeder = req.left == 0;
+    if req.event == Event::Stopped {
+        list.remove(&addr);
+        return Ok(());
+    }
+    let existing = list.index.get(&addr).copied().map(unslot);
+    let mut peer = match existing {
+        Some((was_seeder, pos)) => {
+            list.index.remove(&addr);
+            match list.take_at(was_seeder, pos) {
+                Some(peer) => peer,
+                None => return Ok(()),
+            }
+        }
+        None => {
+            if swarm_peers >= limits.max_peers_per_swarm {
+                return Err(Refused::SwarmFull);
+            }
+            Peer {
+                addr,
+                peer_id: req.peer_id,
+                last_seen: now,
+                counted: false,
+            }
+        }
+    };
+    peer.peer_id = req.peer_id;
+    peer.last_seen = now;
+    if req.event == Event::Completed && seeder && !peer.counted {
+        peer.counted = true;
+        *completed = completed.saturating_add(1);
+    }
+    list.insert(peer, seeder);
+    if req.numwant > 0 {
+        list.select(&addr, seeder, req.numwant, rng, out);
+    }
+    Ok(())
+}
+
+impl Swarms {
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            torrents: AtomicUsize::new(0),
+            limits,
+        }
+    }
+
+    fn shard(&self, info_hash: &Id20) -> &Mutex<HashMap<Id20, Swarm>> {
+        // Info hashes are SHA digests, so their bytes are already uniform.
+        &self.shards[usize::from(info_hash[19]) % SHARDS]
+    }
+
+    /// Records an announce and hands up to `numwant` other peers of the
+    /// requester's address family to `out`. Returns the counts after it.
+    pub fn announce(
+        &self,
+        req: &Announce,
+        now: u32,
+        rng: &mut dyn Rng,
+        out: &mut dyn FnMut(PeerRef<'_>),
+    ) -> Result<Counts, Refused> {
+        let mut shard = lock(self.shard(&req.info_hash));
+        let swarm = match shard.entry(req.info_hash) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            // `stopped` never creates anything.
+            Entry::Vacant(_) if req.event == Event::Stopped => return Ok(Counts::default()),
+            Entry::Vacant(entry) => {
+                if self.torrents.load(Ordering::Relaxed) >= self.limits.max_torrents {
+                    return Err(Refused::TooManyTorrents);
+                }
+                self.torrents.fetch_add(1, Ordering::Relaxed);
+                entry.insert(Swarm::default())
+            }
+        };
+        let peers = swarm.peer_count();
+        match req.endpoint {
+            Endpoint::V4(addr) => announce_in(
+                &mut swarm.v4,
+                peers,
+                &mut swarm.completed,
+                addr,
+                req,
+                now,
+                &self.limits,
+                rng,
+                out,
+            )?,
+            Endpoint::V6(addr) => {
+                let v6 = swarm.v6.get_or_insert_with(Box::default);
+                announce_in(
+                    v6,
+                    peers,
+                    &mut swarm.completed,
+                    addr,
+                    req,
+                    now,
+                    &self.limits,
+                    rng,
+                    out,
+                )?;
+            }
+        }
+        Ok(swarm.counts())
+    }
+
+    /// Counts for one torrent; an unknown torrent has all zeros.
+    pub fn scrape(&self, info_hash: &Id20) -> Counts {
+        lock(self.shard(info_hash))
+            .get(info_hash)
+            .map(Swarm::counts)
+            .unwrap_or_default()
+    }
+
+    /// Drops peers last seen before `cutoff`, then empty swarms; a swarm
+    /// with a completed count stays as a small entry so the count survives.
+    /// Returns the number of peers removed.
+    pub fn expire(&self, cutoff: u32) -> usize {
+        let mut removed = 0;
+        for shard in &*self.shards {
+            let mut shard = lock(shard);
+            let before = shard.len();
+            shard.retain(|_, swarm| {
+                removed += swarm.v4.expire(cutoff);
+                if let Some(v6) = &mut swarm.v6 {
+                    removed += v6.expire(cutoff);
+                    if v6.len() == 0 {
+                        swarm.v6 = None;
+                    }
+                }
+                if swarm.peer_count() == 0 {
+                    swarm.v4.shrink();
+                }
+                swarm.peer_count() > 0 || swarm.completed > 0
+            });
+            self.torrents
+                .fetch_sub(before - shard.len(), Ordering::Relaxed);
+        }
+        removed
+    }
+
+    /// Drops every swarm whose info hash `keep` rejects (after an access
+    /// list changed). Returns how many were dropped.
+    pub fn retain(&self, mut keep: impl FnMut(&Id20) -> bool) -> usize {
+        let mut dropped = 0;
+        for shard in &*self.shards {
+            let mut shard = lock(shard);
+            let before = shard.len();
+            shard.retain(|hash, _| keep(hash));
+            dropped += before - shard.len();
+        }
+        self.torrents.fetch_sub(dropped, Ordering::Relaxed);
+        dropped
+    }
+
+    pub fn totals(&self) -> Totals {
+        let mut totals = Totals::default();
+        for shard in &*self.shards {
+            for swarm in lock(shard).values() {
+                let counts = swarm.counts();
+                totals.torrents += 1;
+                totals.seeders += u64::from(counts.seeders);
+                totals.leechers += u64::from(counts.leechers);
+                totals.completed += u64::from(counts.completed);
+            }
+        }
+        totals
+    }
+
+    /// Counts of every torrent, sorted by info hash (status page, full scrape).
+    pub fn all_counts(&self) -> Vec<(Id20, Counts)> {
+        let mut all = Vec::new();
+        for shard in &*self.shards {
+            all.extend(
+                lock(shard)
+                    .iter()
+                    .map(|(hash, swarm)| (*hash, swarm.counts())),
+            );
+        }
+        all.sort_unstable_by_key(|entry| entry.0);
+        all
+    }
+
+    /// Everything worth keeping across a restart.
+    pub fn export(&self) -> Vec<TorrentRecord> {
+        fn records<const N: usize>(list: &PeerList<N>, out: &mut Vec<PeerRecord>) {
+            for (seeder, vec) in [(false, &list.leechers), (true, &list.seeders)] {
+                for peer in vec {
+                    let endpoint = if N == 6 {
+                        let mut b = [0; 6];
+                        b.copy_from_slice(&peer.addr[..6]);
+                        Endpoint::V4(b)
+                    } else {
+                        let mut b = [0; 18];
+                        b.copy_from_slice(&peer.addr[..18]);
+                        Endpoint::V6(b)
+                    };
+                    out.push(PeerRecord {
+                        endpoint,
+                        peer_id: peer.peer_id,
+                        seeder,
+                        counted: peer.counted,
+                    });
+                }
+            }
+        }
+        let mut all = Vec::new();
+        for shard in &*self.shards {
+            for (hash, swarm) in lock(shard).iter() {
+                let mut peers = Vec::with_capacity(swarm.peer_count());
+                records(&swarm.v4, &mut peers);
+                if let Some(v6) = &swarm.v6 {
+                    records(v6, &mut peers);
+                }
+                all.push(TorrentRecord {
+                    info_hash: *hash,
+                    completed: swarm.completed,
+                    peers,
+                });
+            }
+        }
+        all.sort_unstable_by_key(|record| record.info_hash);
+        all
+    }
+
+    /// Loads saved torrents; their peers count as seen at `now`, so they get
+    /// a full timeout to re-announce. Limits apply as for announces.
+    pub fn import(&self, records: Vec<TorrentRecord>, now: u32) {
+        for record in records {
+            let mut shard = lock(self.shard(&record.info_hash));
+            let swarm = match shard.entry(record.info_hash) {
+                Entry::Occupied(entry) => entry.into_mut(),
+                Entry::Vacant(entry) => {
+                    if self.torrents.load(Ordering::Relaxed) >= self.limits.max_torrents {
+                        continue;
+                    }
+                    self.torrents.fetch_add(1, Ordering::Relaxed);
+                    entry.insert(Swarm::default())
+                }
+            };
+            swarm.completed = swarm.completed.max(record.completed);
+            for peer in record.peers {
+                if swarm.peer_count() >= self.limits.max_peers_per_swarm {
+                    break;
+                }
+                match peer.endpoint {
+                    Endpoint::V4(addr) => {
+                        if swarm.v4.index.contains_key(&addr) {
+                            continue;
+                        }
+                        swarm.v4.insert(
+                            Peer {
+                                addr,
+                                peer_id: peer.peer_id,
+                                last_seen: now,
+                                counted: peer.counted,
+                            },
+                            peer.seeder,
+                        );
+                    }
+                    Endpoint::V6(addr) => {
+                        let v6 = swarm.v6.get_or_insert_with(Box::default);
+                        if v6.index.contains_key(&addr) {
+                            continue;
+                        }
+                        v6.insert(
+                            Peer {
+                                addr,
+                                peer_id: peer.peer_id,
+                                last_seen: now,
+                                counted: peer.counted,
+                            },
+                            peer.seeder,
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,320 @@
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use proptest::prelude::*;
+
+use super::*;
+
+const HASH: Id20 = [7; 20];
+
+fn v4(last: u8, port: u16) -> Endpoint {
+    Endpoint::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, last)), port)
+}
+
+fn req(endpoint: Endpoint, event: Event, left: u64, numwant: usize) -> Announce {
+    Announce {
+        info_hash: HASH,
+        peer_id: [endpoint.port() as u8; 20],
+        endpoint,
+        event,
+        left,
+        numwant,
+    }
+}
+
+/// Announces and returns the counts and the addresses handed out.
+fn announce(swarms: &Swarms, req: &Announce, now: u32) -> (Counts, Vec<Vec<u8>>) {
+    let mut peers = Vec::new();
+    let counts = swarms
+        .announce(req, now, &mut XorShift::new(42), &mut |p| {
+            peers.push(p.addr.to_vec())
+        })
+        .expect("announce accepted");
+    (counts, peers)
+}
+
+fn bytes(endpoint: Endpoint) -> Vec<u8> {
+    match endpoint {
+        Endpoint::V4(b) => b.to_vec(),
+        Endpoint::V6(b) => b.to_vec(),
+    }
+}
+
+#[test]
+fn endpoint_normalises_v4_mapped_addresses() {
+    let mapped = IpAddr::V6(Ipv4Addr::new(192, 0, 2, 1).to_ipv6_mapped());
+    assert_eq!(
+        Endpoint::new(mapped, 6881),
+        Endpoint::V4([192, 0, 2, 1, 0x1a, 0xe1])
+    );
+    let v6 = Endpoint::new(IpAddr::V6(Ipv6Addr::LOCALHOST), 80);
+    assert_eq!(v6.socket_addr().to_string(), "[::1]:80");
+}
+
+#[test]
+fn requester_is_never_returned_to_itself() {
+    let swarms = Swarms::new(Limits::default());
+    let (counts, peers) = announce(&swarms, &req(v4(1, 1000), Event::Started, 5, 50), 0);
+    assert_eq!(counts.leechers, 1);
+    assert!(peers.is_empty());
+    let (counts, peers) = announce(&swarms, &req(v4(2, 1000), Event::Started, 5, 50), 0);
+    assert_eq!(counts.leechers, 2);
+    assert_eq!(peers, vec![bytes(v4(1, 1000))]);
+}
+
+#[test]
+fn same_ip_different_port_is_another_peer() {
+    let swarms = Swarms::new(Limits::default());
+    announce(&swarms, &req(v4(1, 1000), Event::Started, 5, 50), 0);
+    let (counts, peers) = announce(&swarms, &req(v4(1, 1001), Event::Started, 5, 50), 0);
+    assert_eq!(counts.leechers, 2);
+    assert_eq!(peers, vec![bytes(v4(1, 1000))]);
+}
+
+#[test]
+fn seeders_get_leechers_first() {
+    let swarms = Swarms::new(Limits::default());
+    for i in 0..10 {
+        announce(&swarms, &req(v4(i, 1), Event::Started, 0, 0), 0);
+    }
+    for i in 10..13 {
+        announce(&swarms, &req(v4(i, 1), Event::Started, 9, 0), 0);
+    }
+    let (counts, peers) = announce(&swarms, &req(v4(0, 1), Event::None, 0, 4), 0);
+    assert_eq!((counts.seeders, counts.leechers), (10, 3));
+    assert_eq!(peers.len(), 4);
+    let leechers: Vec<Vec<u8>> = (10..13).map(|i| bytes(v4(i, 1))).collect();
+    for peer in &peers[..3] {
+        assert!(leechers.contains(peer), "leechers come first: {peers:?}");
+    }
+    assert!(!leechers.contains(&peers[3]));
+}
+
+#[test]
+fn numwant_caps_the_reply_and_zero_gives_none() {
+    let swarms = Swarms::new(Limits::default());
+    for i in 0..30 {
+        announce(&swarms, &req(v4(i, 1), Event::Started, 1, 0), 0);
+    }
+    let (_, peers) = announce(&swarms, &req(v4(100, 1), Event::None, 1, 7), 0);
+    assert_eq!(peers.len(), 7);
+    let unique: std::collections::HashSet<_> = peers.iter().collect();
+    assert_eq!(unique.len(), 7, "no duplicates");
+    let (counts, peers) = announce(&swarms, &req(v4(101, 1), Event::None, 1, 0), 0);
+    assert!(peers.is_empty());
+    assert_eq!(counts.leechers, 32);
+}
+
+#[test]
+fn stopped_removes_the_peer_and_never_creates_one() {
+    let swarms = Swarms::new(Limits::default());
+    let (counts, _) = announce(&swarms, &req(v4(1, 1), Event::Stopped, 0, 50), 0);
+    assert_eq!(counts, Counts::default());
+    assert_eq!(swarms.totals().torrents, 0, "no swarm created");
+
+    announce(&swarms, &req(v4(1, 1), Event::Started, 1, 50), 0);
+    announce(&swarms, &req(v4(2, 1), Event::Started, 0, 50), 0);
+    let (counts, peers) = announce(&swarms, &req(v4(1, 1), Event::Stopped, 1, 50), 0);
+    assert_eq!((counts.seeders, counts.leechers), (1, 0));
+    assert!(peers.is_empty(), "a stopping peer gets no peers");
+    let (_, peers) = announce(&swarms, &req(v4(3, 1), Event::None, 1, 50), 0);
+    assert_eq!(peers, vec![bytes(v4(2, 1))]);
+}
+
+#[test]
+fn completed_counts_once_per_peer_and_only_with_nothing_left() {
+    let swarms = Swarms::new(Limits::default());
+    announce(&swarms, &req(v4(1, 1), Event::Started, 10, 0), 0);
+    let (counts, _) = announce(&swarms, &req(v4(1, 1), Event::Completed, 3, 0), 0);
+    assert_eq!(counts.completed, 0, "left > 0 is not a completion");
+    let (counts, _) = announce(&swarms, &req(v4(1, 1), Event::Completed, 0, 0), 0);
+    assert_eq!(
+        (counts.completed, counts.seeders, counts.leechers),
+        (1, 1, 0)
+    );
+    let (counts, _) = announce(&swarms, &req(v4(1, 1), Event::Completed, 0, 0), 0);
+    assert_eq!(counts.completed, 1, "repeated completed");
+    let (counts, _) = announce(&swarms, &req(v4(2, 1), Event::Completed, 0, 0), 0);
+    assert_eq!(counts.completed, 2);
+}
+
+#[test]
+fn expiry_drops_quiet_peers_and_empty_swarms_but_keeps_completed() {
+    let swarms = Swarms::new(Limits::default());
+    announce(&swarms, &req(v4(1, 1), Event::Completed, 0, 0), 100);
+    announce(&swarms, &req(v4(2, 1), Event::Started, 5, 0), 200);
+    let other = Announce {
+        info_hash: [9; 20],
+        ..req(v4(3, 1), Event::Started, 5, 0)
+    };
+    swarms
+        .announce(&other, 100, &mut XorShift::new(1), &mut |_| {})
+        .unwrap();
+    assert_eq!(swarms.expire(150), 2);
+    assert_eq!(
+        swarms.scrape(&HASH),
+        Counts {
+            seeders: 0,
+            leechers: 1,
+            completed: 1
+        }
+    );
+    assert_eq!(swarms.scrape(&[9; 20]), Counts::default());
+    assert_eq!(
+        swarms.totals().torrents,
+        1,
+        "empty swarm without completions dropped"
+    );
+    assert_eq!(swarms.expire(300), 1);
+    assert_eq!(swarms.scrape(&HASH).completed, 1, "completed count kept");
+    assert_eq!(swarms.totals().torrents, 1);
+}
+
+#[test]
+fn limits_refuse_new_entries_but_serve_existing_ones() {
+    let swarms = Swarms::new(Limits {
+        max_torrents: 1,
+        max_peers_per_swarm: 2,
+    });
+    let mut rng = XorShift::new(1);
+    swarms
+        .announce(
+            &req(v4(1, 1), Event::Started, 1, 0),
+            0,
+            &mut rng,
+            &mut |_| {},
+        )
+        .unwrap();
+    swarms
+        .announce(
+            &req(v4(2, 1), Event::Started, 1, 0),
+            0,
+            &mut rng,
+            &mut |_| {},
+        )
+        .unwrap();
+    assert_eq!(
+        swarms.announce(
+            &req(v4(3, 1), Event::Started, 1, 0),
+            0,
+            &mut rng,
+            &mut |_| {}
+        ),
+        Err(Refused::SwarmFull)
+    );
+    swarms
+        .announce(&req(v4(1, 1), Event::None, 0, 0), 0, &mut rng, &mut |_| {})
+        .unwrap();
+    let other = Announce {
+        info_hash: [1; 20],
+        ..req(v4(1, 1), Event::Started, 1, 0)
+    };
+    assert_eq!(
+        swarms.announce(&other, 0, &mut rng, &mut |_| {}),
+        Err(Refused::TooManyTorrents)
+    );
+}
+
+#[test]
+fn ipv6_peers_go_only_to_ipv6_requesters() {
+    let swarms = Swarms::new(Limits::default());
+    let six = |port| Endpoint::new(IpAddr::V6(Ipv6Addr::LOCALHOST), port);
+    announce(&swarms, &req(six(1), Event::Started, 1, 0), 0);
+    announce(&swarms, &req(v4(1, 1), Event::Started, 1, 0), 0);
+    let (counts, peers) = announce(&swarms, &req(six(2), Event::None, 1, 50), 0);
+    assert_eq!(counts.leechers, 3, "counts cover both families");
+    assert_eq!(peers, vec![bytes(six(1))]);
+    let (_, peers) = announce(&swarms, &req(v4(2, 1), Event::None, 1, 50), 0);
+    assert_eq!(peers, vec![bytes(v4(1, 1))]);
+}
+
+#[test]
+fn export_then_import_restores_counts_and_peers() {
+    let swarms = Swarms::new(Limits::default());
+    announce(&swarms, &req(v4(1, 1), Event::Completed, 0, 0), 0);
+    announce(&swarms, &req(v4(2, 1), Event::Started, 4, 0), 0);
+    let six = Endpoint::new(IpAddr::V6(Ipv6Addr::LOCALHOST), 9);
+    announce(&swarms, &req(six, Event::Started, 4, 0), 0);
+    let saved = swarms.export();
+    let restored = Swarms::new(Limits::default());
+    restored.import(saved.clone(), 500);
+    assert_eq!(restored.export(), saved);
+    assert_eq!(restored.scrape(&HASH), swarms.scrape(&HASH));
+    // Imported peers count as just seen: they survive an expiry before `now`.
+    assert_eq!(restored.expire(400), 0);
+    // The peer that completed before the restart is not counted twice.
+    let (counts, _) = announce(&restored, &req(v4(1, 1), Event::Completed, 0, 0), 600);
+    assert_eq!(counts.completed, 1);
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Announce { who: u8, event: u8, seeder: bool },
+    Expire { cutoff: u32 },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0u8..12, 0u8..4, any::<bool>()).prop_map(|(who, event, seeder)| Op::Announce { who, event, seeder }),
+        1 => (0u32..40).prop_map(|cutoff| Op::Expire { cutoff }),
+    ]
+}
+
+proptest! {
+    /// Counts, peer lists and the index agree with a plain model after any
+    /// sequence of announces and expiries.
+    #[test]
+    fn store_matches_a_simple_model(ops in proptest::collection::vec(op(), 1..80)) {
+        let swarms = Swarms::new(Limits::default());
+        // who -> (seeder, last_seen)
+        let mut model: HashMap<u8, (bool, u32)> = HashMap::new();
+        let mut counted: std::collections::HashSet<u8> = Default::default();
+        let mut completed = 0u32;
+        for (now, op) in ops.into_iter().enumerate() {
+            let now = now as u32;
+            match op {
+                Op::Announce { who, event, seeder } => {
+                    let event = [Event::None, Event::Started, Event::Completed, Event::Stopped][usize::from(event)];
+                    let endpoint = if who % 3 == 0 {
+                        Endpoint::new(IpAddr::V6(Ipv6Addr::new(1, 0, 0, 0, 0, 0, 0, u16::from(who))), 1)
+                    } else {
+                        v4(who, 1)
+                    };
+                    let (counts, peers) = announce(&swarms, &req(endpoint, event, u64::from(!seeder), 100), now);
+                    if event == Event::Stopped {
+                        model.remove(&who);
+                        counted.remove(&who);
+                        prop_assert!(peers.is_empty());
+                    } else {
+                        model.insert(who, (seeder, now));
+                        if event == Event::Completed && seeder && counted.insert(who) {
+                            completed += 1;
+                        }
+                        let same_family = model.keys().filter(|w| (**w % 3 == 0) == (who % 3 == 0)).count();
+                        prop_assert_eq!(peers.len(), same_family - 1);
+                        prop_assert!(!peers.contains(&bytes(endpoint)));
+                    }
+                    if !(model.is_empty() && completed == 0 && event == Event::Stopped) {
+                        let seeders = model.values().filter(|(s, _)| *s).count() as u32;
+                        prop_assert_eq!(counts, Counts { seeders, leechers: model.len() as u32 - seeders, completed });
+                    }
+                }
+                Op::Expire { cutoff } => {
+                    model.retain(|who, (_, seen)| {
+                        let keep = *seen >= cutoff;
+                        if !keep { counted.remove(who); }
+                        keep
+                    });
+                    swarms.expire(cutoff);
+                }
+            }
+        }
+        let seeders = model.values().filter(|(s, _)| *s).count() as u32;
+        let expected = if model.is_empty() && completed == 0 {
+            Counts::default()
+        } else {
+            Counts { seeders, leechers: model.len() as u32 - seeders, completed }
+        };
+        prop_assert_eq!(swarms.scrape(&HASH), expected);
+    }
+}
