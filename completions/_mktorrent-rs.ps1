@@ -29,6 +29,7 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show what a .torrent file holds')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check content on disk against a .torrent file')
             [CompletionResult]::new('magnet', 'magnet', [CompletionResultType]::ParameterValue, 'Print the magnet link of a .torrent file')
+            [CompletionResult]::new('dht', 'dht', [CompletionResultType]::ParameterValue, 'Run or query a Mainline DHT node (BEP 5)')
             [CompletionResult]::new('tracker', 'tracker', [CompletionResultType]::ParameterValue, 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)')
             [CompletionResult]::new('check-web-seeds', 'check-web-seeds', [CompletionResultType]::ParameterValue, 'Check that a torrent''s web seeds serve its content')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a completion script for a shell (the same as in completions/)')
@@ -110,6 +111,96 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'mktorrent-rs;dht' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run a long-lived DHT node: a bootstrap router for others')
+            [CompletionResult]::new('get-peers', 'get-peers', [CompletionResultType]::ParameterValue, 'Find peers of a torrent through the DHT')
+            [CompletionResult]::new('announce', 'announce', [CompletionResultType]::ParameterValue, 'Announce that a peer on this machine has a torrent')
+            [CompletionResult]::new('ping', 'ping', [CompletionResultType]::ParameterValue, 'Check that a DHT node answers')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'mktorrent-rs;dht;serve' {
+            [CompletionResult]::new('--bind', '--bind', [CompletionResultType]::ParameterName, 'UDP address to listen on ([addr]:port for IPv6) [default: 0.0.0.0:6881 for serve, 0.0.0.0:0 otherwise]')
+            [CompletionResult]::new('--bootstrap', '--bootstrap', [CompletionResultType]::ParameterName, 'Node to join the network through (repeatable). Given any, the public routers are not used')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'Routing table file to start from; `serve` writes it back at exit')
+            [CompletionResult]::new('--rate-limit', '--rate-limit', [CompletionResultType]::ParameterName, 'Incoming queries answered per second per IP address (0: no limit)')
+            [CompletionResult]::new('--status-interval', '--status-interval', [CompletionResultType]::ParameterName, 'Seconds between status lines on stdout')
+            [CompletionResult]::new('--bind6', '--bind6', [CompletionResultType]::ParameterName, 'Also run an IPv6 node (BEP 32) on this address, e.g. [::]:6881; it shares the node id')
+            [CompletionResult]::new('--metrics', '--metrics', [CompletionResultType]::ParameterName, 'Write Prometheus-style counters to this file at each status line')
+            [CompletionResult]::new('--no-default-routers', '--no-default-routers', [CompletionResultType]::ParameterName, 'Use no public router (e.g. to start a private network as its first node)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'mktorrent-rs;dht;get-peers' {
+            [CompletionResult]::new('--bind', '--bind', [CompletionResultType]::ParameterName, 'UDP address to listen on ([addr]:port for IPv6) [default: 0.0.0.0:6881 for serve, 0.0.0.0:0 otherwise]')
+            [CompletionResult]::new('--bootstrap', '--bootstrap', [CompletionResultType]::ParameterName, 'Node to join the network through (repeatable). Given any, the public routers are not used')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'Routing table file to start from; `serve` writes it back at exit')
+            [CompletionResult]::new('--rate-limit', '--rate-limit', [CompletionResultType]::ParameterName, 'Incoming queries answered per second per IP address (0: no limit)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up after this many seconds')
+            [CompletionResult]::new('--no-default-routers', '--no-default-routers', [CompletionResultType]::ParameterName, 'Use no public router (e.g. to start a private network as its first node)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'mktorrent-rs;dht;announce' {
+            [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'TCP port the peer listens on')
+            [CompletionResult]::new('--bind', '--bind', [CompletionResultType]::ParameterName, 'UDP address to listen on ([addr]:port for IPv6) [default: 0.0.0.0:6881 for serve, 0.0.0.0:0 otherwise]')
+            [CompletionResult]::new('--bootstrap', '--bootstrap', [CompletionResultType]::ParameterName, 'Node to join the network through (repeatable). Given any, the public routers are not used')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'Routing table file to start from; `serve` writes it back at exit')
+            [CompletionResult]::new('--rate-limit', '--rate-limit', [CompletionResultType]::ParameterName, 'Incoming queries answered per second per IP address (0: no limit)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up after this many seconds')
+            [CompletionResult]::new('--implied-port', '--implied-port', [CompletionResultType]::ParameterName, 'Let nodes use the UDP source port instead (behind NAT)')
+            [CompletionResult]::new('--no-default-routers', '--no-default-routers', [CompletionResultType]::ParameterName, 'Use no public router (e.g. to start a private network as its first node)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'mktorrent-rs;dht;ping' {
+            [CompletionResult]::new('--bind', '--bind', [CompletionResultType]::ParameterName, 'UDP address to send from [default: 0.0.0.0:0, or [::]:0 for an IPv6 node]')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up after this many seconds')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'mktorrent-rs;dht;help' {
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run a long-lived DHT node: a bootstrap router for others')
+            [CompletionResult]::new('get-peers', 'get-peers', [CompletionResultType]::ParameterValue, 'Find peers of a torrent through the DHT')
+            [CompletionResult]::new('announce', 'announce', [CompletionResultType]::ParameterValue, 'Announce that a peer on this machine has a torrent')
+            [CompletionResult]::new('ping', 'ping', [CompletionResultType]::ParameterValue, 'Check that a DHT node answers')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'mktorrent-rs;dht;help;serve' {
+            break
+        }
+        'mktorrent-rs;dht;help;get-peers' {
+            break
+        }
+        'mktorrent-rs;dht;help;announce' {
+            break
+        }
+        'mktorrent-rs;dht;help;ping' {
+            break
+        }
+        'mktorrent-rs;dht;help;help' {
+            break
+        }
         'mktorrent-rs;tracker' {
             [CompletionResult]::new('--http', '--http', [CompletionResultType]::ParameterName, 'HTTP listen address (repeatable; IPv6 as [addr]:port)')
             [CompletionResult]::new('--udp', '--udp', [CompletionResultType]::ParameterName, 'UDP (BEP 15) listen address (repeatable)')
@@ -178,6 +269,7 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show what a .torrent file holds')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check content on disk against a .torrent file')
             [CompletionResult]::new('magnet', 'magnet', [CompletionResultType]::ParameterValue, 'Print the magnet link of a .torrent file')
+            [CompletionResult]::new('dht', 'dht', [CompletionResultType]::ParameterValue, 'Run or query a Mainline DHT node (BEP 5)')
             [CompletionResult]::new('tracker', 'tracker', [CompletionResultType]::ParameterValue, 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)')
             [CompletionResult]::new('check-web-seeds', 'check-web-seeds', [CompletionResultType]::ParameterValue, 'Check that a torrent''s web seeds serve its content')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a completion script for a shell (the same as in completions/)')
@@ -194,6 +286,25 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
             break
         }
         'mktorrent-rs;help;magnet' {
+            break
+        }
+        'mktorrent-rs;help;dht' {
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run a long-lived DHT node: a bootstrap router for others')
+            [CompletionResult]::new('get-peers', 'get-peers', [CompletionResultType]::ParameterValue, 'Find peers of a torrent through the DHT')
+            [CompletionResult]::new('announce', 'announce', [CompletionResultType]::ParameterValue, 'Announce that a peer on this machine has a torrent')
+            [CompletionResult]::new('ping', 'ping', [CompletionResultType]::ParameterValue, 'Check that a DHT node answers')
+            break
+        }
+        'mktorrent-rs;help;dht;serve' {
+            break
+        }
+        'mktorrent-rs;help;dht;get-peers' {
+            break
+        }
+        'mktorrent-rs;help;dht;announce' {
+            break
+        }
+        'mktorrent-rs;help;dht;ping' {
             break
         }
         'mktorrent-rs;help;tracker' {

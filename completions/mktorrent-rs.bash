@@ -25,6 +25,9 @@ _mktorrent__rs() {
             mktorrent__rs,create)
                 cmd="mktorrent__rs__subcmd__create"
                 ;;
+            mktorrent__rs,dht)
+                cmd="mktorrent__rs__subcmd__dht"
+                ;;
             mktorrent__rs,help)
                 cmd="mktorrent__rs__subcmd__help"
                 ;;
@@ -40,6 +43,36 @@ _mktorrent__rs() {
             mktorrent__rs,verify)
                 cmd="mktorrent__rs__subcmd__verify"
                 ;;
+            mktorrent__rs__subcmd__dht,announce)
+                cmd="mktorrent__rs__subcmd__dht__subcmd__announce"
+                ;;
+            mktorrent__rs__subcmd__dht,get-peers)
+                cmd="mktorrent__rs__subcmd__dht__subcmd__get__subcmd__peers"
+                ;;
+            mktorrent__rs__subcmd__dht,help)
+                cmd="mktorrent__rs__subcmd__dht__subcmd__help"
+                ;;
+            mktorrent__rs__subcmd__dht,ping)
+                cmd="mktorrent__rs__subcmd__dht__subcmd__ping"
+                ;;
+            mktorrent__rs__subcmd__dht,serve)
+                cmd="mktorrent__rs__subcmd__dht__subcmd__serve"
+                ;;
+            mktorrent__rs__subcmd__dht__subcmd__help,announce)
+                cmd="mktorrent__rs__subcmd__dht__subcmd__help__subcmd__announce"
+                ;;
+            mktorrent__rs__subcmd__dht__subcmd__help,get-peers)
+                cmd="mktorrent__rs__subcmd__dht__subcmd__help__subcmd__get__subcmd__peers"
+                ;;
+            mktorrent__rs__subcmd__dht__subcmd__help,help)
+                cmd="mktorrent__rs__subcmd__dht__subcmd__help__subcmd__help"
+                ;;
+            mktorrent__rs__subcmd__dht__subcmd__help,ping)
+                cmd="mktorrent__rs__subcmd__dht__subcmd__help__subcmd__ping"
+                ;;
+            mktorrent__rs__subcmd__dht__subcmd__help,serve)
+                cmd="mktorrent__rs__subcmd__dht__subcmd__help__subcmd__serve"
+                ;;
             mktorrent__rs__subcmd__help,check-web-seeds)
                 cmd="mktorrent__rs__subcmd__help__subcmd__check__subcmd__web__subcmd__seeds"
                 ;;
@@ -48,6 +81,9 @@ _mktorrent__rs() {
                 ;;
             mktorrent__rs__subcmd__help,create)
                 cmd="mktorrent__rs__subcmd__help__subcmd__create"
+                ;;
+            mktorrent__rs__subcmd__help,dht)
+                cmd="mktorrent__rs__subcmd__help__subcmd__dht"
                 ;;
             mktorrent__rs__subcmd__help,help)
                 cmd="mktorrent__rs__subcmd__help__subcmd__help"
@@ -64,6 +100,18 @@ _mktorrent__rs() {
             mktorrent__rs__subcmd__help,verify)
                 cmd="mktorrent__rs__subcmd__help__subcmd__verify"
                 ;;
+            mktorrent__rs__subcmd__help__subcmd__dht,announce)
+                cmd="mktorrent__rs__subcmd__help__subcmd__dht__subcmd__announce"
+                ;;
+            mktorrent__rs__subcmd__help__subcmd__dht,get-peers)
+                cmd="mktorrent__rs__subcmd__help__subcmd__dht__subcmd__get__subcmd__peers"
+                ;;
+            mktorrent__rs__subcmd__help__subcmd__dht,ping)
+                cmd="mktorrent__rs__subcmd__help__subcmd__dht__subcmd__ping"
+                ;;
+            mktorrent__rs__subcmd__help__subcmd__dht,serve)
+                cmd="mktorrent__rs__subcmd__help__subcmd__dht__subcmd__serve"
+                ;;
             *)
                 ;;
         esac
@@ -71,7 +119,7 @@ _mktorrent__rs() {
 
     case "${cmd}" in
         mktorrent__rs)
-            opts="-h -V --help --version create show verify magnet tracker check-web-seeds completions help"
+            opts="-h -V --help --version create show verify magnet dht tracker check-web-seeds completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -246,8 +294,242 @@ _mktorrent__rs() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mktorrent__subcmd__rs__subcmd__dht)
+            opts="-h -V --help --version serve get-peers announce ping help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mktorrent__subcmd__rs__subcmd__dht__subcmd__announce)
+            opts="-h -V --port --implied-port --bind --bootstrap --no-default-routers --state --rate-limit --timeout --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bind)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bootstrap)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rate-limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mktorrent__subcmd__rs__subcmd__dht__subcmd__get__subcmd__peers)
+            opts="-h -V --bind --bootstrap --no-default-routers --state --rate-limit --timeout --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --bind)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bootstrap)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rate-limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mktorrent__subcmd__rs__subcmd__dht__subcmd__help)
+            opts="serve get-peers announce ping help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mktorrent__subcmd__rs__subcmd__dht__subcmd__help__subcmd__announce)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mktorrent__subcmd__rs__subcmd__dht__subcmd__help__subcmd__get__subcmd__peers)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mktorrent__subcmd__rs__subcmd__dht__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mktorrent__subcmd__rs__subcmd__dht__subcmd__help__subcmd__ping)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mktorrent__subcmd__rs__subcmd__dht__subcmd__help__subcmd__serve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mktorrent__subcmd__rs__subcmd__dht__subcmd__ping)
+            opts="-h -V --bind --timeout --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --bind)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mktorrent__subcmd__rs__subcmd__dht__subcmd__serve)
+            opts="-h -V --bind --bootstrap --no-default-routers --state --rate-limit --status-interval --bind6 --metrics --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --bind)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bootstrap)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rate-limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --status-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bind6)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mktorrent__subcmd__rs__subcmd__help)
-            opts="create show verify magnet tracker check-web-seeds completions help"
+            opts="create show verify magnet dht tracker check-web-seeds completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -291,6 +573,76 @@ _mktorrent__rs() {
         mktorrent__subcmd__rs__subcmd__help__subcmd__create)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mktorrent__subcmd__rs__subcmd__help__subcmd__dht)
+            opts="serve get-peers announce ping"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mktorrent__subcmd__rs__subcmd__help__subcmd__dht__subcmd__announce)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mktorrent__subcmd__rs__subcmd__help__subcmd__dht__subcmd__get__subcmd__peers)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mktorrent__subcmd__rs__subcmd__help__subcmd__dht__subcmd__ping)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mktorrent__subcmd__rs__subcmd__help__subcmd__dht__subcmd__serve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

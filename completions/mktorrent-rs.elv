@@ -26,6 +26,7 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand show 'Show what a .torrent file holds'
             cand verify 'Check content on disk against a .torrent file'
             cand magnet 'Print the magnet link of a .torrent file'
+            cand dht 'Run or query a Mainline DHT node (BEP 5)'
             cand tracker 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)'
             cand check-web-seeds 'Check that a torrent''s web seeds serve its content'
             cand completions 'Print a completion script for a shell (the same as in completions/)'
@@ -102,6 +103,85 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'mktorrent-rs;dht'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand serve 'Run a long-lived DHT node: a bootstrap router for others'
+            cand get-peers 'Find peers of a torrent through the DHT'
+            cand announce 'Announce that a peer on this machine has a torrent'
+            cand ping 'Check that a DHT node answers'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mktorrent-rs;dht;serve'= {
+            cand --bind 'UDP address to listen on ([addr]:port for IPv6) [default: 0.0.0.0:6881 for serve, 0.0.0.0:0 otherwise]'
+            cand --bootstrap 'Node to join the network through (repeatable). Given any, the public routers are not used'
+            cand --state 'Routing table file to start from; `serve` writes it back at exit'
+            cand --rate-limit 'Incoming queries answered per second per IP address (0: no limit)'
+            cand --status-interval 'Seconds between status lines on stdout'
+            cand --bind6 'Also run an IPv6 node (BEP 32) on this address, e.g. [::]:6881; it shares the node id'
+            cand --metrics 'Write Prometheus-style counters to this file at each status line'
+            cand --no-default-routers 'Use no public router (e.g. to start a private network as its first node)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mktorrent-rs;dht;get-peers'= {
+            cand --bind 'UDP address to listen on ([addr]:port for IPv6) [default: 0.0.0.0:6881 for serve, 0.0.0.0:0 otherwise]'
+            cand --bootstrap 'Node to join the network through (repeatable). Given any, the public routers are not used'
+            cand --state 'Routing table file to start from; `serve` writes it back at exit'
+            cand --rate-limit 'Incoming queries answered per second per IP address (0: no limit)'
+            cand --timeout 'Give up after this many seconds'
+            cand --no-default-routers 'Use no public router (e.g. to start a private network as its first node)'
+            cand --json 'Print JSON'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mktorrent-rs;dht;announce'= {
+            cand --port 'TCP port the peer listens on'
+            cand --bind 'UDP address to listen on ([addr]:port for IPv6) [default: 0.0.0.0:6881 for serve, 0.0.0.0:0 otherwise]'
+            cand --bootstrap 'Node to join the network through (repeatable). Given any, the public routers are not used'
+            cand --state 'Routing table file to start from; `serve` writes it back at exit'
+            cand --rate-limit 'Incoming queries answered per second per IP address (0: no limit)'
+            cand --timeout 'Give up after this many seconds'
+            cand --implied-port 'Let nodes use the UDP source port instead (behind NAT)'
+            cand --no-default-routers 'Use no public router (e.g. to start a private network as its first node)'
+            cand --json 'Print JSON'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mktorrent-rs;dht;ping'= {
+            cand --bind 'UDP address to send from [default: 0.0.0.0:0, or [::]:0 for an IPv6 node]'
+            cand --timeout 'Give up after this many seconds'
+            cand --json 'Print JSON'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mktorrent-rs;dht;help'= {
+            cand serve 'Run a long-lived DHT node: a bootstrap router for others'
+            cand get-peers 'Find peers of a torrent through the DHT'
+            cand announce 'Announce that a peer on this machine has a torrent'
+            cand ping 'Check that a DHT node answers'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mktorrent-rs;dht;help;serve'= {
+        }
+        &'mktorrent-rs;dht;help;get-peers'= {
+        }
+        &'mktorrent-rs;dht;help;announce'= {
+        }
+        &'mktorrent-rs;dht;help;ping'= {
+        }
+        &'mktorrent-rs;dht;help;help'= {
+        }
         &'mktorrent-rs;tracker'= {
             cand --http 'HTTP listen address (repeatable; IPv6 as [addr]:port)'
             cand --udp 'UDP (BEP 15) listen address (repeatable)'
@@ -167,6 +247,7 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand show 'Show what a .torrent file holds'
             cand verify 'Check content on disk against a .torrent file'
             cand magnet 'Print the magnet link of a .torrent file'
+            cand dht 'Run or query a Mainline DHT node (BEP 5)'
             cand tracker 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)'
             cand check-web-seeds 'Check that a torrent''s web seeds serve its content'
             cand completions 'Print a completion script for a shell (the same as in completions/)'
@@ -179,6 +260,20 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
         &'mktorrent-rs;help;verify'= {
         }
         &'mktorrent-rs;help;magnet'= {
+        }
+        &'mktorrent-rs;help;dht'= {
+            cand serve 'Run a long-lived DHT node: a bootstrap router for others'
+            cand get-peers 'Find peers of a torrent through the DHT'
+            cand announce 'Announce that a peer on this machine has a torrent'
+            cand ping 'Check that a DHT node answers'
+        }
+        &'mktorrent-rs;help;dht;serve'= {
+        }
+        &'mktorrent-rs;help;dht;get-peers'= {
+        }
+        &'mktorrent-rs;help;dht;announce'= {
+        }
+        &'mktorrent-rs;help;dht;ping'= {
         }
         &'mktorrent-rs;help;tracker'= {
         }

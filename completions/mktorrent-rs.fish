@@ -30,6 +30,7 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "create" -
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "show" -d 'Show what a .torrent file holds'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "verify" -d 'Check content on disk against a .torrent file'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "magnet" -d 'Print the magnet link of a .torrent file'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "dht" -d 'Run or query a Mainline DHT node (BEP 5)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "tracker" -d 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "check-web-seeds" -d 'Check that a torrent\'s web seeds serve its content'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "completions" -d 'Print a completion script for a shell (the same as in completions/)'
@@ -75,6 +76,53 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand magnet" -l tor
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand magnet" -l peer -d 'A peer to dial directly, added as `x.pe=` (IPv6 as [addr]:port). Repeatable' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand magnet" -s h -l help -d 'Print help'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand magnet" -s V -l version -d 'Print version'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and not __fish_seen_subcommand_from serve get-peers announce ping help" -s h -l help -d 'Print help'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and not __fish_seen_subcommand_from serve get-peers announce ping help" -s V -l version -d 'Print version'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and not __fish_seen_subcommand_from serve get-peers announce ping help" -f -a "serve" -d 'Run a long-lived DHT node: a bootstrap router for others'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and not __fish_seen_subcommand_from serve get-peers announce ping help" -f -a "get-peers" -d 'Find peers of a torrent through the DHT'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and not __fish_seen_subcommand_from serve get-peers announce ping help" -f -a "announce" -d 'Announce that a peer on this machine has a torrent'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and not __fish_seen_subcommand_from serve get-peers announce ping help" -f -a "ping" -d 'Check that a DHT node answers'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and not __fish_seen_subcommand_from serve get-peers announce ping help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l bind -d 'UDP address to listen on ([addr]:port for IPv6) [default: 0.0.0.0:6881 for serve, 0.0.0.0:0 otherwise]' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l bootstrap -d 'Node to join the network through (repeatable). Given any, the public routers are not used' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l state -d 'Routing table file to start from; `serve` writes it back at exit' -r -F
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l rate-limit -d 'Incoming queries answered per second per IP address (0: no limit)' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l status-interval -d 'Seconds between status lines on stdout' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l bind6 -d 'Also run an IPv6 node (BEP 32) on this address, e.g. [::]:6881; it shares the node id' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l metrics -d 'Write Prometheus-style counters to this file at each status line' -r -F
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l no-default-routers -d 'Use no public router (e.g. to start a private network as its first node)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -s h -l help -d 'Print help'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -s V -l version -d 'Print version'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from get-peers" -l bind -d 'UDP address to listen on ([addr]:port for IPv6) [default: 0.0.0.0:6881 for serve, 0.0.0.0:0 otherwise]' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from get-peers" -l bootstrap -d 'Node to join the network through (repeatable). Given any, the public routers are not used' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from get-peers" -l state -d 'Routing table file to start from; `serve` writes it back at exit' -r -F
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from get-peers" -l rate-limit -d 'Incoming queries answered per second per IP address (0: no limit)' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from get-peers" -l timeout -d 'Give up after this many seconds' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from get-peers" -l no-default-routers -d 'Use no public router (e.g. to start a private network as its first node)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from get-peers" -l json -d 'Print JSON'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from get-peers" -s h -l help -d 'Print help'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from get-peers" -s V -l version -d 'Print version'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from announce" -l port -d 'TCP port the peer listens on' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from announce" -l bind -d 'UDP address to listen on ([addr]:port for IPv6) [default: 0.0.0.0:6881 for serve, 0.0.0.0:0 otherwise]' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from announce" -l bootstrap -d 'Node to join the network through (repeatable). Given any, the public routers are not used' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from announce" -l state -d 'Routing table file to start from; `serve` writes it back at exit' -r -F
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from announce" -l rate-limit -d 'Incoming queries answered per second per IP address (0: no limit)' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from announce" -l timeout -d 'Give up after this many seconds' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from announce" -l implied-port -d 'Let nodes use the UDP source port instead (behind NAT)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from announce" -l no-default-routers -d 'Use no public router (e.g. to start a private network as its first node)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from announce" -l json -d 'Print JSON'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from announce" -s h -l help -d 'Print help'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from announce" -s V -l version -d 'Print version'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from ping" -l bind -d 'UDP address to send from [default: 0.0.0.0:0, or [::]:0 for an IPv6 node]' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from ping" -l timeout -d 'Give up after this many seconds' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from ping" -l json -d 'Print JSON'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from ping" -s h -l help -d 'Print help'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from ping" -s V -l version -d 'Print version'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from help" -f -a "serve" -d 'Run a long-lived DHT node: a bootstrap router for others'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from help" -f -a "get-peers" -d 'Find peers of a torrent through the DHT'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from help" -f -a "announce" -d 'Announce that a peer on this machine has a torrent'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from help" -f -a "ping" -d 'Check that a DHT node answers'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l http -d 'HTTP listen address (repeatable; IPv6 as [addr]:port)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l udp -d 'UDP (BEP 15) listen address (repeatable)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l announce-path -d 'HTTP announce path; the scrape path replaces "announce" with "scrape"' -r
@@ -119,11 +167,16 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seed
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -s V -l version -d 'Print version'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet tracker check-web-seeds completions help" -f -a "create" -d 'Create a .torrent file from a file or a directory'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet tracker check-web-seeds completions help" -f -a "show" -d 'Show what a .torrent file holds'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet tracker check-web-seeds completions help" -f -a "verify" -d 'Check content on disk against a .torrent file'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet tracker check-web-seeds completions help" -f -a "magnet" -d 'Print the magnet link of a .torrent file'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet tracker check-web-seeds completions help" -f -a "tracker" -d 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet tracker check-web-seeds completions help" -f -a "check-web-seeds" -d 'Check that a torrent\'s web seeds serve its content'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet tracker check-web-seeds completions help" -f -a "completions" -d 'Print a completion script for a shell (the same as in completions/)'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet tracker check-web-seeds completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht tracker check-web-seeds completions help" -f -a "create" -d 'Create a .torrent file from a file or a directory'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht tracker check-web-seeds completions help" -f -a "show" -d 'Show what a .torrent file holds'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht tracker check-web-seeds completions help" -f -a "verify" -d 'Check content on disk against a .torrent file'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht tracker check-web-seeds completions help" -f -a "magnet" -d 'Print the magnet link of a .torrent file'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht tracker check-web-seeds completions help" -f -a "dht" -d 'Run or query a Mainline DHT node (BEP 5)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht tracker check-web-seeds completions help" -f -a "tracker" -d 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht tracker check-web-seeds completions help" -f -a "check-web-seeds" -d 'Check that a torrent\'s web seeds serve its content'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht tracker check-web-seeds completions help" -f -a "completions" -d 'Print a completion script for a shell (the same as in completions/)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht tracker check-web-seeds completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and __fish_seen_subcommand_from dht" -f -a "serve" -d 'Run a long-lived DHT node: a bootstrap router for others'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and __fish_seen_subcommand_from dht" -f -a "get-peers" -d 'Find peers of a torrent through the DHT'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and __fish_seen_subcommand_from dht" -f -a "announce" -d 'Announce that a peer on this machine has a torrent'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and __fish_seen_subcommand_from dht" -f -a "ping" -d 'Check that a DHT node answers'

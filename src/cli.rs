@@ -5,6 +5,7 @@
 pub mod check_web_seeds;
 pub mod completions;
 pub mod create;
+pub mod dht;
 pub mod generate;
 pub mod magnet;
 pub mod show;
@@ -43,6 +44,7 @@ pub enum Command {
     Show(show::Args),
     Verify(verify::Args),
     Magnet(magnet::Args),
+    Dht(dht::Args),
     Tracker(Box<tracker::Args>),
     CheckWebSeeds(check_web_seeds::Args),
     Completions(completions::Args),
@@ -60,6 +62,7 @@ pub fn run(cli: Cli, env: &mut Env) -> Result<()> {
         Command::Show(args) => show::run(args, env),
         Command::Verify(args) => verify::run(args, env),
         Command::Magnet(args) => magnet::run(args, env),
+        Command::Dht(args) => dht::run(args, env),
         Command::Tracker(args) => tracker::run(*args, env),
         Command::CheckWebSeeds(args) => check_web_seeds::run(args, env),
         Command::Completions(args) => completions::run(&args, env),

@@ -63,6 +63,24 @@ pub enum Error {
     #[error("cannot start {threads} hashing threads: {reason}")]
     ThreadPool { threads: usize, reason: String },
     #[error(transparent)]
+    Dht(#[from] crate::dht::DhtError),
+    #[error("cannot listen on UDP {addr}: {source}")]
+    DhtBind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{target:?}: {reason}")]
+    DhtTarget {
+        target: String,
+        reason: &'static str,
+    },
+    #[error("DHT state file {}: {reason}", path.display())]
+    DhtState { path: PathBuf, reason: String },
+    #[error("{what} did not finish within {secs} s (raise --timeout)")]
+    DhtTimeout { what: &'static str, secs: u64 },
+    #[error("no DHT node accepted the announce of {0}")]
+    DhtAnnounce(String),
+    #[error(transparent)]
     Tracker(#[from] TrackerError),
     #[error("{flag}: {reason}")]
     TrackerFlag { flag: &'static str, reason: String },

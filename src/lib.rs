@@ -7,12 +7,15 @@
 //!   across file boundaries; [`hasher`]: parallel piece hashing on rayon.
 //! - [`webseed`]: BEP 19 URL rules, piece sampling and `url-list` rewriting
 //!   (pure); [`webseed::check`]: the HTTP(S) web seed checker.
+//! - [`dht`]: the Mainline DHT node: pure KRPC codec, routing table,
+//!   tokens and peer store underneath a thin tokio UDP adapter.
 //! - [`shutdown`]: the stop signal and task tracking every server shares.
 //! - [`cli`]: one module per subcommand (args struct + `run`), all I/O
 //!   through [`env::Env`]; [`error`]: the crate error.
 
 pub mod bencode;
 pub mod cli;
+pub mod dht;
 pub mod env;
 pub mod error;
 pub mod files;

@@ -11,6 +11,11 @@ fn help_of_every_command() {
         "show",
         "verify",
         "magnet",
+        "dht",
+        "dht serve",
+        "dht get-peers",
+        "dht announce",
+        "dht ping",
         "tracker",
         "check-web-seeds",
         "completions",
@@ -18,7 +23,11 @@ fn help_of_every_command() {
         let mut args: Vec<&str> = command.split_whitespace().collect();
         args.push("--help");
         let out = run(temp.path(), &args).success();
-        let name = if command.is_empty() { "root" } else { command };
+        let name = if command.is_empty() {
+            "root".to_owned()
+        } else {
+            command.replace(' ', "_")
+        };
         settings(temp.path()).bind(|| insta::assert_snapshot!(format!("help_{name}"), out.stdout));
     }
 }

@@ -7,6 +7,9 @@
 //!   trees with empty files and non-ASCII names.
 //! - `show`: human and JSON output (snapshots), lenient reading, unsafe paths.
 //! - `verify`: corruption, missing files and wrong sizes are reported.
+//! - `dht`: a loopback network of our DHT nodes (lookups, announce, expiry)
+//!   and a raw KRPC probe of one node.
+//! - `dht_mainline`: interop with the `mainline` crate's nodes, both directions.
 //! - `generated`: man/ and completions/ match the clap definition.
 //! - `v2`: v2 and hybrid layout rules, round trips, damage detection.
 //! - `tracker`: the tracker's HTTP and UDP contract on loopback (in-process
@@ -17,6 +20,8 @@
 
 mod common;
 mod create;
+mod dht;
+mod dht_mainline;
 mod generated;
 mod help;
 mod roundtrip;

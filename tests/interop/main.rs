@@ -20,6 +20,8 @@
 //! - `fixtures`: `tests/fixtures/` matches its README and recipe.
 //! - `v2`: v2 and hybrid torrents equal libtorrent's own (hashes, roots,
 //!   piece layers, pad files); libtorrent downloads our hybrid.
+//! - `dht`: libtorrent's DHT finds peers through our DHT nodes, and our
+//!   `dht get-peers` finds a libtorrent seeder's announce (loopback only).
 //! - `tracker`: libtorrent and aria2 announce to our tracker over HTTP and
 //!   UDP and download through it.
 //! - `webseed`: aria2 and libtorrent download our single- and multi-file
@@ -28,6 +30,7 @@
 //!   seeds, peers and v2 hash.
 
 mod aria2;
+mod dht;
 mod fixtures;
 mod libtorrent;
 mod mktorrent;

@@ -1,0 +1,55 @@
+//! Mainline DHT (BEP 5) node: the router `dht serve` runs and the client
+//! `publish` announces through.
+//!
+//! Pure protocol logic lives in the submodules [`id`], [`krpc`],
+//! [`routing_table`], [`tokens`], [`peer_store`], [`lookup`] and
+//! [`rate_limit`], [`state`]: they take bytes, time and randomness as inputs and never
+//! touch a socket. [`node`] is the thin tokio adapter that owns the UDP
+//! socket and drives them.
+//!
+//! Using it: bind a UDP socket, then [`Dht::start`] with a [`Config`]
+//! (bootstrap list included; the public routers are *not* implied, callers
+//! such as the CLI add [`DEFAULT_ROUTERS`] themselves) and a
+//! [`Shutdown`](crate::shutdown::Shutdown). The returned handle offers
+//! [`Dht::announce`], [`Dht::get_peers`], [`Dht::seed`], [`Dht::ping`],
+//! [`Dht::find_node`] and [`Dht::stats`]. Trigger the shutdown and await
+//! `finished()` to stop the node.
+
+pub mod id;
+pub mod krpc;
+pub mod lookup;
+pub mod node;
+pub mod peer_store;
+pub mod rate_limit;
+pub mod routing_table;
+pub mod state;
+pub mod tokens;
+
+use std::net::SocketAddr;
+
+pub use id::Id;
+pub use krpc::NodeInfo;
+pub use node::{Announce, Clock, Config, Counters, Dht, GetPeers, Stats};
+
+/// The well-known public bootstrap routers, used when nothing else is given.
+pub const DEFAULT_ROUTERS: &[&str] = &[
+    "router.bittorrent.com:6881",
+    "router.utorrent.com:6881",
+    "dht.transmissionbt.com:6881",
+    "dht.libtorrent.org:25401",
+];
+
+/// Why a request to the node failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DhtError {
+    #[error("the DHT node has stopped")]
+    Stopped,
+    #[error("no reply from {0}")]
+    Timeout(SocketAddr),
+    #[error("{addr} answered with error {code}: {message}")]
+    Remote {
+        addr: SocketAddr,
+        code: i64,
+        message: String,
+    },
+}
