@@ -26,8 +26,7 @@ tracker.rootdir). Everything lives in benches/work/tracker/ (gitignored).
 
 Setup (once): apt-get install opentracker wrk; cargo install --locked aquatic_udp_load_test; cargo install --locked aquatic_udp
 --no-default-features --features mimalloc (0.9.0's prometheus feature pulls metrics 0.22.3, which
-current rustc rejects). Run on an idle machine (create /work/BENCH_LOCK while it runs on
-the shared CI box):
+current rustc rejects). Run on an otherwise idle machine:
 
   python3 benches/tracker.py
   BENCH_SECONDS=12 BENCH_PEERS=100000 BENCH_TORRENTS=10000 python3 benches/tracker.py  # smoke
