@@ -5,6 +5,7 @@
 //!   and models; no I/O.
 //! - [`files`]: walks and filters content; [`storage`]: positioned reads
 //!   across file boundaries; [`hasher`]: parallel piece hashing on rayon.
+//! - [`peer`]: the peer wire protocol codecs and the seeder.
 //! - [`shutdown`]: the stop signal and task tracking every server shares.
 //! - [`cli`]: one module per subcommand (args struct + `run`), all I/O
 //!   through [`env::Env`]; [`error`]: the crate error.
@@ -19,6 +20,7 @@ pub mod hasher;
 pub mod magnet;
 pub mod merkle;
 pub mod metainfo;
+pub mod peer;
 pub mod piece_length;
 pub mod shutdown;
 pub mod storage;
