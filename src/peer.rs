@@ -1,5 +1,11 @@
 //! The peer wire protocol (BEP 3 with BEP 6, 9 and 10) and the seeder.
 //!
 //! - [`handshake`], [`message`]: PURE codecs, bytes in and values out.
+//! - [`session`]: PURE per-connection state (choke, interest, request
+//!   queue, keep-alives, idle timeout), time passed in.
+//! - [`choker`]: PURE upload-slot rotation across all connections.
+
+pub mod choker;
 pub mod handshake;
 pub mod message;
+pub mod session;
