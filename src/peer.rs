@@ -4,8 +4,10 @@
 //! - [`session`]: PURE per-connection state (choke, interest, request
 //!   queue, keep-alives, idle timeout), time passed in.
 //! - [`choker`]: PURE upload-slot rotation across all connections.
+//! - [`seeder`]: the tokio adapter: listens, dials, reads content, serves.
 
 pub mod choker;
 pub mod handshake;
 pub mod message;
+pub mod seeder;
 pub mod session;

@@ -8,6 +8,8 @@
 //! - `show`: human and JSON output (snapshots), lenient reading, unsafe paths.
 //! - `verify`: corruption, missing files and wrong sizes are reported.
 //! - `generated`: man/ and completions/ match the clap definition.
+//! - `seeder`: the seeder on loopback against an in-process downloader:
+//!   data and BEP 9 metadata byte for byte, dialling out, damage, shutdown.
 //! - `v2`: v2 and hybrid layout rules, round trips, damage detection.
 
 mod common;
@@ -15,6 +17,7 @@ mod create;
 mod generated;
 mod help;
 mod roundtrip;
+mod seeder;
 mod show;
 mod v2;
 mod verify;
