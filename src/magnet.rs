@@ -13,6 +13,10 @@ const VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
+/// `x.pe` keeps `host:port` and `[v6]` readable: libtorrent 2.0 does not
+/// percent-decode peer addresses, so `%3A` there would lose the peer.
+const PEER: &AsciiSet = &VALUE.remove(b':').remove(b'[').remove(b']');
+
 /// The parts of a magnet link this tool writes and reads.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Magnet {
@@ -78,7 +82,7 @@ impl Magnet {
             push("ws", seed);
         }
         for peer in &self.peers {
-            push("x.pe", peer);
+            params.push(format!("x.pe={}", utf8_percent_encode(peer, PEER)));
         }
         format!("magnet:?{}", params.join("&"))
     }
@@ -198,7 +202,7 @@ mod tests {
             "magnet:?xt=urn:btih:0101010101010101010101010101010101010101\
              &dn=a%20b%26c%3Dd%2F%C3%A9&xl=42\
              &tr=http%3A%2F%2Ft.example%3A80%2Fannounce%3Fk%3D1%26x%3Dy\
-             &ws=https%3A%2F%2Fm.example%2Fa%20b%2F&x.pe=%5B%3A%3A1%5D%3A6881"
+             &ws=https%3A%2F%2Fm.example%2Fa%20b%2F&x.pe=[::1]:6881"
         );
         assert_eq!(Magnet::parse(&magnet.to_uri()).unwrap(), magnet);
     }
