@@ -573,6 +573,7 @@ async fn serve(
             match &cached {
                 Some((index, data)) if *index == block.index => {
                     push_block(inner, &mut wbuf, block, data);
+                    session.served(block.length);
                 }
                 _ => {
                     let torrent = torrent.clone();
@@ -614,6 +615,7 @@ async fn serve(
                         Ok(Ok(data)) => {
                             let data = Arc::new(data);
                             push_block(inner, &mut wbuf, block, &data);
+                            session.served(block.length);
                             cached = Some((block.index, data));
                         }
                         Ok(Err(err)) => {

@@ -112,6 +112,9 @@ pub struct Session {
     peer_bits: Vec<u8>,
     peer_count: u32,
     peer_ut_metadata: Option<u8>,
+    /// Block bytes sent to this peer, to recognise a finished download
+    /// from peers that announce no haves to a seed (libtorrent does not).
+    served: u64,
 }
 
 impl Session {
@@ -131,6 +134,7 @@ impl Session {
             peer_bits: vec![0; (count as usize).div_ceil(8)],
             peer_count: 0,
             peer_ut_metadata: None,
+            served: 0,
             params,
         };
         if features.extension {
@@ -181,6 +185,11 @@ impl Session {
             return None;
         }
         self.queue.pop_front()
+    }
+
+    /// Records a block sent as a piece message.
+    pub fn served(&mut self, length: u32) {
+        self.served += u64::from(length);
     }
 
     /// Records that bytes went out, for keep-alive timing.
@@ -264,7 +273,18 @@ impl Session {
         let count = self.params.pieces.count();
         match message {
             Message::Interested => self.interested = true,
-            Message::NotInterested => self.interested = false,
+            Message::NotInterested => {
+                self.interested = false;
+                // What it announced plus what we sent covers everything:
+                // it finished, and a finished peer is a seed to us.
+                let pieces = self.params.pieces;
+                let announced = u64::from(self.peer_count) * pieces.piece_length;
+                if self.served > 0 && announced + self.served >= pieces.total_length {
+                    return Err(Close::Seed {
+                        completed_here: true,
+                    });
+                }
+            }
             Message::Request(block) => self.request(block),
             Message::Cancel(block) => {
                 if let Some(at) = self.queue.iter().position(|b| *b == block) {
@@ -581,6 +601,20 @@ mod tests {
         s.receive(Message::Have(1), now).unwrap();
         assert_eq!(
             s.receive(Message::Have(2), now),
+            Err(Close::Seed {
+                completed_here: true
+            })
+        );
+        // libtorrent sends no haves to a seed: interest ends once it has all.
+        let (mut s, now) = unchoked(FAST);
+        s.receive(Message::NotInterested, now).unwrap();
+        s.served(64 * 1024);
+        s.receive(Message::Interested, now).unwrap();
+        s.receive(Message::NotInterested, now).unwrap();
+        s.served(10);
+        s.receive(Message::Interested, now).unwrap();
+        assert_eq!(
+            s.receive(Message::NotInterested, now),
             Err(Close::Seed {
                 completed_here: true
             })
