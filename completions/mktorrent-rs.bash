@@ -28,6 +28,9 @@ _mktorrent__rs() {
             mktorrent__rs,magnet)
                 cmd="mktorrent__rs__subcmd__magnet"
                 ;;
+            mktorrent__rs,seed)
+                cmd="mktorrent__rs__subcmd__seed"
+                ;;
             mktorrent__rs,show)
                 cmd="mktorrent__rs__subcmd__show"
                 ;;
@@ -46,6 +49,9 @@ _mktorrent__rs() {
             mktorrent__rs__subcmd__help,magnet)
                 cmd="mktorrent__rs__subcmd__help__subcmd__magnet"
                 ;;
+            mktorrent__rs__subcmd__help,seed)
+                cmd="mktorrent__rs__subcmd__help__subcmd__seed"
+                ;;
             mktorrent__rs__subcmd__help,show)
                 cmd="mktorrent__rs__subcmd__help__subcmd__show"
                 ;;
@@ -59,7 +65,7 @@ _mktorrent__rs() {
 
     case "${cmd}" in
         mktorrent__rs)
-            opts="-h -V --help --version create show verify magnet completions help"
+            opts="-h -V --help --version create show verify magnet completions seed help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -181,7 +187,7 @@ _mktorrent__rs() {
             return 0
             ;;
         mktorrent__subcmd__rs__subcmd__help)
-            opts="create show verify magnet completions help"
+            opts="create show verify magnet completions seed help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -250,6 +256,20 @@ _mktorrent__rs() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mktorrent__subcmd__rs__subcmd__help__subcmd__seed)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mktorrent__subcmd__rs__subcmd__help__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -285,6 +305,36 @@ _mktorrent__rs() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mktorrent__subcmd__rs__subcmd__seed)
+            opts="-q -h -V --content --listen --connect --skip-verify --slots --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --content)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --slots)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

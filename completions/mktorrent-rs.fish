@@ -31,6 +31,7 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "show" -d 
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "verify" -d 'Check content on disk against a .torrent file'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "magnet" -d 'Print the magnet link of a .torrent file'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "completions" -d 'Print a completion script for a shell (the same as in completions/)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "seed" -d 'Seed one torrent (a test entry point until `publish`)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -s a -l tracker -l announce -d 'Tracker announce URL (http, https or udp). Each flag is one tier; commas put several URLs in the same tier' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l nodes -d 'DHT bootstrap nodes written to `nodes` (IPv6 as [addr]:port). With --trackerless and no --nodes, well-known public routers are used' -r
@@ -71,9 +72,18 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand magnet" -s h -
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand magnet" -s V -l version -d 'Print version'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet completions help" -f -a "create" -d 'Create a .torrent file from a file or a directory'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet completions help" -f -a "show" -d 'Show what a .torrent file holds'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet completions help" -f -a "verify" -d 'Check content on disk against a .torrent file'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet completions help" -f -a "magnet" -d 'Print the magnet link of a .torrent file'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet completions help" -f -a "completions" -d 'Print a completion script for a shell (the same as in completions/)'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand seed" -l content -d 'The content [default: NAME beside the torrent, else in the current directory]' -r -F
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand seed" -l listen -d 'Address to listen on' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand seed" -l connect -d 'Peers to dial (repeatable)' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand seed" -l slots -d 'Upload slots, the optimistic one included' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand seed" -l skip-verify -d 'Start without hashing the content first (each piece is still checked on its first read)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand seed" -s q -l quiet -d 'No progress bar'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand seed" -s h -l help -d 'Print help'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand seed" -s V -l version -d 'Print version'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet completions seed help" -f -a "create" -d 'Create a .torrent file from a file or a directory'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet completions seed help" -f -a "show" -d 'Show what a .torrent file holds'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet completions seed help" -f -a "verify" -d 'Check content on disk against a .torrent file'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet completions seed help" -f -a "magnet" -d 'Print the magnet link of a .torrent file'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet completions seed help" -f -a "completions" -d 'Print a completion script for a shell (the same as in completions/)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet completions seed help" -f -a "seed" -d 'Seed one torrent (a test entry point until `publish`)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet completions seed help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

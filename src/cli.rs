@@ -6,6 +6,7 @@ pub mod completions;
 pub mod create;
 pub mod generate;
 pub mod magnet;
+pub mod seed;
 pub mod show;
 pub mod verify;
 
@@ -42,6 +43,9 @@ pub enum Command {
     Verify(verify::Args),
     Magnet(magnet::Args),
     Completions(completions::Args),
+    /// Seed one torrent (a test entry point until `publish`).
+    #[command(hide = true)]
+    Seed(seed::Args),
 }
 
 /// The clap definition, for man pages and completions.
@@ -57,6 +61,7 @@ pub fn run(cli: Cli, env: &mut Env) -> Result<()> {
         Command::Verify(args) => verify::run(args, env),
         Command::Magnet(args) => magnet::run(args, env),
         Command::Completions(args) => completions::run(&args, env),
+        Command::Seed(args) => seed::run(args, env),
     }
 }
 

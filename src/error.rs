@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use crate::files::FilesError;
 use crate::magnet::MagnetError;
 use crate::metainfo::MetainfoError;
+use crate::peer::seeder::SeedError;
 use crate::piece_length::PieceLengthError;
 use crate::storage::StorageError;
 
@@ -57,6 +58,15 @@ pub enum Error {
     Magnet(#[from] MagnetError),
     #[error("cannot start {threads} hashing threads: {reason}")]
     ThreadPool { threads: usize, reason: String },
+    #[error(transparent)]
+    Seed(#[from] SeedError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(#[source] std::io::Error),
     #[error("cannot write output: {0}")]
     Output(#[source] std::io::Error),
 }

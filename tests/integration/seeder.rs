@@ -455,3 +455,47 @@ async fn shutdown_ends_open_connections_and_run_returns() {
         while peer.recv().await.is_some() {}
     }
 }
+
+#[tokio::test]
+async fn seed_command_serves_until_sigterm_and_exits_zero() {
+    use std::io::BufRead;
+    let temp = tempfile::tempdir().unwrap();
+    let (torrent, _, expected) = content(temp.path(), false);
+    let mut child = std::process::Command::new(crate::common::BIN)
+        .args(["seed", "rel.torrent", "--listen", "127.0.0.1:0", "-q"])
+        .current_dir(temp.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let addr: SocketAddr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("first line: {line:?}"))
+        .parse()
+        .unwrap();
+    line.clear();
+    stdout.read_line(&mut line).unwrap();
+    assert!(line.contains(&format!("x.pe={addr}")), "magnet: {line}");
+
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut peer, _) = Peer::handshake(stream, torrent.info_hash.0, fast_ext()).await;
+    let data = peer.download(expected.len() as u64, PIECE).await;
+    assert!(data == expected, "downloaded bytes differ");
+
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    assert!(status.success(), "{status}: {rest}");
+    assert_eq!(
+        rest.trim(),
+        format!("sent {} bytes; 0 completed downloads seen", expected.len())
+    );
+}
