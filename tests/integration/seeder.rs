@@ -499,3 +499,65 @@ async fn seed_command_serves_until_sigterm_and_exits_zero() {
         format!("sent {} bytes; 0 completed downloads seen", expected.len())
     );
 }
+
+#[tokio::test]
+async fn connection_cap_and_upload_slots_hold() {
+    let temp = tempfile::tempdir().unwrap();
+    let (torrent, dir, _) = content(temp.path(), false);
+    let info_hash = torrent.info_hash.0;
+    let seed = SeedTorrent::open(torrent, &dir, Verify::Skip, &|_| {}).unwrap();
+    let shutdown = Shutdown::new();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = Config {
+        max_connections: 2,
+        upload_slots: 1,
+        ..Config::default()
+    };
+    let seeder = Seeder::new(config, vec![seed], shutdown.clone());
+    let running = {
+        let seeder = seeder.clone();
+        tokio::spawn(async move { seeder.run(listener).await })
+    };
+    let mut peers = Vec::new();
+    for _ in 0..2 {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let (mut peer, _) = Peer::handshake(stream, info_hash, fast_ext()).await;
+        peer.send(Message::Interested).await;
+        peers.push(peer);
+    }
+    // A third connection is over the cap: closed without a handshake.
+    let mut third = Peer {
+        stream: TcpStream::connect(addr).await.unwrap(),
+        buf: Vec::new(),
+    };
+    let hello = Handshake {
+        reserved: fast_ext(),
+        info_hash,
+        peer_id: [3; 20],
+    };
+    let _ = third.stream.write_all(&hello.encode()).await;
+    assert!(third.fill().await.is_none(), "over the cap");
+
+    // One slot: exactly one of the two interested peers is unchoked.
+    peers[0]
+        .until(|m| matches!(m, Message::HaveAll).then_some(()))
+        .await;
+    peers[1]
+        .until(|m| matches!(m, Message::HaveAll).then_some(()))
+        .await;
+    let first = tokio::time::timeout(
+        Duration::from_millis(500),
+        peers[0].until(|m| (*m == Message::Unchoke).then_some(())),
+    )
+    .await;
+    let second = tokio::time::timeout(
+        Duration::from_millis(500),
+        peers[1].until(|m| (*m == Message::Unchoke).then_some(())),
+    )
+    .await;
+    assert!(first.is_ok() != second.is_ok(), "one slot, one unchoke");
+    assert_eq!(seeder.stats().peers, 2);
+    shutdown.finished().await;
+    tokio::time::timeout(LIMIT, running).await.unwrap().unwrap();
+}
