@@ -33,6 +33,7 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
             [CompletionResult]::new('tracker', 'tracker', [CompletionResultType]::ParameterValue, 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)')
             [CompletionResult]::new('check-web-seeds', 'check-web-seeds', [CompletionResultType]::ParameterValue, 'Check that a torrent''s web seeds serve its content')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a completion script for a shell (the same as in completions/)')
+            [CompletionResult]::new('seed', 'seed', [CompletionResultType]::ParameterValue, 'Seed one torrent (a test entry point until `publish`)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -264,6 +265,20 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'mktorrent-rs;seed' {
+            [CompletionResult]::new('--content', '--content', [CompletionResultType]::ParameterName, 'The content [default: NAME beside the torrent, else in the current directory]')
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address to listen on')
+            [CompletionResult]::new('--connect', '--connect', [CompletionResultType]::ParameterName, 'Peers to dial (repeatable)')
+            [CompletionResult]::new('--slots', '--slots', [CompletionResultType]::ParameterName, 'Upload slots, the optimistic one included')
+            [CompletionResult]::new('--skip-verify', '--skip-verify', [CompletionResultType]::ParameterName, 'Start without hashing the content first (each piece is still checked on its first read)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No progress bar')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No progress bar')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'mktorrent-rs;help' {
             [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a .torrent file from a file or a directory')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show what a .torrent file holds')
@@ -273,6 +288,7 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
             [CompletionResult]::new('tracker', 'tracker', [CompletionResultType]::ParameterValue, 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)')
             [CompletionResult]::new('check-web-seeds', 'check-web-seeds', [CompletionResultType]::ParameterValue, 'Check that a torrent''s web seeds serve its content')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a completion script for a shell (the same as in completions/)')
+            [CompletionResult]::new('seed', 'seed', [CompletionResultType]::ParameterValue, 'Seed one torrent (a test entry point until `publish`)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -314,6 +330,9 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
             break
         }
         'mktorrent-rs;help;completions' {
+            break
+        }
+        'mktorrent-rs;help;seed' {
             break
         }
         'mktorrent-rs;help;help' {

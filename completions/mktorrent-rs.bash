@@ -34,6 +34,9 @@ _mktorrent__rs() {
             mktorrent__rs,magnet)
                 cmd="mktorrent__rs__subcmd__magnet"
                 ;;
+            mktorrent__rs,seed)
+                cmd="mktorrent__rs__subcmd__seed"
+                ;;
             mktorrent__rs,show)
                 cmd="mktorrent__rs__subcmd__show"
                 ;;
@@ -91,6 +94,9 @@ _mktorrent__rs() {
             mktorrent__rs__subcmd__help,magnet)
                 cmd="mktorrent__rs__subcmd__help__subcmd__magnet"
                 ;;
+            mktorrent__rs__subcmd__help,seed)
+                cmd="mktorrent__rs__subcmd__help__subcmd__seed"
+                ;;
             mktorrent__rs__subcmd__help,show)
                 cmd="mktorrent__rs__subcmd__help__subcmd__show"
                 ;;
@@ -119,7 +125,7 @@ _mktorrent__rs() {
 
     case "${cmd}" in
         mktorrent__rs)
-            opts="-h -V --help --version create show verify magnet dht tracker check-web-seeds completions help"
+            opts="-h -V --help --version create show verify magnet dht tracker check-web-seeds completions seed help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -529,7 +535,7 @@ _mktorrent__rs() {
             return 0
             ;;
         mktorrent__subcmd__rs__subcmd__help)
-            opts="create show verify magnet dht tracker check-web-seeds completions help"
+            opts="create show verify magnet dht tracker check-web-seeds completions seed help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -682,6 +688,20 @@ _mktorrent__rs() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mktorrent__subcmd__rs__subcmd__help__subcmd__seed)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mktorrent__subcmd__rs__subcmd__help__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -736,6 +756,36 @@ _mktorrent__rs() {
                     return 0
                     ;;
                 --peer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mktorrent__subcmd__rs__subcmd__seed)
+            opts="-q -h -V --content --listen --connect --skip-verify --slots --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --content)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --slots)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -30,6 +30,7 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand tracker 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)'
             cand check-web-seeds 'Check that a torrent''s web seeds serve its content'
             cand completions 'Print a completion script for a shell (the same as in completions/)'
+            cand seed 'Seed one torrent (a test entry point until `publish`)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mktorrent-rs;create'= {
@@ -242,6 +243,19 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'mktorrent-rs;seed'= {
+            cand --content 'The content [default: NAME beside the torrent, else in the current directory]'
+            cand --listen 'Address to listen on'
+            cand --connect 'Peers to dial (repeatable)'
+            cand --slots 'Upload slots, the optimistic one included'
+            cand --skip-verify 'Start without hashing the content first (each piece is still checked on its first read)'
+            cand -q 'No progress bar'
+            cand --quiet 'No progress bar'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'mktorrent-rs;help'= {
             cand create 'Create a .torrent file from a file or a directory'
             cand show 'Show what a .torrent file holds'
@@ -251,6 +265,7 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand tracker 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)'
             cand check-web-seeds 'Check that a torrent''s web seeds serve its content'
             cand completions 'Print a completion script for a shell (the same as in completions/)'
+            cand seed 'Seed one torrent (a test entry point until `publish`)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mktorrent-rs;help;create'= {
@@ -280,6 +295,8 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
         &'mktorrent-rs;help;check-web-seeds'= {
         }
         &'mktorrent-rs;help;completions'= {
+        }
+        &'mktorrent-rs;help;seed'= {
         }
         &'mktorrent-rs;help;help'= {
         }

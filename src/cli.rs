@@ -8,6 +8,7 @@ pub mod create;
 pub mod dht;
 pub mod generate;
 pub mod magnet;
+pub mod seed;
 pub mod show;
 pub mod tracker;
 pub mod verify;
@@ -48,6 +49,9 @@ pub enum Command {
     Tracker(Box<tracker::Args>),
     CheckWebSeeds(check_web_seeds::Args),
     Completions(completions::Args),
+    /// Seed one torrent (a test entry point until `publish`).
+    #[command(hide = true)]
+    Seed(seed::Args),
 }
 
 /// The clap definition, for man pages and completions.
@@ -66,6 +70,7 @@ pub fn run(cli: Cli, env: &mut Env) -> Result<()> {
         Command::Tracker(args) => tracker::run(*args, env),
         Command::CheckWebSeeds(args) => check_web_seeds::run(args, env),
         Command::Completions(args) => completions::run(&args, env),
+        Command::Seed(args) => seed::run(args, env),
     }
 }
 

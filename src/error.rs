@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use crate::files::FilesError;
 use crate::magnet::MagnetError;
 use crate::metainfo::MetainfoError;
+use crate::peer::seeder::SeedError;
 use crate::piece_length::PieceLengthError;
 use crate::storage::StorageError;
 use crate::tracker::TrackerError;
@@ -92,6 +93,13 @@ pub enum Error {
     WebSeedCheck(#[from] crate::webseed::check::CheckError),
     #[error("{0}")]
     WebSeedsFailed(String),
+    #[error(transparent)]
+    Seed(#[from] SeedError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
     #[error("cannot write output: {0}")]
     Output(#[source] std::io::Error),
 }

@@ -9,6 +9,7 @@
 //!   (pure); [`webseed::check`]: the HTTP(S) web seed checker.
 //! - [`dht`]: the Mainline DHT node: pure KRPC codec, routing table,
 //!   tokens and peer store underneath a thin tokio UDP adapter.
+//! - [`peer`]: the peer wire protocol codecs and the seeder.
 //! - [`shutdown`]: the stop signal and task tracking every server shares.
 //! - [`cli`]: one module per subcommand (args struct + `run`), all I/O
 //!   through [`env::Env`]; [`error`]: the crate error.
@@ -24,6 +25,7 @@ pub mod hasher;
 pub mod magnet;
 pub mod merkle;
 pub mod metainfo;
+pub mod peer;
 pub mod piece_length;
 pub mod shutdown;
 pub mod storage;

@@ -11,7 +11,8 @@ pub fn generated_files() -> std::io::Result<Vec<(PathBuf, Vec<u8>)>> {
     let mut files = Vec::new();
     let command = super::command();
     let mut pages = vec![(String::from("mktorrent-rs"), command.clone())];
-    for sub in command.get_subcommands() {
+    // Hidden commands (test entry points) get no page.
+    for sub in command.get_subcommands().filter(|sub| !sub.is_hide_set()) {
         let name = format!("mktorrent-rs-{}", sub.get_name());
         pages.push((name.clone(), sub.clone().name(name)));
     }

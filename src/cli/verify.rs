@@ -66,9 +66,19 @@ pub struct Report {
 /// Where the content is: the explicit path, else NAME beside the torrent,
 /// else NAME in the working directory.
 fn locate_content(args: &Args, torrent: &Torrent, env: &Env) -> Result<PathBuf> {
+    locate(args.content.as_deref(), &args.torrent, torrent, env)
+}
+
+/// [`locate_content`] for any command taking a torrent and `--content`.
+pub(crate) fn locate(
+    content: Option<&Path>,
+    torrent_arg: &Path,
+    torrent: &Torrent,
+    env: &Env,
+) -> Result<PathBuf> {
     let name = &torrent.meta.info.name;
     let single = matches!(torrent.meta.info.layout, Layout::Single { .. });
-    if let Some(content) = &args.content {
+    if let Some(content) = content {
         let content = env.path(content);
         // A directory given for a single-file torrent is where the file lives.
         if single && content.is_dir() {
@@ -76,9 +86,9 @@ fn locate_content(args: &Args, torrent: &Torrent, env: &Env) -> Result<PathBuf> 
         }
         return Ok(content);
     }
-    let torrent_path = env.path(&args.torrent);
+    let torrent_path = env.path(torrent_arg);
     let mut tried = Vec::new();
-    if args.torrent != Path::new("-") {
+    if torrent_arg != Path::new("-") {
         if let Some(dir) = torrent_path.parent() {
             tried.push(dir.join(name));
         }

@@ -11,6 +11,8 @@
 //!   and a raw KRPC probe of one node.
 //! - `dht_mainline`: interop with the `mainline` crate's nodes, both directions.
 //! - `generated`: man/ and completions/ match the clap definition.
+//! - `seeder`: the seeder on loopback against an in-process downloader:
+//!   data and BEP 9 metadata byte for byte, dialling out, damage, shutdown.
 //! - `v2`: v2 and hybrid layout rules, round trips, damage detection.
 //! - `tracker`: the tracker's HTTP and UDP contract on loopback (in-process
 //!   servers on port 0, and the real binary with SIGTERM).
@@ -25,6 +27,7 @@ mod dht_mainline;
 mod generated;
 mod help;
 mod roundtrip;
+mod seeder;
 mod show;
 mod tracker;
 mod v2;

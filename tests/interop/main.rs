@@ -18,6 +18,8 @@
 //!   transmission-show and libtorrent on third-party torrents.
 //! - `aria2`: `aria2c --show-files` reads ours with our hash and files.
 //! - `fixtures`: `tests/fixtures/` matches its README and recipe.
+//! - `seeder`: libtorrent downloads from our seeder on loopback, dialling
+//!   it directly and from a magnet with `x.pe` (metadata over BEP 9).
 //! - `v2`: v2 and hybrid torrents equal libtorrent's own (hashes, roots,
 //!   piece layers, pad files); libtorrent downloads our hybrid.
 //! - `dht`: libtorrent's DHT finds peers through our DHT nodes, and our
@@ -34,6 +36,7 @@ mod dht;
 mod fixtures;
 mod libtorrent;
 mod mktorrent;
+mod seeder;
 mod support;
 mod tracker;
 mod transmission;

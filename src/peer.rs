@@ -1,0 +1,13 @@
+//! The peer wire protocol (BEP 3 with BEP 6, 9 and 10) and the seeder.
+//!
+//! - [`handshake`], [`message`]: PURE codecs, bytes in and values out.
+//! - [`session`]: PURE per-connection state (choke, interest, request
+//!   queue, keep-alives, idle timeout), time passed in.
+//! - [`choker`]: PURE upload-slot rotation across all connections.
+//! - [`seeder`]: the tokio adapter: listens, dials, reads content, serves.
+
+pub mod choker;
+pub mod handshake;
+pub mod message;
+pub mod seeder;
+pub mod session;

@@ -1,0 +1,709 @@
+//! One peer connection of a seed, as a pure state machine: messages and
+//! the current time go in, messages to send and a close reason come out.
+//! The tokio adapter in [`super::seeder`] only moves bytes and reads data.
+//!
+//! What it owns: whether we choke the peer, whether it is interested, its
+//! request queue (validated against the real piece sizes, blocks of at
+//! most 16 KiB), BEP 6 reject semantics (with fast, every request gets a
+//! piece or a reject, also on choke and cancel), keep-alives and the idle
+//! timeout, BEP 9 metadata replies, and spotting seeds (a seed has nothing
+//! to take from a seed, so such connections close).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::message::{self, Block, ExtendedHandshake, Message, Metadata, MAX_BLOCK, UT_METADATA};
+
+/// Piece geometry of a v1 (or hybrid-as-v1) torrent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pieces {
+    pub piece_length: u64,
+    pub total_length: u64,
+}
+
+impl Pieces {
+    pub fn count(self) -> u32 {
+        // Torrents with more than 4 G pieces cannot be described by BEP 3.
+        u32::try_from(self.total_length.div_ceil(self.piece_length.max(1))).unwrap_or(u32::MAX)
+    }
+
+    /// The size of piece `index`: the last one is short.
+    pub fn size(self, index: u32) -> Option<u64> {
+        let start = u64::from(index) * self.piece_length;
+        (index < self.count()).then(|| self.piece_length.min(self.total_length - start))
+    }
+
+    /// Whether a request names bytes that exist, at most [`MAX_BLOCK`] long.
+    pub fn is_valid(self, block: Block) -> bool {
+        (1..=MAX_BLOCK).contains(&block.length)
+            && self
+                .size(block.index)
+                .is_some_and(|size| u64::from(block.begin) + u64::from(block.length) <= size)
+    }
+}
+
+/// Settings shared by every connection of a torrent.
+#[derive(Debug, Clone)]
+pub struct Params {
+    pub pieces: Pieces,
+    /// The exact raw info dictionary, served over BEP 9.
+    pub info: Arc<[u8]>,
+    /// `v` in our extended handshake.
+    pub client: String,
+    /// Our DHT port, sent in PORT to peers that support the DHT.
+    pub dht_port: Option<u16>,
+    /// Requests we queue per peer (our `reqq`); more are rejected.
+    pub max_queue: usize,
+    /// Send a keep-alive after this long without sending anything.
+    pub keepalive: Duration,
+    /// Close after this long without hearing from the peer.
+    pub idle_timeout: Duration,
+}
+
+impl Params {
+    pub fn new(pieces: Pieces, info: Arc<[u8]>) -> Self {
+        Self {
+            pieces,
+            info,
+            client: concat!("mktorrent-rs ", env!("CARGO_PKG_VERSION")).to_owned(),
+            dht_port: None,
+            max_queue: 250,
+            // Peers drop connections silent for 2 minutes (BEP 3 convention).
+            keepalive: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(150),
+        }
+    }
+}
+
+/// What the peer supports, from its handshake's reserved bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Features {
+    pub fast: bool,
+    pub extension: bool,
+    pub dht: bool,
+}
+
+/// Why a connection ends.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Close {
+    #[error("peer silent for {0:?}")]
+    Idle(Duration),
+    /// The peer has every piece; `completed_here` when it finished while
+    /// connected to us (a completed download we saw).
+    #[error("peer is a seed")]
+    Seed { completed_here: bool },
+    #[error("protocol violation: {0}")]
+    Invalid(String),
+}
+
+/// One connection's state.
+#[derive(Debug)]
+pub struct Session {
+    params: Arc<Params>,
+    features: Features,
+    choked: bool,
+    interested: bool,
+    queue: VecDeque<Block>,
+    outbox: VecDeque<Message>,
+    last_received: Instant,
+    last_sent: Instant,
+    /// The peer's pieces and how many are set.
+    peer_bits: Vec<u8>,
+    peer_count: u32,
+    peer_ut_metadata: Option<u8>,
+    /// Block bytes sent to this peer, to recognise a finished download
+    /// from peers that announce no haves to a seed (libtorrent does not).
+    served: u64,
+}
+
+impl Session {
+    /// A new connection right after the handshakes: queues our extended
+    /// handshake, then `have_all` with fast or a full bitfield without,
+    /// and PORT when both sides speak DHT.
+    pub fn new(params: Arc<Params>, features: Features, now: Instant) -> Self {
+        let count = params.pieces.count();
+        let mut session = Self {
+            features,
+            choked: true,
+            interested: false,
+            queue: VecDeque::new(),
+            outbox: VecDeque::new(),
+            last_received: now,
+            last_sent: now,
+            peer_bits: vec![0; (count as usize).div_ceil(8)],
+            peer_count: 0,
+            peer_ut_metadata: None,
+            served: 0,
+            params,
+        };
+        if features.extension {
+            let ours = ExtendedHandshake {
+                extensions: [("ut_metadata".to_owned(), UT_METADATA)].into(),
+                metadata_size: Some(session.params.info.len() as u64),
+                client: Some(session.params.client.clone()),
+                reqq: u32::try_from(session.params.max_queue).ok(),
+                port: None,
+                upload_only: true,
+            };
+            session.outbox.push_back(Message::Extended {
+                id: 0,
+                payload: ours.encode(),
+            });
+        }
+        session.outbox.push_back(if features.fast {
+            Message::HaveAll
+        } else {
+            Message::Bitfield(message::full_bitfield(count as usize))
+        });
+        if let (true, Some(port)) = (features.dht, session.params.dht_port) {
+            session.outbox.push_back(Message::Port(port));
+        }
+        session
+    }
+
+    pub fn is_interested(&self) -> bool {
+        self.interested
+    }
+
+    pub fn is_choked(&self) -> bool {
+        self.choked
+    }
+
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// The next message to send, if any.
+    pub fn next_outgoing(&mut self) -> Option<Message> {
+        self.outbox.pop_front()
+    }
+
+    /// The next block to read and send as a piece, while unchoked.
+    pub fn next_block(&mut self) -> Option<Block> {
+        if self.choked {
+            return None;
+        }
+        self.queue.pop_front()
+    }
+
+    /// Records a block sent as a piece message.
+    pub fn served(&mut self, length: u32) {
+        self.served += u64::from(length);
+    }
+
+    /// Records that bytes went out, for keep-alive timing.
+    pub fn sent(&mut self, now: Instant) {
+        self.last_sent = now;
+    }
+
+    /// A popped block cannot be served (its piece failed its hash check
+    /// or could not be read): with fast the peer is told, else it times out.
+    pub fn cannot_serve(&mut self, block: Block) {
+        self.reject(block);
+    }
+
+    fn reject(&mut self, block: Block) {
+        if self.features.fast {
+            self.outbox.push_back(Message::Reject(block));
+        }
+    }
+
+    /// Chokes or unchokes the peer (the choker's decision). Choking drops
+    /// the queue, rejecting each request when fast is on.
+    pub fn set_choked(&mut self, choked: bool) {
+        if choked == self.choked {
+            return;
+        }
+        self.choked = choked;
+        if choked {
+            self.outbox.push_back(Message::Choke);
+            for block in std::mem::take(&mut self.queue) {
+                self.reject(block);
+            }
+        } else {
+            self.outbox.push_back(Message::Unchoke);
+        }
+    }
+
+    /// Checks timers: sends a keep-alive when we have been quiet, closes
+    /// when the peer has been.
+    pub fn tick(&mut self, now: Instant) -> Result<(), Close> {
+        let silent = now.saturating_duration_since(self.last_received);
+        if silent >= self.params.idle_timeout {
+            return Err(Close::Idle(silent));
+        }
+        if now.saturating_duration_since(self.last_sent) >= self.params.keepalive
+            && self.outbox.is_empty()
+        {
+            self.outbox.push_back(Message::KeepAlive);
+        }
+        Ok(())
+    }
+
+    fn fast_only(&self, what: &str) -> Result<(), Close> {
+        if self.features.fast {
+            Ok(())
+        } else {
+            Err(Close::Invalid(format!("{what} without the fast extension")))
+        }
+    }
+
+    fn peer_has(&mut self, index: u32) -> Result<(), Close> {
+        let count = self.params.pieces.count();
+        if index >= count {
+            return Err(Close::Invalid(format!("have {index} of {count} pieces")));
+        }
+        let (byte, bit) = (index as usize / 8, 0x80u8 >> (index % 8));
+        if self.peer_bits[byte] & bit == 0 {
+            self.peer_bits[byte] |= bit;
+            self.peer_count += 1;
+            if self.peer_count == count {
+                return Err(Close::Seed {
+                    completed_here: true,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Handles one message from the peer.
+    pub fn receive(&mut self, message: Message, now: Instant) -> Result<(), Close> {
+        self.last_received = now;
+        let count = self.params.pieces.count();
+        match message {
+            Message::Interested => self.interested = true,
+            Message::NotInterested => {
+                self.interested = false;
+                // What it announced plus what we sent covers everything:
+                // it finished, and a finished peer is a seed to us.
+                let pieces = self.params.pieces;
+                let announced = u64::from(self.peer_count) * pieces.piece_length;
+                if self.served > 0 && announced + self.served >= pieces.total_length {
+                    return Err(Close::Seed {
+                        completed_here: true,
+                    });
+                }
+            }
+            Message::Request(block) => self.request(block),
+            Message::Cancel(block) => {
+                if let Some(at) = self.queue.iter().position(|b| *b == block) {
+                    self.queue.remove(at);
+                    // BEP 6: a cancelled request still gets its answer.
+                    self.reject(block);
+                }
+            }
+            Message::Have(index) => self.peer_has(index)?,
+            Message::Bitfield(bits) => {
+                if bits.len() != self.peer_bits.len() {
+                    return Err(Close::Invalid(format!(
+                        "bitfield of {} bytes for {count} pieces",
+                        bits.len()
+                    )));
+                }
+                if message::count_bits(&bits, count as usize) == count as usize {
+                    return Err(Close::Seed {
+                        completed_here: false,
+                    });
+                }
+                for index in 0..count {
+                    if bits[index as usize / 8] & (0x80 >> (index % 8)) != 0 {
+                        self.peer_has(index)?;
+                    }
+                }
+            }
+            Message::HaveAll => {
+                self.fast_only("have_all")?;
+                return Err(Close::Seed {
+                    completed_here: false,
+                });
+            }
+            Message::HaveNone | Message::Suggest(_) | Message::AllowedFast(_) => {
+                self.fast_only("a BEP 6 message")?;
+            }
+            Message::Reject(_) => self.fast_only("reject")?,
+            Message::Extended { id, payload } => self.extended(id, &payload)?,
+            // We download nothing: their choking, pieces and DHT port do
+            // not concern a seed; unknown ids are skipped (BEP 3).
+            Message::KeepAlive
+            | Message::Choke
+            | Message::Unchoke
+            | Message::Piece { .. }
+            | Message::Port(_)
+            | Message::Unknown { .. } => {}
+        }
+        Ok(())
+    }
+
+    fn request(&mut self, block: Block) {
+        let acceptable = self.params.pieces.is_valid(block)
+            && !self.choked
+            && self.queue.len() < self.params.max_queue;
+        if !acceptable {
+            // Without fast a bad request is silently dropped (BEP 3 has no
+            // way to refuse); with fast it is rejected (BEP 6).
+            self.reject(block);
+        } else if !self.queue.contains(&block) {
+            self.queue.push_back(block);
+        }
+    }
+
+    fn extended(&mut self, id: u8, payload: &[u8]) -> Result<(), Close> {
+        if !self.features.extension {
+            return Err(Close::Invalid(
+                "extended message without the extension protocol".to_owned(),
+            ));
+        }
+        match id {
+            0 => {
+                // A handshake we cannot read leaves extensions off.
+                if let Ok(theirs) = ExtendedHandshake::parse(payload) {
+                    self.peer_ut_metadata = theirs.id_of("ut_metadata");
+                    if theirs.upload_only {
+                        return Err(Close::Seed {
+                            completed_here: false,
+                        });
+                    }
+                }
+            }
+            UT_METADATA => {
+                if let (Ok(Metadata::Request { piece }), Some(their_id)) =
+                    (Metadata::parse(payload), self.peer_ut_metadata)
+                {
+                    let reply = message::metadata_reply(&self.params.info, piece);
+                    self.outbox.push_back(Message::Extended {
+                        id: their_id,
+                        payload: reply.encode(),
+                    });
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FAST: Features = Features {
+        fast: true,
+        extension: true,
+        dht: false,
+    };
+    const PLAIN: Features = Features {
+        fast: false,
+        extension: false,
+        dht: false,
+    };
+
+    /// 3 pieces of 32 KiB, the last 10 bytes long.
+    fn params() -> Arc<Params> {
+        let pieces = Pieces {
+            piece_length: 32 * 1024,
+            total_length: 64 * 1024 + 10,
+        };
+        let info: Arc<[u8]> = vec![b'i'; 20_000].into();
+        Arc::new(Params::new(pieces, info))
+    }
+
+    fn drain(s: &mut Session) -> Vec<Message> {
+        std::iter::from_fn(|| s.next_outgoing()).collect()
+    }
+
+    fn block(index: u32, begin: u32, length: u32) -> Block {
+        Block {
+            index,
+            begin,
+            length,
+        }
+    }
+
+    fn unchoked(features: Features) -> (Session, Instant) {
+        let now = Instant::now();
+        let mut s = Session::new(params(), features, now);
+        drain(&mut s);
+        s.receive(Message::Interested, now).unwrap();
+        s.set_choked(false);
+        assert_eq!(drain(&mut s), [Message::Unchoke]);
+        (s, now)
+    }
+
+    #[test]
+    fn piece_sizes_make_the_last_piece_short() {
+        let p = params().pieces;
+        assert_eq!(p.count(), 3);
+        assert_eq!(p.size(1), Some(32 * 1024));
+        assert_eq!(p.size(2), Some(10));
+        assert_eq!(p.size(3), None);
+        assert!(p.is_valid(block(2, 0, 10)));
+        assert!(!p.is_valid(block(2, 0, 11)));
+        assert!(!p.is_valid(block(2, 8, 3)));
+        assert!(p.is_valid(block(0, 16 * 1024, 16 * 1024)));
+        assert!(!p.is_valid(block(0, 0, 16 * 1024 + 1)));
+        assert!(!p.is_valid(block(0, 0, 0)));
+        assert!(!p.is_valid(block(0, u32::MAX, 16)));
+    }
+
+    #[test]
+    fn opens_with_extended_handshake_then_have_all_or_bitfield() {
+        let now = Instant::now();
+        let mut s = Session::new(params(), FAST, now);
+        let sent = drain(&mut s);
+        assert_eq!(sent.len(), 2);
+        let Message::Extended { id: 0, payload } = &sent[0] else {
+            panic!("{sent:?}")
+        };
+        let ours = ExtendedHandshake::parse(payload).unwrap();
+        assert_eq!(ours.id_of("ut_metadata"), Some(UT_METADATA));
+        assert_eq!(ours.metadata_size, Some(20_000));
+        assert_eq!(ours.reqq, Some(250));
+        assert!(ours.client.unwrap().starts_with("mktorrent-rs"));
+        assert_eq!(sent[1], Message::HaveAll);
+
+        let mut s = Session::new(params(), PLAIN, now);
+        assert_eq!(drain(&mut s), [Message::Bitfield(vec![0xE0])]);
+
+        let mut with_dht = (*params()).clone();
+        with_dht.dht_port = Some(6881);
+        let features = Features { dht: true, ..PLAIN };
+        let mut s = Session::new(Arc::new(with_dht), features, now);
+        assert_eq!(drain(&mut s)[1], Message::Port(6881));
+    }
+
+    #[test]
+    fn valid_requests_queue_in_order_and_cancel_removes_them() {
+        let (mut s, now) = unchoked(PLAIN);
+        for b in [block(0, 0, 16384), block(2, 0, 10), block(0, 16384, 16384)] {
+            s.receive(Message::Request(b), now).unwrap();
+        }
+        s.receive(Message::Request(block(2, 0, 10)), now).unwrap();
+        assert_eq!(s.queued(), 3, "duplicates are ignored");
+        s.receive(Message::Cancel(block(2, 0, 10)), now).unwrap();
+        assert_eq!(s.next_block(), Some(block(0, 0, 16384)));
+        assert_eq!(s.next_block(), Some(block(0, 16384, 16384)));
+        assert_eq!(s.next_block(), None);
+        assert!(drain(&mut s).is_empty(), "no rejects without fast");
+    }
+
+    #[test]
+    fn with_fast_every_bad_or_cancelled_request_is_rejected() {
+        let (mut s, now) = unchoked(FAST);
+        let bad = [
+            block(0, 0, 16 * 1024 + 1),
+            block(2, 0, 11),
+            block(3, 0, 1),
+            block(0, 0, 0),
+        ];
+        for b in bad {
+            s.receive(Message::Request(b), now).unwrap();
+        }
+        s.receive(Message::Request(block(1, 0, 100)), now).unwrap();
+        s.receive(Message::Cancel(block(1, 0, 100)), now).unwrap();
+        let mut expected: Vec<Message> = bad.into_iter().map(Message::Reject).collect();
+        expected.push(Message::Reject(block(1, 0, 100)));
+        assert_eq!(drain(&mut s), expected);
+        assert_eq!(s.next_block(), None);
+    }
+
+    #[test]
+    fn choking_rejects_the_queue_with_fast_and_requests_while_choked() {
+        let (mut s, now) = unchoked(FAST);
+        s.receive(Message::Request(block(0, 0, 100)), now).unwrap();
+        s.receive(Message::Request(block(1, 0, 100)), now).unwrap();
+        s.set_choked(true);
+        assert_eq!(
+            drain(&mut s),
+            [
+                Message::Choke,
+                Message::Reject(block(0, 0, 100)),
+                Message::Reject(block(1, 0, 100))
+            ]
+        );
+        s.receive(Message::Request(block(0, 0, 100)), now).unwrap();
+        assert_eq!(drain(&mut s), [Message::Reject(block(0, 0, 100))]);
+        assert_eq!(s.next_block(), None);
+        s.set_choked(true);
+        assert!(drain(&mut s).is_empty(), "no repeated choke");
+    }
+
+    #[test]
+    fn without_fast_choking_drops_the_queue_silently() {
+        let (mut s, now) = unchoked(PLAIN);
+        s.receive(Message::Request(block(0, 0, 100)), now).unwrap();
+        s.set_choked(true);
+        assert_eq!(drain(&mut s), [Message::Choke]);
+        s.set_choked(false);
+        assert_eq!(drain(&mut s), [Message::Unchoke]);
+        assert_eq!(s.next_block(), None);
+    }
+
+    #[test]
+    fn queue_is_bounded_by_reqq() {
+        let (mut s, now) = unchoked(FAST);
+        for i in 0..251u32 {
+            s.receive(Message::Request(block(0, i, 1)), now).unwrap();
+        }
+        assert_eq!(s.queued(), 250);
+        assert_eq!(drain(&mut s), [Message::Reject(block(0, 250, 1))]);
+    }
+
+    #[test]
+    fn unservable_blocks_are_rejected_only_with_fast() {
+        let (mut s, _) = unchoked(FAST);
+        s.cannot_serve(block(0, 0, 5));
+        assert_eq!(drain(&mut s), [Message::Reject(block(0, 0, 5))]);
+        let (mut s, _) = unchoked(PLAIN);
+        s.cannot_serve(block(0, 0, 5));
+        assert!(drain(&mut s).is_empty());
+    }
+
+    #[test]
+    fn keepalives_when_quiet_and_idle_peers_are_dropped() {
+        let now = Instant::now();
+        let mut s = Session::new(params(), PLAIN, now);
+        drain(&mut s);
+        s.tick(now + Duration::from_secs(59)).unwrap();
+        assert!(drain(&mut s).is_empty());
+        s.tick(now + Duration::from_secs(60)).unwrap();
+        assert_eq!(drain(&mut s), [Message::KeepAlive]);
+        s.sent(now + Duration::from_secs(60));
+        s.receive(Message::KeepAlive, now + Duration::from_secs(100))
+            .unwrap();
+        s.tick(now + Duration::from_secs(249)).unwrap();
+        assert_eq!(
+            s.tick(now + Duration::from_secs(250)),
+            Err(Close::Idle(Duration::from_secs(150)))
+        );
+    }
+
+    #[test]
+    fn seeds_are_closed_and_completion_is_seen() {
+        let now = Instant::now();
+        let mut s = Session::new(params(), FAST, now);
+        assert_eq!(
+            s.receive(Message::HaveAll, now),
+            Err(Close::Seed {
+                completed_here: false
+            })
+        );
+        let mut s = Session::new(params(), PLAIN, now);
+        assert_eq!(
+            s.receive(Message::Bitfield(vec![0xE0]), now),
+            Err(Close::Seed {
+                completed_here: false
+            })
+        );
+        let mut s = Session::new(params(), PLAIN, now);
+        s.receive(Message::Bitfield(vec![0x80]), now).unwrap();
+        s.receive(Message::Have(1), now).unwrap();
+        s.receive(Message::Have(1), now).unwrap();
+        assert_eq!(
+            s.receive(Message::Have(2), now),
+            Err(Close::Seed {
+                completed_here: true
+            })
+        );
+        // libtorrent sends no haves to a seed: interest ends once it has all.
+        let (mut s, now) = unchoked(FAST);
+        s.receive(Message::NotInterested, now).unwrap();
+        s.served(64 * 1024);
+        s.receive(Message::Interested, now).unwrap();
+        s.receive(Message::NotInterested, now).unwrap();
+        s.served(10);
+        s.receive(Message::Interested, now).unwrap();
+        assert_eq!(
+            s.receive(Message::NotInterested, now),
+            Err(Close::Seed {
+                completed_here: true
+            })
+        );
+        let mut s = Session::new(params(), FAST, now);
+        let upload_only = ExtendedHandshake {
+            upload_only: true,
+            ..Default::default()
+        };
+        assert!(matches!(
+            s.receive(
+                Message::Extended {
+                    id: 0,
+                    payload: upload_only.encode()
+                },
+                now
+            ),
+            Err(Close::Seed { .. })
+        ));
+    }
+
+    #[test]
+    fn protocol_violations_close() {
+        let now = Instant::now();
+        let mut s = Session::new(params(), PLAIN, now);
+        assert!(matches!(
+            s.receive(Message::HaveAll, now),
+            Err(Close::Invalid(_))
+        ));
+        assert!(matches!(
+            s.receive(Message::Have(3), now),
+            Err(Close::Invalid(_))
+        ));
+        assert!(matches!(
+            s.receive(Message::Bitfield(vec![0, 0]), now),
+            Err(Close::Invalid(_))
+        ));
+        assert!(matches!(
+            s.receive(
+                Message::Extended {
+                    id: 0,
+                    payload: vec![]
+                },
+                now
+            ),
+            Err(Close::Invalid(_))
+        ));
+        s.receive(Message::Unknown { id: 99, length: 5 }, now)
+            .unwrap();
+    }
+
+    #[test]
+    fn serves_metadata_on_the_peers_id_and_rejects_out_of_range() {
+        let now = Instant::now();
+        let mut s = Session::new(params(), FAST, now);
+        drain(&mut s);
+        let request = |piece| Message::Extended {
+            id: UT_METADATA,
+            payload: Metadata::Request { piece }.encode(),
+        };
+        // Before the peer's handshake we do not know its id: nothing sent.
+        s.receive(request(0), now).unwrap();
+        assert!(drain(&mut s).is_empty());
+        let theirs = ExtendedHandshake {
+            extensions: [("ut_metadata".to_owned(), 7)].into(),
+            ..Default::default()
+        };
+        s.receive(
+            Message::Extended {
+                id: 0,
+                payload: theirs.encode(),
+            },
+            now,
+        )
+        .unwrap();
+        for piece in [0, 1, 2] {
+            s.receive(request(piece), now).unwrap();
+        }
+        let replies: Vec<Metadata> = drain(&mut s)
+            .into_iter()
+            .map(|m| match m {
+                Message::Extended { id: 7, payload } => Metadata::parse(&payload).unwrap(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert!(
+            matches!(&replies[0], Metadata::Data { data, total_size: 20_000, .. } if data.len() == 16384)
+        );
+        assert!(matches!(&replies[1], Metadata::Data { data, .. } if data.len() == 20_000 - 16384));
+        assert_eq!(replies[2], Metadata::Reject { piece: 2 });
+    }
+}
