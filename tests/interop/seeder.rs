@@ -19,34 +19,12 @@ use mktorrent_rs::peer::seeder::{Config, SeedTorrent, Seeder, Verify};
 use mktorrent_rs::shutdown::Shutdown;
 use serde_json::Value;
 
-use crate::support::{create, nested_tree, output, parse_json, NESTED, SYSTEM_PYTHON};
+use crate::support::{create, nested_tree, NESTED};
 
 const LT_SEEDER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/lt_seeder.py");
 
 fn lt_seeder(args: &[&OsStr]) -> Value {
-    assert!(
-        Path::new(SYSTEM_PYTHON).is_file(),
-        "install python3-libtorrent: apt-get install python3-libtorrent (no {SYSTEM_PYTHON})"
-    );
-    let out = output(
-        Command::new(SYSTEM_PYTHON)
-            .arg(LT_SEEDER)
-            .args(args)
-            .env("LC_ALL", "C.UTF-8"),
-    );
-    assert_ne!(
-        out.status.code(),
-        Some(3),
-        "install python3-libtorrent: apt-get install python3-libtorrent ({})",
-        String::from_utf8_lossy(&out.stderr).trim()
-    );
-    assert!(
-        out.status.success(),
-        "lt_seeder.py {args:?} failed with {}:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    parse_json(&String::from_utf8_lossy(&out.stdout), "lt_seeder.py")
+    crate::support::libtorrent_script(LT_SEEDER, args)
 }
 
 /// What a client running beside our seeder gets to know.

@@ -109,6 +109,16 @@ pub fn parse_json(text: &str, what: &str) -> Value {
 
 /// `lt_inspect.py ARGS...` under the system Python: its JSON answer.
 pub fn libtorrent(args: &[&OsStr]) -> Value {
+    libtorrent_script(LT_INSPECT, args)
+}
+
+/// Runs a libtorrent helper script from tests/interop/ (`script` is its
+/// file name or full path) under the system Python; returns its JSON answer.
+/// Each script exits 3 when `import libtorrent` fails.
+pub fn libtorrent_script(script: &str, args: &[&OsStr]) -> Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/interop")
+        .join(script);
     assert!(
         Path::new(SYSTEM_PYTHON).is_file(),
         "install python3-libtorrent: apt-get install python3-libtorrent (no {SYSTEM_PYTHON})"
@@ -117,11 +127,10 @@ pub fn libtorrent(args: &[&OsStr]) -> Value {
     // cannot open the UTF-8 names these tests use ("Operation canceled").
     let out = output(
         Command::new(SYSTEM_PYTHON)
-            .arg(LT_INSPECT)
+            .arg(&script)
             .args(args)
             .env("LC_ALL", "C.UTF-8"),
     );
-    // The script exits 3 when `import libtorrent` fails.
     assert_ne!(
         out.status.code(),
         Some(3),
@@ -130,11 +139,15 @@ pub fn libtorrent(args: &[&OsStr]) -> Value {
     );
     assert!(
         out.status.success(),
-        "lt_inspect.py {args:?} failed with {}:\n{}",
+        "{} {args:?} failed with {}:\n{}",
+        script.display(),
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
-    parse_json(&String::from_utf8_lossy(&out.stdout), "lt_inspect.py")
+    parse_json(
+        &String::from_utf8_lossy(&out.stdout),
+        &script.display().to_string(),
+    )
 }
 
 /// libtorrent's view of a torrent file.

@@ -6,40 +6,15 @@
 
 use std::ffi::OsStr;
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
 
-use crate::support::{
-    bytes, corrupt, create, nested_tree, output, parse_json, verify, write, SYSTEM_PYTHON,
-};
+use crate::support::{bytes, corrupt, create, nested_tree, verify, write};
 
 const LT_V2: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/lt_v2.py");
 
 fn lt_v2(args: &[&OsStr]) -> Value {
-    assert!(
-        Path::new(SYSTEM_PYTHON).is_file(),
-        "install python3-libtorrent: apt-get install python3-libtorrent (no {SYSTEM_PYTHON})"
-    );
-    let out = output(
-        Command::new(SYSTEM_PYTHON)
-            .arg(LT_V2)
-            .args(args)
-            .env("LC_ALL", "C.UTF-8"),
-    );
-    assert_ne!(
-        out.status.code(),
-        Some(3),
-        "install python3-libtorrent: apt-get install python3-libtorrent ({})",
-        String::from_utf8_lossy(&out.stderr).trim()
-    );
-    assert!(
-        out.status.success(),
-        "lt_v2.py {args:?} failed with {}:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    parse_json(&String::from_utf8_lossy(&out.stdout), "lt_v2.py")
+    crate::support::libtorrent_script(LT_V2, args)
 }
 
 fn lt_info(torrent: &Path) -> Value {
