@@ -214,22 +214,30 @@ pub fn check_tracker_url(url: &str) -> Result<()> {
     Ok(())
 }
 
-fn check_web_seed(url: &str) -> Result<()> {
-    let bad = |reason: String| Error::WebSeedUrl {
-        url: url.to_owned(),
-        reason,
+/// Why `url` is not an absolute http(s) URL with a host, if it is not.
+/// Shared by every flag that takes a URL clients will fetch over HTTP.
+pub fn http_url_problem(url: &str) -> Option<String> {
+    let parsed = match url::Url::parse(url) {
+        Ok(parsed) => parsed,
+        Err(err) => return Some(err.to_string()),
     };
-    let parsed = url::Url::parse(url).map_err(|err| bad(err.to_string()))?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(bad(format!(
-            "scheme {:?} is not http or https",
-            parsed.scheme()
-        )));
+        return Some(format!("scheme {:?} is not http or https", parsed.scheme()));
     }
     if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(bad("no host".into()));
+        return Some("no host".into());
     }
-    Ok(())
+    None
+}
+
+fn check_web_seed(url: &str) -> Result<()> {
+    match http_url_problem(url) {
+        Some(reason) => Err(Error::WebSeedUrl {
+            url: url.to_owned(),
+            reason,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Parses `host:port` or `[v6]:port`.

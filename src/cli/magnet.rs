@@ -35,18 +35,13 @@ pub struct Plan {
 
 /// Checks a `--torrent-url`: http or https.
 pub fn check_torrent_url(url: &str) -> Result<()> {
-    let bad = |reason: String| Error::TorrentUrl {
-        url: url.to_owned(),
-        reason,
-    };
-    let parsed = url::Url::parse(url).map_err(|err| bad(err.to_string()))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(bad(format!(
-            "scheme {:?} is not http or https",
-            parsed.scheme()
-        )));
+    match super::create::http_url_problem(url) {
+        Some(reason) => Err(Error::TorrentUrl {
+            url: url.to_owned(),
+            reason,
+        }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Parses a `--peer` (`host:port`, `[v6]:port`) into its `x.pe` form.
