@@ -1,5 +1,7 @@
 //! Integration tests: the real `mktorrent-rs` binary on temporary content.
 //!
+//! - `announce`: the tracker client against our tracker over HTTP and UDP,
+//!   and against silent, failing and refusing trackers (tier fallback).
 //! - `common`: running the binary, building content trees, snapshot settings.
 //! - `help`: `--help` of every subcommand (snapshots).
 //! - `create`: flags, golden bytes, reproducibility, atomic output, errors.
@@ -21,6 +23,7 @@
 //! - `webseed`: check-web-seeds verdicts, --drop-failing, create's BEP 19
 //!   warnings, magnets with web seeds, exact source and peers.
 
+mod announce;
 mod common;
 mod create;
 mod dht;
