@@ -348,3 +348,37 @@ async fn all_tiers_announces_to_each_tier() {
     shutdown.finished().await;
     server.shutdown.finished().await;
 }
+
+#[tokio::test]
+async fn ipv6_trackers_hand_out_ipv6_peers() {
+    let shutdown = Shutdown::new();
+    let config6 = TrackerConfig {
+        http: vec!["[::1]:0".parse().unwrap()],
+        udp: vec!["[::1]:0".parse().unwrap()],
+        interval: 1,
+        interval_jitter: 0,
+        min_interval: 0,
+        ..TrackerConfig::default()
+    };
+    let tracker = Tracker::start(config6, &shutdown)
+        .await
+        .expect("tracker starts");
+    let http = format!("http://{}/announce", tracker.http_addrs()[0]);
+    let udp = format!("udp://{}/announce", tracker.udp_addrs()[0]);
+    let (a, _a_peers, a_shutdown) = start(config(&[&[&http]], &[H1], 1, 7001));
+    wait_status(&a, "a started", all_working).await;
+    let (_b, mut b_peers, b_shutdown) = start(config(&[&[&udp]], &[H1], 2, 7002));
+    let a_addr: SocketAddr = "[::1]:7001".parse().unwrap();
+    // 18-byte peers, because the UDP socket is IPv6 (BEP 15).
+    wait_peer(
+        &mut b_peers,
+        PeerFound {
+            info_hash: H1,
+            addr: a_addr,
+        },
+    )
+    .await;
+    a_shutdown.finished().await;
+    b_shutdown.finished().await;
+    shutdown.finished().await;
+}
