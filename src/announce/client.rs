@@ -9,7 +9,6 @@
 //! (bounded by [`AnnounceConfig::timeout`], all trackers at once) to every
 //! tracker that accepted `started`, and ends.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -123,8 +122,6 @@ struct Io {
     udp_base: Duration,
     left: AtomicU64,
     uploaded: Arc<dyn Fn() -> u64 + Send + Sync>,
-    /// BEP 15 connection ids by tracker address.
-    connections: Mutex<HashMap<SocketAddr, ConnectionId>>,
 }
 
 struct Inner {
@@ -206,7 +203,6 @@ impl Announcer {
             udp_base: config.udp_base_timeout,
             left: AtomicU64::new(config.left),
             uploaded,
-            connections: Mutex::new(HashMap::new()),
         });
         let inner = Arc::new(Inner {
             schedule: Mutex::new(schedule),
@@ -408,12 +404,9 @@ async fn announce(io: &Io, url: &str, params: &AnnounceParams) -> Result<Announc
 
 async fn scrape(io: &Io, url: &str, info_hash: &[u8; 20]) -> Result<Option<ScrapeCounts>, String> {
     if url.starts_with("udp://") {
-        let (socket, addr) = udp_socket(url).await?;
-        let deadline = tokio::time::Instant::now() + io.timeout;
-        let connection_id = udp_connection(io, &socket, addr, deadline).await?;
-        let tid = rand_u32();
-        let packet = udp_codec::encode_scrape(connection_id, tid, &[*info_hash]);
-        match udp_exchange(io, &socket, &packet, tid, addr.is_ipv6(), deadline).await? {
+        let build =
+            |connection_id, tid| udp_codec::encode_scrape(connection_id, tid, &[*info_hash]);
+        match udp_request(io, url, build).await? {
             Reply::Scrape(counts) => Ok(counts.first().copied()),
             Reply::Error(message) => Err(format!("tracker says: {message}")),
             _ => Err("unexpected reply to a scrape".into()),
@@ -494,65 +487,61 @@ async fn udp_socket(url: &str) -> Result<(UdpSocket, SocketAddr), String> {
     Ok((socket, addr))
 }
 
-/// A valid connection id for `addr`: cached, or from a connect exchange.
-async fn udp_connection(
+/// Connects (BEP 15) and sends the request `build` makes from the
+/// connection id and a transaction id, all within [`Io::timeout`]. A
+/// connection id is used for at most its 60 s lifetime: if the request
+/// goes unanswered that long, we connect again. Connection ids are not
+/// kept between announces because each uses a fresh socket, and trackers
+/// may tie the id to the source port.
+async fn udp_request(
     io: &Io,
-    socket: &UdpSocket,
-    addr: SocketAddr,
-    deadline: tokio::time::Instant,
-) -> Result<u64, String> {
-    if let Some(id) = lock(&io.connections).get(&addr) {
-        if id.valid_at(Instant::now()) {
-            return Ok(id.id);
+    url: &str,
+    build: impl Fn(u64, u32) -> Vec<u8>,
+) -> Result<Reply, String> {
+    let (socket, addr) = udp_socket(url).await?;
+    let v6 = addr.is_ipv6();
+    let deadline = tokio::time::Instant::now() + io.timeout;
+    loop {
+        let tid = rand_u32();
+        let connect = udp_codec::encode_connect(tid);
+        let connection = match udp_exchange(io, &socket, &connect, tid, v6, deadline).await? {
+            Reply::Connect { connection_id } => ConnectionId {
+                id: connection_id,
+                received: Instant::now(),
+            },
+            Reply::Error(message) => return Err(format!("tracker says: {message}")),
+            _ => return Err("unexpected reply to connect".into()),
+        };
+        let tid = rand_u32();
+        let packet = build(connection.id, tid);
+        let expires =
+            tokio::time::Instant::from_std(connection.received + udp_codec::CONNECTION_ID_LIFETIME);
+        match udp_exchange(io, &socket, &packet, tid, v6, deadline.min(expires)).await {
+            Err(_) if expires < deadline && !connection.valid_at(Instant::now()) => continue,
+            other => return other,
         }
-    }
-    let tid = rand_u32();
-    match udp_exchange(
-        io,
-        socket,
-        &udp_codec::encode_connect(tid),
-        tid,
-        addr.is_ipv6(),
-        deadline,
-    )
-    .await?
-    {
-        Reply::Connect { connection_id } => {
-            lock(&io.connections).insert(
-                addr,
-                ConnectionId {
-                    id: connection_id,
-                    received: Instant::now(),
-                },
-            );
-            Ok(connection_id)
-        }
-        Reply::Error(message) => Err(format!("tracker says: {message}")),
-        _ => Err("unexpected reply to connect".into()),
     }
 }
 
 async fn udp_announce(io: &Io, url: &str, p: &AnnounceParams) -> Result<AnnounceReply, String> {
-    let (socket, addr) = udp_socket(url).await?;
-    let deadline = tokio::time::Instant::now() + io.timeout;
-    let connection_id = udp_connection(io, &socket, addr, deadline).await?;
-    let tid = rand_u32();
-    let request = udp_codec::AnnounceRequest {
-        connection_id,
-        transaction_id: tid,
-        info_hash: p.info_hash,
-        peer_id: p.peer_id,
-        downloaded: p.downloaded,
-        left: p.left,
-        uploaded: p.uploaded,
-        event: p.event,
-        key: p.key,
-        num_want: i32::try_from(p.numwant).unwrap_or(i32::MAX),
-        port: p.port,
-        url_data: udp_codec::url_data(url),
+    let url_data = udp_codec::url_data(url);
+    let build = |connection_id, transaction_id| {
+        udp_codec::encode_announce(&udp_codec::AnnounceRequest {
+            connection_id,
+            transaction_id,
+            info_hash: p.info_hash,
+            peer_id: p.peer_id,
+            downloaded: p.downloaded,
+            left: p.left,
+            uploaded: p.uploaded,
+            event: p.event,
+            key: p.key,
+            num_want: i32::try_from(p.numwant).unwrap_or(i32::MAX),
+            port: p.port,
+            url_data: url_data.clone(),
+        })
     };
-    let packet = udp_codec::encode_announce(&request);
-    match udp_exchange(io, &socket, &packet, tid, addr.is_ipv6(), deadline).await? {
+    match udp_request(io, url, build).await? {
         Reply::Announce {
             interval,
             leechers,
@@ -565,11 +554,7 @@ async fn udp_announce(io: &Io, url: &str, p: &AnnounceParams) -> Result<Announce
             peers,
             ..AnnounceReply::default()
         }),
-        Reply::Error(message) => {
-            // Perhaps our connection id expired early: get a new one next time.
-            lock(&io.connections).remove(&addr);
-            Err(format!("tracker says: {message}"))
-        }
+        Reply::Error(message) => Err(format!("tracker says: {message}")),
         _ => Err("unexpected reply to an announce".into()),
     }
 }

@@ -7,8 +7,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use mktorrent_rs::announce::udp::{encode_reply, Reply};
 use mktorrent_rs::announce::{AnnounceConfig, Announcer, PeerFound, TrackerState, TrackerStatus};
 use mktorrent_rs::shutdown::Shutdown;
+use mktorrent_rs::tracker::udp_proto::{self, Request};
 use mktorrent_rs::tracker::{Tracker, TrackerConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
@@ -158,6 +160,10 @@ async fn two_announcers_learn_each_other() {
     )
     .await;
     assert!(b.status()[0].peers_received >= 1);
+    // Regular announces keep working over both transports.
+    wait_status(&b, "a regular udp announce", |s| s[0].announces >= 2).await;
+    wait_status(&a, "a regular http announce", |s| s[0].announces >= 2).await;
+    assert_eq!((a.status()[0].failures, b.status()[0].failures), (0, 0));
     a_shutdown.finished().await;
     b_shutdown.finished().await;
     server.shutdown.finished().await;
@@ -217,6 +223,33 @@ async fn fake_http(status: &'static str, body: &'static [u8], shutdown: &Shutdow
     format!("http://{addr}/announce")
 }
 
+/// A UDP tracker that accepts connects and refuses every announce (BEP 15 action 3).
+async fn fake_udp_error(message: &'static str, shutdown: &Shutdown) -> String {
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = socket.local_addr().unwrap();
+    let stop = shutdown.clone();
+    shutdown.spawn(async move {
+        let mut buf = [0; 2048];
+        loop {
+            let (len, from) = tokio::select! {
+                got = socket.recv_from(&mut buf) => match got { Ok(g) => g, Err(_) => return },
+                () = stop.cancelled() => return,
+            };
+            let reply = match udp_proto::parse(&buf[..len]) {
+                Ok(Request::Connect { transaction_id }) => {
+                    encode_reply(&Reply::Connect { connection_id: 42 }, transaction_id, false)
+                }
+                Ok(Request::Announce(a)) => {
+                    encode_reply(&Reply::Error(message.into()), a.transaction_id, false)
+                }
+                _ => continue,
+            };
+            let _ = socket.send_to(&reply, from).await;
+        }
+    });
+    format!("udp://{addr}/announce")
+}
+
 #[tokio::test]
 async fn failing_trackers_are_reported_and_the_next_tier_is_used() {
     let server = Server::start().await;
@@ -225,16 +258,23 @@ async fn failing_trackers_are_reported_and_the_next_tier_is_used() {
     let dead_udp = format!("udp://{}", silent.local_addr().unwrap());
     let error_500 = fake_http("500 Internal Server Error", b"oops", &fakes).await;
     let refusing = fake_http("200 OK", b"d14:failure reason12:unknown hashe", &fakes).await;
+    let refusing_udp = fake_udp_error("torrent not registered", &fakes).await;
     let real = server.http();
     let (announcer, _peers, shutdown) = start(config(
-        &[&[&dead_udp], &[&error_500], &[&refusing], &[&real]],
+        &[
+            &[&dead_udp],
+            &[&error_500],
+            &[&refusing],
+            &[&refusing_udp],
+            &[&real],
+        ],
         &[H1],
         1,
         7001,
     ));
     let started = std::time::Instant::now();
     wait_status(&announcer, "the last tier", |s| {
-        s[3].state == TrackerState::Working
+        s[4].state == TrackerState::Working
     })
     .await;
     assert!(
@@ -247,6 +287,7 @@ async fn failing_trackers_are_reported_and_the_next_tier_is_used() {
         format!("{dead_udp}: no reply after 3 tries"),
         format!("{error_500}: HTTP 500 Internal Server Error"),
         format!("{refusing}: tracker says: unknown hash"),
+        format!("{refusing_udp}: tracker says: torrent not registered"),
     ];
     for (s, error) in status.iter().zip(&expected) {
         assert_eq!(s.state, TrackerState::Failed, "{s:?}");
@@ -306,4 +347,38 @@ async fn all_tiers_announces_to_each_tier() {
     assert_eq!(announcer.status().len(), 2);
     shutdown.finished().await;
     server.shutdown.finished().await;
+}
+
+#[tokio::test]
+async fn ipv6_trackers_hand_out_ipv6_peers() {
+    let shutdown = Shutdown::new();
+    let config6 = TrackerConfig {
+        http: vec!["[::1]:0".parse().unwrap()],
+        udp: vec!["[::1]:0".parse().unwrap()],
+        interval: 1,
+        interval_jitter: 0,
+        min_interval: 0,
+        ..TrackerConfig::default()
+    };
+    let tracker = Tracker::start(config6, &shutdown)
+        .await
+        .expect("tracker starts");
+    let http = format!("http://{}/announce", tracker.http_addrs()[0]);
+    let udp = format!("udp://{}/announce", tracker.udp_addrs()[0]);
+    let (a, _a_peers, a_shutdown) = start(config(&[&[&http]], &[H1], 1, 7001));
+    wait_status(&a, "a started", all_working).await;
+    let (_b, mut b_peers, b_shutdown) = start(config(&[&[&udp]], &[H1], 2, 7002));
+    let a_addr: SocketAddr = "[::1]:7001".parse().unwrap();
+    // 18-byte peers, because the UDP socket is IPv6 (BEP 15).
+    wait_peer(
+        &mut b_peers,
+        PeerFound {
+            info_hash: H1,
+            addr: a_addr,
+        },
+    )
+    .await;
+    a_shutdown.finished().await;
+    b_shutdown.finished().await;
+    shutdown.finished().await;
 }
