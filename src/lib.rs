@@ -30,6 +30,7 @@ pub mod merkle;
 pub mod metainfo;
 pub mod peer;
 pub mod piece_length;
+pub mod publish;
 pub mod shutdown;
 pub mod storage;
 pub mod tracker;

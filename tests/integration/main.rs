@@ -14,6 +14,9 @@
 //!   and a raw KRPC probe of one node.
 //! - `dht_mainline`: interop with the `mainline` crate's nodes, both directions.
 //! - `generated`: man/ and completions/ match the clap definition.
+//! - `publish`: the real binary seeding to our downloader via the embedded
+//!   tracker, the DHT only and the magnet's x.pe; stop conditions, SIGTERM,
+//!   web seed checks, flag errors.
 //! - `seeder`: the seeder on loopback against an in-process downloader:
 //!   data and BEP 9 metadata byte for byte, dialling out, damage, shutdown.
 //! - `v2`: v2 and hybrid layout rules, round trips, damage detection.
@@ -31,6 +34,7 @@ mod dht_mainline;
 mod downloader;
 mod generated;
 mod help;
+mod publish;
 mod roundtrip;
 mod seeder;
 mod show;
