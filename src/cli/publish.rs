@@ -20,7 +20,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::create::{self, Output, TorrentArgs};
-use crate::announce::{AnnounceConfig, AnnounceEvent, Announcer, PeerFound};
+use crate::announce::{AnnounceConfig, AnnounceEvent, Announcer, PeerFound, TrackerState};
 use crate::dht::{self, Dht, Id};
 use crate::env::Env;
 use crate::error::{Error, Result};
@@ -1254,9 +1254,13 @@ async fn status_now(
         ratio: (progress.ratio() * 1000.0).round() / 1000.0,
         trackers_working: trackers
             .iter()
-            .filter(|t| t.state == crate::announce::TrackerState::Working)
+            .filter(|t| t.state == TrackerState::Working)
             .count(),
-        trackers_total: trackers.len(),
+        // Trackers held in reserve (later in their tier) are not counted.
+        trackers_total: trackers
+            .iter()
+            .filter(|t| t.state != TrackerState::Idle)
+            .count(),
         dht_nodes,
     }
 }
@@ -1281,8 +1285,9 @@ fn print_note(
             if event.ok && was_ok != Some(true) {
                 writeln!(
                     env.stderr,
-                    "Announced     {} ({} peers{})",
+                    "Announced     {} for {} ({} peers{})",
                     event.url,
+                    event.info_hash.get(..8).unwrap_or(&event.info_hash),
                     event.peers,
                     event
                         .seeders
@@ -1292,8 +1297,9 @@ fn print_note(
                 )?;
             } else if !event.ok && was_ok != Some(false) {
                 env.warn(format_args!(
-                    "tracker {}: {}",
+                    "tracker {} ({}): {}",
                     event.url,
+                    event.info_hash.get(..8).unwrap_or(&event.info_hash),
                     event.error.as_deref().unwrap_or("failed")
                 ))?;
             }
