@@ -43,6 +43,9 @@ impl Pieces {
     }
 }
 
+/// Requests queued per peer by default (our `reqq`).
+pub const DEFAULT_MAX_QUEUE: usize = 512;
+
 /// Settings shared by every connection of a torrent.
 #[derive(Debug, Clone)]
 pub struct Params {
@@ -68,7 +71,9 @@ impl Params {
             info,
             client: concat!("mktorrent-rs ", env!("CARGO_PKG_VERSION")).to_owned(),
             dht_port: None,
-            max_queue: 250,
+            // Deep enough that a downloader keeps a fast link busy: at
+            // 16 KiB blocks, 8 MiB in flight.
+            max_queue: DEFAULT_MAX_QUEUE,
             // Peers drop connections silent for 2 minutes (BEP 3 convention).
             keepalive: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(150),
@@ -185,6 +190,33 @@ impl Session {
             return None;
         }
         self.queue.pop_front()
+    }
+
+    /// The block [`Self::next_block`] would return, without taking it.
+    pub fn peek_block(&self) -> Option<Block> {
+        if self.choked {
+            return None;
+        }
+        self.queue.front().copied()
+    }
+
+    /// The distinct pieces of the queued requests, in request order, at
+    /// most `limit`: what the adapter should read ahead while earlier
+    /// blocks are still being written.
+    pub fn upcoming_pieces(&self, limit: usize) -> Vec<u32> {
+        let mut pieces: Vec<u32> = Vec::with_capacity(limit);
+        if self.choked {
+            return pieces;
+        }
+        for block in &self.queue {
+            if pieces.len() >= limit {
+                break;
+            }
+            if !pieces.contains(&block.index) {
+                pieces.push(block.index);
+            }
+        }
+        pieces
     }
 
     /// Records a block sent as a piece message.
@@ -458,7 +490,7 @@ mod tests {
         let ours = ExtendedHandshake::parse(payload).unwrap();
         assert_eq!(ours.id_of("ut_metadata"), Some(UT_METADATA));
         assert_eq!(ours.metadata_size, Some(20_000));
-        assert_eq!(ours.reqq, Some(250));
+        assert_eq!(ours.reqq, Some(DEFAULT_MAX_QUEUE as u32));
         assert!(ours.client.unwrap().starts_with("mktorrent-rs"));
         assert_eq!(sent[1], Message::HaveAll);
 
@@ -542,11 +574,34 @@ mod tests {
     #[test]
     fn queue_is_bounded_by_reqq() {
         let (mut s, now) = unchoked(FAST);
-        for i in 0..251u32 {
+        let max = DEFAULT_MAX_QUEUE as u32;
+        for i in 0..=max {
             s.receive(Message::Request(block(0, i, 1)), now).unwrap();
         }
-        assert_eq!(s.queued(), 250);
-        assert_eq!(drain(&mut s), [Message::Reject(block(0, 250, 1))]);
+        assert_eq!(s.queued(), DEFAULT_MAX_QUEUE);
+        assert_eq!(drain(&mut s), [Message::Reject(block(0, max, 1))]);
+    }
+
+    #[test]
+    fn upcoming_pieces_are_distinct_in_request_order_and_peek_takes_nothing() {
+        let (mut s, now) = unchoked(FAST);
+        for b in [
+            block(1, 0, 100),
+            block(1, 100, 100),
+            block(0, 0, 100),
+            block(2, 0, 10),
+            block(1, 200, 100),
+        ] {
+            s.receive(Message::Request(b), now).unwrap();
+        }
+        assert_eq!(s.upcoming_pieces(8), [1, 0, 2]);
+        assert_eq!(s.upcoming_pieces(2), [1, 0]);
+        assert_eq!(s.peek_block(), Some(block(1, 0, 100)));
+        assert_eq!(s.queued(), 5);
+        assert_eq!(s.next_block(), Some(block(1, 0, 100)));
+        s.set_choked(true);
+        assert_eq!(s.peek_block(), None);
+        assert!(s.upcoming_pieces(8).is_empty());
     }
 
     #[test]
