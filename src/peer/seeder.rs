@@ -644,7 +644,7 @@ async fn serve(
             session.next_block();
             match piece {
                 Some(data) if out.block(block, &data) => {
-                    session.served(block.length);
+                    session.served(block);
                     inner
                         .uploaded
                         .fetch_add(u64::from(block.length), Ordering::Relaxed);
@@ -689,6 +689,10 @@ async fn serve(
             }
             read = reader.read_buf(&mut rbuf) => {
                 if read? == 0 {
+                    // A downloader may leave the moment it is complete.
+                    if session.peer_complete() {
+                        return Err(Close::Seed { completed_here: true }.into());
+                    }
                     return Err(ConnError::Eof);
                 }
                 take_messages(inner, key, &mut session, &mut rbuf)?;

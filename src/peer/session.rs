@@ -9,7 +9,7 @@
 //! timeout, BEP 9 metadata replies, and spotting seeds (a seed has nothing
 //! to take from a seed, so such connections close).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -117,9 +117,11 @@ pub struct Session {
     peer_bits: Vec<u8>,
     peer_count: u32,
     peer_ut_metadata: Option<u8>,
-    /// Block bytes sent to this peer, to recognise a finished download
-    /// from peers that announce no haves to a seed (libtorrent does not).
-    served: u64,
+    /// Block bytes sent to this peer per piece it has not announced, to
+    /// recognise a finished download from peers that announce no haves to
+    /// a seed, or that close before announcing their last piece
+    /// (libtorrent, once it is a seed itself).
+    served: HashMap<u32, u64>,
 }
 
 impl Session {
@@ -139,7 +141,7 @@ impl Session {
             peer_bits: vec![0; (count as usize).div_ceil(8)],
             peer_count: 0,
             peer_ut_metadata: None,
-            served: 0,
+            served: HashMap::new(),
             params,
         };
         if features.extension {
@@ -220,8 +222,30 @@ impl Session {
     }
 
     /// Records a block sent as a piece message.
-    pub fn served(&mut self, length: u32) {
-        self.served += u64::from(length);
+    pub fn served(&mut self, block: Block) {
+        if !self.peer_has_bit(block.index) {
+            *self.served.entry(block.index).or_default() += u64::from(block.length);
+        }
+    }
+
+    /// Whether the peer now has every piece: announced, or sent whole by
+    /// us. The adapter asks when the peer closes, since a downloader may
+    /// leave as soon as it is complete without announcing its last piece.
+    pub fn peer_complete(&self) -> bool {
+        let pieces = self.params.pieces;
+        let sent_whole = self
+            .served
+            .iter()
+            .filter(|(index, bytes)| pieces.size(**index).is_some_and(|size| **bytes >= size))
+            .count();
+        !self.served.is_empty()
+            && u64::from(self.peer_count) + sent_whole as u64 >= u64::from(pieces.count())
+    }
+
+    fn peer_has_bit(&self, index: u32) -> bool {
+        self.peer_bits
+            .get(index as usize / 8)
+            .is_some_and(|byte| byte & (0x80u8 >> (index % 8)) != 0)
     }
 
     /// Records that bytes went out, for keep-alive timing.
@@ -290,6 +314,7 @@ impl Session {
         if self.peer_bits[byte] & bit == 0 {
             self.peer_bits[byte] |= bit;
             self.peer_count += 1;
+            self.served.remove(&index);
             if self.peer_count == count {
                 return Err(Close::Seed {
                     completed_here: true,
@@ -309,9 +334,7 @@ impl Session {
                 self.interested = false;
                 // What it announced plus what we sent covers everything:
                 // it finished, and a finished peer is a seed to us.
-                let pieces = self.params.pieces;
-                let announced = u64::from(self.peer_count) * pieces.piece_length;
-                if self.served > 0 && announced + self.served >= pieces.total_length {
+                if self.peer_complete() {
                     return Err(Close::Seed {
                         completed_here: true,
                     });
@@ -663,10 +686,20 @@ mod tests {
         // libtorrent sends no haves to a seed: interest ends once it has all.
         let (mut s, now) = unchoked(FAST);
         s.receive(Message::NotInterested, now).unwrap();
-        s.served(64 * 1024);
+        assert!(!s.peer_complete());
+        for b in [
+            block(0, 0, 16384),
+            block(0, 16384, 16384),
+            block(1, 0, 16384),
+            block(1, 16384, 16384),
+        ] {
+            s.served(b);
+        }
         s.receive(Message::Interested, now).unwrap();
         s.receive(Message::NotInterested, now).unwrap();
-        s.served(10);
+        assert!(!s.peer_complete(), "piece 2 is missing");
+        s.served(block(2, 0, 10));
+        assert!(s.peer_complete());
         s.receive(Message::Interested, now).unwrap();
         assert_eq!(
             s.receive(Message::NotInterested, now),
@@ -689,6 +722,20 @@ mod tests {
             ),
             Err(Close::Seed { .. })
         ));
+    }
+
+    #[test]
+    fn completion_counts_announced_pieces_and_pieces_sent_whole() {
+        let (mut s, now) = unchoked(FAST);
+        s.receive(Message::Have(0), now).unwrap();
+        // Sent before it was announced, and half of piece 2.
+        s.served(block(1, 0, 16384));
+        s.served(block(1, 16384, 16384));
+        s.receive(Message::Have(1), now).unwrap();
+        s.served(block(2, 0, 5));
+        assert!(!s.peer_complete(), "half of the last piece is missing");
+        s.served(block(2, 5, 5));
+        assert!(s.peer_complete(), "closing now is a finished download");
     }
 
     #[test]
