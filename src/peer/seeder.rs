@@ -664,8 +664,10 @@ async fn serve(
                 reading.push((task.id(), index));
             }
         }
-        // Forget pieces no longer asked for, oldest first.
-        while cache.len() > ahead + 1 {
+        // Keep the pieces asked for and the newest other one (its next
+        // blocks often follow); forget the rest, oldest first, so a choked
+        // or quiet connection holds at most one piece.
+        while cache.iter().filter(|(i, _)| !upcoming.contains(i)).count() > 1 {
             let Some(at) = cache.iter().position(|(i, _)| !upcoming.contains(i)) else {
                 break;
             };
