@@ -868,6 +868,113 @@ mod tests {
         assert_eq!(out.len(), 0);
     }
 
+    /// A single-file torrent of `data` in `dir`, pieces of `piece` bytes.
+    fn single_file(dir: &Path, data: &[u8], piece: usize) -> Torrent {
+        std::fs::write(dir.join("big.bin"), data).unwrap();
+        let pieces: Vec<u8> = data
+            .chunks(piece)
+            .flat_map(|c| <[u8; 20]>::from(Sha1::digest(c)))
+            .collect();
+        let mut bytes = format!(
+            "d4:infod6:lengthi{}e4:name7:big.bin12:piece lengthi{piece}e6:pieces{}:",
+            data.len(),
+            pieces.len()
+        )
+        .into_bytes();
+        bytes.extend_from_slice(&pieces);
+        bytes.extend_from_slice(b"ee");
+        Torrent::parse(&bytes).unwrap()
+    }
+
+    async fn next_message(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Message {
+        loop {
+            if let Some((m, used)) = message::decode(buf).unwrap() {
+                buf.drain(..used);
+                return m;
+            }
+            assert!(stream.read_buf(buf).await.unwrap() > 0, "seeder closed");
+        }
+    }
+
+    /// The stall this module once had: a downloader that queues more than
+    /// one write batch of requests and then waits gets every block at
+    /// once, not one batch per keep-alive tick.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_request_pipeline_is_served_without_waiting_for_more_requests() {
+        const PIECE: usize = 256 * 1024;
+        let dir = std::env::temp_dir().join(format!("mktorrent-rs-seeder-{}", random()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let data: Vec<u8> = (0..4 * 1024 * 1024u32).map(|i| (i * 7 / 5) as u8).collect();
+        let torrent = single_file(&dir, &data, PIECE);
+        let info_hash = torrent.info_hash.0;
+        let seed = SeedTorrent::open(torrent, &dir.join("big.bin"), Verify::Skip, &|_| {}).unwrap();
+        let shutdown = Shutdown::new();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seeder = Seeder::new(Config::default(), vec![seed], shutdown.clone());
+        let running = tokio::spawn({
+            let seeder = seeder.clone();
+            async move { seeder.run(listener).await }
+        });
+
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let hello = Handshake {
+            reserved: Reserved::default().with(Reserved::FAST),
+            info_hash,
+            peer_id: *b"-TEST00-downloader00",
+        };
+        stream.write_all(&hello.encode()).await.unwrap();
+        stream
+            .write_all(&Message::Interested.to_bytes())
+            .await
+            .unwrap();
+        let mut buf = Vec::new();
+        let within = Duration::from_secs(3);
+        tokio::time::timeout(within, async {
+            while handshake::decode(&buf).unwrap().is_none() {
+                stream.read_buf(&mut buf).await.unwrap();
+            }
+            buf.drain(..handshake::LEN);
+            while next_message(&mut stream, &mut buf).await != Message::Unchoke {}
+        })
+        .await
+        .expect("unchoked");
+        // 4 MiB of requests in one go, four times the write batch.
+        let mut requests = Vec::new();
+        for offset in (0..data.len()).step_by(16 * 1024) {
+            let block = Block {
+                index: (offset / PIECE) as u32,
+                begin: (offset % PIECE) as u32,
+                length: 16 * 1024,
+            };
+            Message::Request(block).encode(&mut requests);
+        }
+        stream.write_all(&requests).await.unwrap();
+        let mut got = vec![0u8; data.len()];
+        let mut blocks = 0;
+        tokio::time::timeout(within, async {
+            while blocks < data.len() / (16 * 1024) {
+                if let Message::Piece {
+                    index,
+                    begin,
+                    data: bytes,
+                } = next_message(&mut stream, &mut buf).await
+                {
+                    let at = index as usize * PIECE + begin as usize;
+                    got[at..at + bytes.len()].copy_from_slice(&bytes);
+                    blocks += 1;
+                }
+            }
+        })
+        .await
+        .expect("every block within 3 s, well before a 5 s tick");
+        assert!(got == data, "blocks carry the right bytes");
+        assert_eq!(seeder.stats().uploaded, data.len() as u64);
+        shutdown.trigger();
+        running.await.unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn read_ahead_covers_a_few_pieces_whatever_their_size() {
         assert_eq!(read_ahead(1 << 20), 4);
