@@ -2,7 +2,7 @@
 """Seeding benchmark: our seeder against a libtorrent seeder, to a libtorrent downloader.
 
 One run seeds the same BENCH_SEED_MIB (default 1024) MiB file over loopback, once from
-`mktorrent-rs seed` and once from a libtorrent 2.0 session in its own process, to a
+`mktorrent-rs publish` (no trackers, no DHT: the seeder alone) and once from a libtorrent 2.0 session in its own process, to a
 fresh libtorrent downloader each time, taking turns for BENCH_RUNS (default 2) rounds.
 For each it prints the download throughput (connect to complete) and the seeder's CPU
 seconds per GiB, both while transferring (user + sys of every seeder thread from
@@ -23,8 +23,8 @@ FAIL line per target, exits 0 either way (1 when a download stalls).
     BENCH_SEED_MIB=128 BENCH_RUNS=1 /usr/bin/python3 benches/seed.py   # smoke
 
 Needs cargo and python3-libtorrent (Debian: apt-get install python3-libtorrent). Holds
-/work/BENCH_LOCK (name and date) for each timed download when /work exists, waiting
-while another holder has it, and never while building.
+the lock file named by BENCH_LOCK (if set: name and date) for each timed download,
+waiting while another holder has it, and never while building.
 Data and downloads go under benches/work/seed/ (gitignored).
 """
 
@@ -48,7 +48,8 @@ MIB = 1 << 20
 SIZE_MIB = int(os.environ.get("BENCH_SEED_MIB", "1024"))
 RUNS = int(os.environ.get("BENCH_RUNS", "2"))
 PIECE = "1MiB"
-LOCK = Path("/work/BENCH_LOCK")
+# A lock file shared with other benchmark users of the machine (BENCH_LOCK=PATH).
+LOCK = Path(os.environ["BENCH_LOCK"]) if os.environ.get("BENCH_LOCK") else None
 LIMIT = 120  # seconds for one download; keeps the lock well under 6 minutes
 TCP_ONLY = {"enable_outgoing_utp": False, "enable_incoming_utp": False}
 
@@ -92,13 +93,13 @@ def downloader():
 
 
 class Lock:
-    """/work/BENCH_LOCK for one timed download (a no-op without /work)."""
+    """The BENCH_LOCK file for one timed download (a no-op when unset)."""
 
     def __enter__(self):
-        self.held = LOCK.parent.is_dir()
+        self.held = LOCK is not None
         if self.held:
             while LOCK.exists():
-                print("waiting for /work/BENCH_LOCK ...", file=sys.stderr, flush=True)
+                print(f"waiting for {LOCK} ...", file=sys.stderr, flush=True)
                 time.sleep(20)
             LOCK.write_text(f"benches/seed.py (pid {os.getpid()}) since "
                             f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n")
@@ -158,8 +159,13 @@ def run_seeder(command, parse_port, torrent):
 
 def ours(binary, torrent, data):
     return run_seeder(
-        [str(binary), "seed", str(torrent), "--content", str(data), "--listen", "127.0.0.1:0",
-         "--skip-verify", "-q"], lambda line: int(line.strip().rsplit(":", 1)[1]), torrent)
+        [str(binary), "publish", str(torrent), "--content", str(data), "--listen", "127.0.0.1:0",
+         "--no-dht", "--skip-verify", "-q"], x_pe_port, torrent)
+
+
+def x_pe_port(line):
+    """The port of the magnet link's x.pe=127.0.0.1:PORT that publish prints."""
+    return int(line.strip().rsplit("x.pe=", 1)[1].split("&")[0].rsplit(":", 1)[1])
 
 
 def libtorrent(torrent, data):

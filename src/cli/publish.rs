@@ -979,7 +979,7 @@ async fn serve(
         "dht": dht.as_ref().map(|d| d.local_addr().to_string()),
     });
     emit(env, plan.json, &ready)?;
-    if !plan.json {
+    if !plan.json && !plan.quiet {
         let out = &mut env.stderr;
         writeln!(
             out,
@@ -1007,7 +1007,9 @@ async fn serve(
         if let Some(d) = &dht {
             writeln!(out, "DHT node on   {}", d.local_addr())?;
         }
-        // The magnet is the one line scripts want: stdout.
+    }
+    if !plan.json {
+        // The magnet is the one line scripts want: stdout, even with --quiet.
         writeln!(env.stdout, "{magnet}")?;
         env.stdout.flush()?;
     }
