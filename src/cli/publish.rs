@@ -210,8 +210,6 @@ pub struct Plan {
     status_interval: Duration,
     json: bool,
     quiet: bool,
-    /// `--force` (rewriting a torrent without failing web seeds).
-    force: bool,
 }
 
 fn flag_error(flag: &'static str, reason: impl Into<String>) -> Error {
@@ -238,7 +236,6 @@ impl Plan {
         for url in &exact_sources {
             super::magnet::check_torrent_url(url)?;
         }
-        let force = args.torrent.force;
         let input = if is_torrent {
             // The magnet flags and --force apply to a .torrent too; the rest
             // describe a torrent to create.
@@ -366,7 +363,6 @@ impl Plan {
             status_interval: Duration::from_secs(args.status_interval),
             json: args.json,
             quiet: args.quiet,
-            force,
         })
     }
 }
@@ -698,7 +694,6 @@ fn check_web_seeds(
     let rewritten = crate::webseed::with_web_seeds(&bytes, &passing).map_err(|err| {
         Error::WebSeedsFailed(format!("cannot rewrite {}: {err}", path.display()))
     })?;
-    let _ = plan.force;
     create::write_atomically(path, &rewritten, true)?;
     let torrent = Torrent::parse(&rewritten).map_err(|source| Error::ParseTorrent {
         path: path.to_owned(),
