@@ -127,6 +127,8 @@ struct Io {
 struct Inner {
     schedule: Mutex<Schedule>,
     events: broadcast::Sender<AnnounceEvent>,
+    /// Subscribed at start, handed to the first caller of `events`.
+    first_events: Mutex<Option<broadcast::Receiver<AnnounceEvent>>>,
     wake: Notify,
 }
 
@@ -204,9 +206,11 @@ impl Announcer {
             left: AtomicU64::new(config.left),
             uploaded,
         });
+        let (events, first_events) = broadcast::channel(256);
         let inner = Arc::new(Inner {
             schedule: Mutex::new(schedule),
-            events: broadcast::channel(256).0,
+            events,
+            first_events: Mutex::new(Some(first_events)),
             wake: Notify::new(),
         });
         let (peers_tx, peers_rx) = mpsc::channel(PEER_QUEUE);
@@ -220,9 +224,13 @@ impl Announcer {
         lock(&self.inner.schedule).status(Instant::now())
     }
 
-    /// One event per announce result from now on.
+    /// One event per announce result. The first call gets every event
+    /// since [`Announcer::start`] (an announce over loopback can finish
+    /// before the caller subscribes); later calls, those from now on.
     pub fn events(&self) -> broadcast::Receiver<AnnounceEvent> {
-        self.inner.events.subscribe()
+        lock(&self.inner.first_events)
+            .take()
+            .unwrap_or_else(|| self.inner.events.subscribe())
     }
 
     /// We have every piece now: `left` becomes 0 and trackers hear `completed`.

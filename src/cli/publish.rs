@@ -538,6 +538,8 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 pub fn execute(plan: Plan, env: &mut Env) -> Result<()> {
     let runtime = runtime()?;
     let shutdown = Shutdown::new();
+    // The embedded tracker outlives the rest, to hear our own `stopped`.
+    let tracker_shutdown = Shutdown::new();
     let mut created = false;
     // Chosen before a torrent is created, so the torrent can list it.
     let mut embedded = if plan.tracker_listen.is_empty() {
@@ -599,7 +601,10 @@ pub fn execute(plan: Plan, env: &mut Env) -> Result<()> {
                 .iter()
                 .map(|h| (*h, torrent.meta.info.name.clone()))
                 .collect();
-            Some(runtime.block_on(Tracker::start(tracker_config(embedded, named), &shutdown))?)
+            Some(runtime.block_on(Tracker::start(
+                tracker_config(embedded, named),
+                &tracker_shutdown,
+            ))?)
         }
         None => None,
     };
@@ -636,7 +641,14 @@ pub fn execute(plan: Plan, env: &mut Env) -> Result<()> {
         torrent_path: &torrent_path,
         hashes,
     };
-    runtime.block_on(serve(context, seed, tracker, shutdown, env))
+    runtime.block_on(serve(
+        context,
+        seed,
+        tracker,
+        shutdown,
+        tracker_shutdown,
+        env,
+    ))
 }
 
 /// Runs the web seed check when asked; with --drop-failing-web-seeds
@@ -912,6 +924,7 @@ async fn serve(
     seed: SeedTorrent,
     tracker: Option<Tracker>,
     shutdown: Shutdown,
+    tracker_shutdown: Shutdown,
     env: &mut Env,
 ) -> Result<()> {
     let Context {
@@ -1046,21 +1059,6 @@ async fn serve(
         );
         let dial = dial_tx.clone();
         shutdown.spawn(forward_peers(found, dial, shutdown.clone()));
-        let mut events = announcer.events();
-        let notes = notes_tx.clone();
-        let stop = shutdown.clone();
-        shutdown.spawn(async move {
-            loop {
-                tokio::select! {
-                    () = stop.cancelled() => return,
-                    event = events.recv() => match event {
-                        Ok(event) => { let _ = notes.send(Note::Announce(event)); }
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                        Err(_) => return,
-                    },
-                }
-            }
-        });
         announcer
     });
 
@@ -1078,6 +1076,9 @@ async fn serve(
     }
     drop(dial_tx);
     drop(notes_tx);
+    // Read here, not in a task: the last replies (`stopped`) arrive while
+    // the other tasks are shutting down.
+    let mut events = announcer.as_ref().map(Announcer::events);
 
     // The main loop: print notes, status, check stop conditions.
     let size = torrent.meta.info.total_length();
@@ -1094,6 +1095,11 @@ async fn serve(
         tokio::select! {
             () = &mut signal => break StopReason::Signal,
             Some(note) = notes.recv() => print_note(note, plan, env, &mut first_ok)?,
+            event = next_event(&mut events) => {
+                if let Some(event) = event {
+                    print_note(Note::Announce(event), plan, env, &mut first_ok)?;
+                }
+            }
             _ = tick.tick() => {
                 let stats = seeder.stats();
                 let downloads = downloads_seen(&stats, tracker.as_ref(), announcer.as_ref(), &hashes);
@@ -1164,6 +1170,13 @@ async fn serve(
     {
         env.warn("some connections did not close in time")?;
     }
+    if let Some(events) = &mut events {
+        while let Ok(event) = events.try_recv() {
+            print_note(Note::Announce(event), plan, env, &mut first_ok)?;
+        }
+    }
+    // The embedded tracker stops last, so our own `stopped` reaches it.
+    tracker_shutdown.finished().await;
     let stats = seeder.stats();
     let downloads = downloads_seen(&stats, tracker.as_ref(), announcer.as_ref(), &hashes);
     emit(
@@ -1187,6 +1200,24 @@ async fn serve(
         )?;
     }
     Ok(())
+}
+
+/// The next announce result; pending forever without an announcer, and
+/// `None` for a lagging receiver (events were dropped) or a closed one.
+async fn next_event(
+    events: &mut Option<tokio::sync::broadcast::Receiver<AnnounceEvent>>,
+) -> Option<AnnounceEvent> {
+    match events {
+        Some(receiver) => match receiver.recv().await {
+            Ok(event) => Some(event),
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => None,
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                *events = None;
+                None
+            }
+        },
+        None => std::future::pending().await,
+    }
 }
 
 /// Passes peers from the announcer on to the dialler.

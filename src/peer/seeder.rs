@@ -703,19 +703,18 @@ async fn serve(
                     out.chunks.iter().take(MAX_IOVECS).map(|c| IoSlice::new(c)).collect();
                 writer.write_vectored(&slices).await
             }, if !out.chunks.is_empty() => {
-                match written? {
-                    0 => return Err(std::io::Error::from(std::io::ErrorKind::WriteZero).into()),
-                    n => out.advance(n),
+                match written {
+                    Ok(0) => return Err(leaving(&session, std::io::Error::from(std::io::ErrorKind::WriteZero).into())),
+                    Ok(n) => out.advance(n),
+                    Err(err) => return Err(leaving(&session, err.into())),
                 }
                 session.sent(Instant::now());
             }
             read = reader.read_buf(&mut rbuf) => {
-                if read? == 0 {
-                    // A downloader may leave the moment it is complete.
-                    if session.peer_complete() {
-                        return Err(Close::Seed { completed_here: true }.into());
-                    }
-                    return Err(ConnError::Eof);
+                match read {
+                    Ok(0) => return Err(leaving(&session, ConnError::Eof)),
+                    Ok(_) => {}
+                    Err(err) => return Err(leaving(&session, err.into())),
                 }
                 take_messages(inner, key, &mut session, &mut rbuf)?;
             }
@@ -744,6 +743,20 @@ async fn serve(
             }
             _ = tick.tick() => session.tick(Instant::now())?,
         }
+    }
+}
+
+/// Why a connection ended when the peer went away: a downloader may leave
+/// (closing or resetting) the moment it is complete, before its last
+/// `have` reaches us, and that still counts as a completed download.
+fn leaving(session: &Session, err: ConnError) -> ConnError {
+    if session.peer_complete() {
+        Close::Seed {
+            completed_here: true,
+        }
+        .into()
+    } else {
+        err
     }
 }
 
