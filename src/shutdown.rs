@@ -56,29 +56,32 @@ impl Shutdown {
     /// Triggers on SIGINT or SIGTERM (Ctrl-C elsewhere). Spawned on the
     /// runtime by long-running commands; tests trigger directly instead.
     pub async fn trigger_on_signals(self) {
-        let interrupted = async {
-            #[cfg(unix)]
-            {
-                use tokio::signal::unix::{signal, SignalKind};
-                match signal(SignalKind::terminate()) {
-                    Ok(mut term) => tokio::select! {
-                        _ = tokio::signal::ctrl_c() => {},
-                        _ = term.recv() => {},
-                    },
-                    Err(_) => {
-                        let _ = tokio::signal::ctrl_c().await;
-                    }
-                }
-            }
-            #[cfg(not(unix))]
-            {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        };
         tokio::select! {
-            () = interrupted => self.trigger(),
+            () = signalled() => self.trigger(),
             () = self.cancelled() => {},
         }
+    }
+}
+
+/// Completes on SIGINT or SIGTERM (Ctrl-C elsewhere). For owners that must
+/// do work (save state, say goodbye to trackers) before triggering.
+pub async fn signalled() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = tokio::signal::ctrl_c() => {},
+                _ = term.recv() => {},
+            },
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

@@ -40,6 +40,26 @@ pub struct Args {
     /// The file (single-file torrent) or directory (multi-file torrent) to share.
     pub path: PathBuf,
 
+    #[command(flatten)]
+    pub torrent: TorrentArgs,
+
+    /// No progress bar and no summary.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+
+    /// Print a JSON summary instead of the human one.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Also print the magnet link.
+    #[arg(long)]
+    pub magnet: bool,
+}
+
+/// What the torrent holds and where it is written: the flags `create` and
+/// `publish` share.
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
+pub struct TorrentArgs {
     /// Tracker announce URL (http, https or udp). Each flag is one tier; commas put
     /// several URLs in the same tier.
     #[arg(
@@ -126,18 +146,6 @@ pub struct Args {
     /// Hashing threads [default: one per core].
     #[arg(short = 'j', long, value_name = "N")]
     pub threads: Option<usize>,
-
-    /// No progress bar and no summary.
-    #[arg(short = 'q', long)]
-    pub quiet: bool,
-
-    /// Print a JSON summary instead of the human one.
-    #[arg(long)]
-    pub json: bool,
-
-    /// Also print the magnet link.
-    #[arg(long)]
-    pub magnet: bool,
 
     /// Where the .torrent will be hosted: the magnet link gets `xs=` (see `magnet`).
     #[arg(long = "torrent-url", value_name = "URL")]
@@ -298,6 +306,13 @@ fn check_name(name: &str) -> Result<()> {
 impl Plan {
     /// Turns raw arguments into a checked plan; every flag error is found here.
     pub fn resolve(args: Args, env: &Env) -> Result<Self> {
+        let Args {
+            path,
+            torrent: args,
+            quiet,
+            json,
+            magnet,
+        } = args;
         if args.trackerless && !args.trackers.is_empty() {
             return Err(Error::Conflict(
                 "--trackerless cannot be combined with --tracker",
@@ -310,7 +325,7 @@ impl Plan {
                 Output::File(env.path(path))
             }
         });
-        if output == Some(Output::Stdout) && args.json {
+        if output == Some(Output::Stdout) && json {
             return Err(Error::Conflict(
                 "--json and --output - both write to standard output; choose one",
             ));
@@ -390,7 +405,7 @@ impl Plan {
             skip.push(path.clone());
         }
         Ok(Self {
-            input: env.path(args.path),
+            input: env.path(path),
             filters: Filters {
                 include_hidden: args.include_hidden,
                 include_junk: args.include_junk,
@@ -414,9 +429,9 @@ impl Plan {
             output,
             force: args.force,
             threads: args.threads.unwrap_or(0),
-            quiet: args.quiet,
-            json: args.json,
-            magnet: args.magnet,
+            quiet,
+            json,
+            magnet,
             exact_sources: args.torrent_urls,
             peers,
             version: match (args.v2, args.hybrid) {
@@ -566,6 +581,24 @@ pub fn build_torrent(plan: &Plan, content: &Content, piece_length: u64, hashes: 
 
 /// Runs a checked plan: walk, hash, write atomically, report.
 pub fn execute(plan: &Plan, env: &mut Env) -> Result<()> {
+    let made = make(plan, env)?;
+    report(plan, &made, env)
+}
+
+/// A torrent just written, with what its report needs.
+#[derive(Debug)]
+pub struct Made {
+    pub torrent: Torrent,
+    pub output: Output,
+    pub summary: Summary,
+    pub elapsed: std::time::Duration,
+    /// The piece length was chosen automatically.
+    pub automatic: bool,
+}
+
+/// Walks, hashes and writes the torrent atomically; prints only warnings
+/// and the progress bar.
+pub fn make(plan: &Plan, env: &mut Env) -> Result<Made> {
     let content = files::collect(&plan.input, &plan.filters)?;
     if content.total_length() == 0 {
         return Err(Error::EmptyContent(plan.input.clone()));
@@ -586,9 +619,6 @@ pub fn execute(plan: &Plan, env: &mut Env) -> Result<()> {
             env.warn(warning)?;
         }
     }
-    // Summaries go to stderr when the torrent itself goes to stdout.
-    let report_to_stderr = output == Output::Stdout;
-
     if plan.default_nodes && !plan.quiet {
         let list: Vec<String> = plan.nodes.iter().map(ToString::to_string).collect();
         writeln!(
@@ -661,32 +691,52 @@ pub fn execute(plan: &Plan, env: &mut Env) -> Result<()> {
     let mut magnet = Magnet::from_torrent(&torrent);
     magnet.exact_sources.clone_from(&plan.exact_sources);
     magnet.peers.clone_from(&plan.peers);
-    let magnet = magnet.to_uri();
-    let output_text = match &output {
-        Output::Stdout => "-".to_owned(),
-        Output::File(path) => path.display().to_string(),
+    let summary = Summary {
+        name: torrent.meta.info.name.clone(),
+        info_hash: torrent.info_hash.to_hex(),
+        info_hash_v2: torrent
+            .info_hash_v2
+            .as_ref()
+            .map(|h| crate::metainfo::hex(h)),
+        version: plan.version,
+        magnet: magnet.to_uri(),
+        output: match &output {
+            Output::Stdout => "-".to_owned(),
+            Output::File(path) => path.display().to_string(),
+        },
+        piece_length,
+        piece_count: torrent.meta.info.pieces.len(),
+        total_size: total,
+        file_count: content.files.len(),
+        private: plan.private,
     };
+    Ok(Made {
+        torrent,
+        output,
+        summary,
+        elapsed,
+        automatic,
+    })
+}
+
+/// Prints the summary of a torrent [`make`] wrote, as the plan asks.
+pub fn report(plan: &Plan, made: &Made, env: &mut Env) -> Result<()> {
+    let Made {
+        torrent,
+        output,
+        summary,
+        elapsed,
+        automatic,
+    } = made;
     if plan.json {
-        let summary = Summary {
-            name: torrent.meta.info.name.clone(),
-            info_hash: torrent.info_hash.to_hex(),
-            info_hash_v2: torrent
-                .info_hash_v2
-                .as_ref()
-                .map(|h| crate::metainfo::hex(h)),
-            version: plan.version,
-            magnet,
-            output: output_text,
-            piece_length,
-            piece_count: torrent.meta.info.pieces.len(),
-            total_size: total,
-            file_count: content.files.len(),
-            private: plan.private,
-        };
-        let text = serde_json::to_string_pretty(&summary).map_err(std::io::Error::other)?;
+        let text = serde_json::to_string_pretty(summary).map_err(std::io::Error::other)?;
         writeln!(env.stdout, "{text}")?;
         return Ok(());
     }
+    // Summaries go to stderr when the torrent itself goes to stdout.
+    let report_to_stderr = *output == Output::Stdout;
+    let (total, piece_length, magnet) = (summary.total_size, summary.piece_length, &summary.magnet);
+    let output_text = &summary.output;
     let out: &mut dyn Write = if report_to_stderr {
         &mut env.stderr
     } else {
@@ -706,15 +756,15 @@ pub fn execute(plan: &Plan, env: &mut Env) -> Result<()> {
             out,
             "Content       {} in {} file{}",
             crate::format::size(total),
-            content.files.len(),
-            if content.files.len() == 1 { "" } else { "s" }
+            summary.file_count,
+            if summary.file_count == 1 { "" } else { "s" }
         )?;
         writeln!(
             out,
             "Pieces        {} × {}{}",
             torrent.meta.info.pieces.len(),
             piece_length::human(piece_length),
-            if automatic { " (automatic)" } else { "" }
+            if *automatic { " (automatic)" } else { "" }
         )?;
         writeln!(
             out,

@@ -218,15 +218,7 @@ async fn resolve(
     if !explicit {
         names.extend(DEFAULT_ROUTERS.iter().map(|r| (*r).to_owned()));
     }
-    let mut bootstrap = Vec::new();
-    for name in &names {
-        let node = super::create::parse_node(name)?;
-        let resolved = tokio::net::lookup_host((node.host.as_str(), node.port)).await;
-        match resolved {
-            Ok(addrs) => bootstrap.extend(addrs),
-            Err(err) => env.warn(format_args!("bootstrap node {name}: {err}"))?,
-        }
-    }
+    let mut bootstrap = resolve_nodes(&names, env).await?;
     let mut config = Config {
         rate_limit: args.rate_limit,
         ..Config::default()
@@ -234,24 +226,9 @@ async fn resolve(
     // One-shot tools leave at once: routing to them would only waste others' time.
     config.read_only = !serve;
     if let Some(path) = &args.state {
-        let path = env.path(path);
-        match std::fs::read(&path) {
-            Ok(bytes) => {
-                let state = State::decode(&bytes).map_err(|err| Error::DhtState {
-                    path: path.clone(),
-                    reason: err.to_string(),
-                })?;
-                config.id = state.id;
-                bootstrap.extend(state.addresses());
-            }
-            // First run: the file is written at exit.
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-            Err(err) => {
-                return Err(Error::DhtState {
-                    path,
-                    reason: err.to_string(),
-                })
-            }
+        if let Some(state) = read_state(&env.path(path))? {
+            config.id = state.id;
+            bootstrap.extend(state.addresses());
         }
     }
     bootstrap.dedup();
@@ -261,6 +238,37 @@ async fn resolve(
         config,
         state: args.state.as_ref().map(|p| env.path(p)),
     })
+}
+
+/// Resolves `host:port` names to addresses; names that do not resolve are
+/// warned about and skipped (one dead router must not stop a node).
+pub(crate) async fn resolve_nodes(names: &[String], env: &mut Env) -> Result<Vec<SocketAddr>> {
+    let mut addrs = Vec::new();
+    for name in names {
+        let node = super::create::parse_node(name)?;
+        let found = tokio::net::lookup_host((node.host.as_str(), node.port)).await;
+        match found {
+            Ok(found) => addrs.extend(found),
+            Err(err) => env.warn(format_args!("bootstrap node {name}: {err}"))?,
+        }
+    }
+    Ok(addrs)
+}
+
+/// Reads a saved routing table; `None` when the file does not exist yet
+/// (it is written at exit).
+pub(crate) fn read_state(path: &Path) -> Result<Option<State>> {
+    let fail = |reason: String| Error::DhtState {
+        path: path.to_owned(),
+        reason,
+    };
+    match std::fs::read(path) {
+        Ok(bytes) => State::decode(&bytes)
+            .map(Some)
+            .map_err(|err| fail(err.to_string())),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(fail(err.to_string())),
+    }
 }
 
 async fn start(plan: &Plan, shutdown: &Shutdown) -> Result<Dht> {
@@ -288,7 +296,7 @@ fn any_addr(port: u16) -> SocketAddr {
     SocketAddr::from(([0, 0, 0, 0], port))
 }
 
-async fn save_state(dht: &Dht, dht6: Option<&Dht>, path: &Path) -> Result<()> {
+pub(crate) async fn save_state(dht: &Dht, dht6: Option<&Dht>, path: &Path) -> Result<()> {
     let mut nodes = dht.nodes().await?;
     if let Some(dht6) = dht6 {
         nodes.extend(dht6.nodes().await?);

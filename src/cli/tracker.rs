@@ -259,6 +259,7 @@ impl Plan {
                 allowed_dir: args.allowed_dir.map(|p| env.path(p)),
                 allow_list: args.allow_list.map(|p| env.path(p)),
                 deny_list: args.deny_list.map(|p| env.path(p)),
+                allow_torrents: Vec::new(),
             },
             state_file: args.state.map(|p| env.path(p)),
             save_every: Duration::from_secs(args.save_every),

@@ -238,6 +238,7 @@ pub struct Stats {
 }
 
 struct Conn {
+    addr: SocketAddr,
     interested: bool,
     unchoke: watch::Sender<bool>,
 }
@@ -263,10 +264,19 @@ pub struct Seeder {
 
 impl Seeder {
     pub fn new(config: Config, torrents: Vec<SeedTorrent>, shutdown: Shutdown) -> Self {
-        let torrents = torrents
-            .into_iter()
-            .map(|t| (t.torrent.info_hash.0, Arc::new(t)))
-            .collect();
+        // A hybrid is one swarm under two hashes (BEP 52): peers may
+        // greet us with either, and get the same (v1-aligned) pieces.
+        let mut map = HashMap::new();
+        for seed in torrents {
+            let seed = Arc::new(seed);
+            if let Some(v2) = &seed.torrent.info_hash_v2 {
+                let mut truncated = [0; 20];
+                truncated.copy_from_slice(&v2[..20]);
+                map.insert(truncated, seed.clone());
+            }
+            map.insert(seed.torrent.info_hash.0, seed);
+        }
+        let torrents = map;
         Self {
             inner: Arc::new(Inner {
                 config,
@@ -289,6 +299,14 @@ impl Seeder {
             uploaded: self.inner.uploaded.load(Ordering::Relaxed),
             completed: self.inner.completed.load(Ordering::Relaxed),
         }
+    }
+
+    /// Whether a connection to or from `addr` is open (its handshake done).
+    pub fn connected_to(&self, addr: SocketAddr) -> bool {
+        self.inner
+            .conns
+            .lock()
+            .is_ok_and(|conns| conns.values().any(|c| c.addr == addr))
     }
 
     /// Serves connections accepted on `listener` until shutdown, then
@@ -443,7 +461,7 @@ async fn connection(
     let key = inner.next_key.fetch_add(1, Ordering::Relaxed);
     let result = tokio::select! {
         () = inner.shutdown.cancelled() => Ok(()),
-        result = serve(&inner, key, stream, dial) => result,
+        result = serve(&inner, key, stream, addr, dial) => result,
     };
     let removed = inner
         .conns
@@ -491,6 +509,7 @@ async fn serve(
     inner: &Arc<Inner>,
     key: PeerKey,
     mut stream: TcpStream,
+    addr: SocketAddr,
     dial: Option<[u8; 20]>,
 ) -> Result<(), ConnError> {
     stream.set_nodelay(true)?;
@@ -550,6 +569,7 @@ async fn serve(
         conns.insert(
             key,
             Conn {
+                addr,
                 interested: false,
                 unchoke: unchoke_tx,
             },

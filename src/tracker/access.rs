@@ -21,12 +21,18 @@ pub struct AccessConfig {
     pub allowed_dir: Option<PathBuf>,
     pub allow_list: Option<PathBuf>,
     pub deny_list: Option<PathBuf>,
+    /// Torrents allowed without any file (`publish`'s embedded tracker
+    /// serves just the torrent it publishes): info hash and name.
+    pub allow_torrents: Vec<(Id20, String)>,
 }
 
 impl AccessConfig {
     /// Whether anything restricts the tracker at all (open mode otherwise).
     pub fn is_open(&self) -> bool {
-        self.allowed_dir.is_none() && self.allow_list.is_none() && self.deny_list.is_none()
+        self.allowed_dir.is_none()
+            && self.allow_list.is_none()
+            && self.deny_list.is_none()
+            && self.allow_torrents.is_empty()
     }
 }
 
@@ -69,6 +75,13 @@ impl Access {
                 }
             }
             access.allow = Some(allow);
+        }
+        if !config.allow_torrents.is_empty() {
+            let allow = access.allow.get_or_insert_with(HashSet::new);
+            for (hash, name) in &config.allow_torrents {
+                allow.insert(*hash);
+                access.names.insert(*hash, name.clone());
+            }
         }
         if let Some(path) = &config.allow_list {
             let list = read_list(path)?;

@@ -7,6 +7,7 @@
 //!   trees with empty files and non-ASCII names.
 //! - `show`: human and JSON output (snapshots), lenient reading, unsafe paths.
 //! - `verify`: corruption, missing files and wrong sizes are reported.
+//! - `downloader`: a minimal downloader from our codecs (seeder, publish).
 //! - `dht`: a loopback network of our DHT nodes (lookups, announce, expiry)
 //!   and a raw KRPC probe of one node.
 //! - `dht_mainline`: interop with the `mainline` crate's nodes, both directions.
@@ -24,6 +25,7 @@ mod common;
 mod create;
 mod dht;
 mod dht_mainline;
+mod downloader;
 mod generated;
 mod help;
 mod roundtrip;

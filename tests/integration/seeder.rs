@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use mktorrent_rs::metainfo::{Layout, Torrent};
-use mktorrent_rs::peer::handshake::{self, Handshake, Reserved};
-use mktorrent_rs::peer::message::{self, Block, ExtendedHandshake, Message, Metadata};
+use mktorrent_rs::peer::handshake::{Handshake, Reserved};
+use mktorrent_rs::peer::message::{self, Block, ExtendedHandshake, Message};
 use mktorrent_rs::peer::seeder::{Config, SeedError, SeedTorrent, Seeder, Verify};
 use mktorrent_rs::shutdown::Shutdown;
 use sha1::{Digest, Sha1};
@@ -15,8 +15,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::common::{bytes, run, write_tree};
+use crate::downloader::{fast_ext, Peer, LIMIT};
 
-const LIMIT: Duration = Duration::from_secs(20);
 const PIECE: u64 = 32 * 1024;
 
 /// A multi-file torrent: piece 1 spans `a` and `b`, piece 2 is short and
@@ -64,142 +64,6 @@ async fn start(
         tokio::spawn(async move { seeder.run(listener).await })
     };
     (seeder, addr, shutdown, running)
-}
-
-/// A minimal downloader speaking our codec.
-struct Peer {
-    stream: TcpStream,
-    buf: Vec<u8>,
-}
-
-impl Peer {
-    async fn handshake(
-        stream: TcpStream,
-        info_hash: [u8; 20],
-        reserved: Reserved,
-    ) -> (Self, Handshake) {
-        let mut peer = Self {
-            stream,
-            buf: Vec::new(),
-        };
-        let ours = Handshake {
-            reserved,
-            info_hash,
-            peer_id: *b"-TEST00-downloader00",
-        };
-        peer.stream.write_all(&ours.encode()).await.unwrap();
-        loop {
-            if let Some(theirs) = handshake::decode(&peer.buf).unwrap() {
-                peer.buf.drain(..handshake::LEN);
-                return (peer, theirs);
-            }
-            peer.fill().await.expect("handshake answered");
-        }
-    }
-
-    /// Reads more bytes; `None` when the seeder closed the connection.
-    async fn fill(&mut self) -> Option<()> {
-        let n = tokio::time::timeout(LIMIT, self.stream.read_buf(&mut self.buf))
-            .await
-            .expect("seeder answers in time")
-            .ok()?;
-        (n > 0).then_some(())
-    }
-
-    async fn recv(&mut self) -> Option<Message> {
-        loop {
-            if let Some((m, used)) = message::decode(&self.buf).unwrap() {
-                self.buf.drain(..used);
-                return Some(m);
-            }
-            self.fill().await?;
-        }
-    }
-
-    async fn send(&mut self, m: Message) {
-        self.stream.write_all(&m.to_bytes()).await.unwrap();
-    }
-
-    /// Receives until `pick` returns a value; panics on close.
-    async fn until<T>(&mut self, mut pick: impl FnMut(&Message) -> Option<T>) -> T {
-        loop {
-            let m = self.recv().await.expect("connection stays open");
-            if let Some(t) = pick(&m) {
-                return t;
-            }
-        }
-    }
-
-    /// Interested → unchoke → every block of the torrent, pipelined.
-    async fn download(&mut self, total: u64, piece_length: u64) -> Vec<u8> {
-        self.send(Message::Interested).await;
-        self.until(|m| (*m == Message::Unchoke).then_some(())).await;
-        let mut blocks = Vec::new();
-        let mut offset = 0;
-        while offset < total {
-            let index = (offset / piece_length) as u32;
-            let begin = (offset % piece_length) as u32;
-            let piece_end = ((u64::from(index) + 1) * piece_length).min(total);
-            let length = (piece_end - offset).min(16 * 1024) as u32;
-            blocks.push(Block {
-                index,
-                begin,
-                length,
-            });
-            offset += u64::from(length);
-        }
-        for b in &blocks {
-            self.send(Message::Request(*b)).await;
-        }
-        let mut data = vec![0u8; total as usize];
-        for _ in &blocks {
-            let (index, begin, bytes) = self
-                .until(|m| match m {
-                    Message::Piece { index, begin, data } => Some((*index, *begin, data.clone())),
-                    Message::Reject(b) => panic!("rejected {b:?}"),
-                    _ => None,
-                })
-                .await;
-            let at = (u64::from(index) * piece_length + u64::from(begin)) as usize;
-            data[at..at + bytes.len()].copy_from_slice(&bytes);
-        }
-        data
-    }
-
-    /// BEP 9: the whole info dictionary, piece by piece.
-    async fn metadata(&mut self, their_id: u8, size: usize) -> Vec<u8> {
-        let mut info = Vec::new();
-        for piece in 0..size.div_ceil(message::METADATA_PIECE) as u32 {
-            self.send(Message::Extended {
-                id: their_id,
-                payload: Metadata::Request { piece }.encode(),
-            })
-            .await;
-            let data = self
-                .until(|m| match m {
-                    Message::Extended { id: 2, payload } => match Metadata::parse(payload).unwrap()
-                    {
-                        Metadata::Data {
-                            data, total_size, ..
-                        } => {
-                            assert_eq!(total_size, size as u64);
-                            Some(data)
-                        }
-                        other => panic!("{other:?}"),
-                    },
-                    _ => None,
-                })
-                .await;
-            info.extend(data);
-        }
-        info
-    }
-}
-
-fn fast_ext() -> Reserved {
-    Reserved::default()
-        .with(Reserved::FAST)
-        .with(Reserved::EXTENSION)
 }
 
 #[tokio::test]
