@@ -34,6 +34,9 @@ _mktorrent__rs() {
             mktorrent__rs,magnet)
                 cmd="mktorrent__rs__subcmd__magnet"
                 ;;
+            mktorrent__rs,publish)
+                cmd="mktorrent__rs__subcmd__publish"
+                ;;
             mktorrent__rs,seed)
                 cmd="mktorrent__rs__subcmd__seed"
                 ;;
@@ -94,6 +97,9 @@ _mktorrent__rs() {
             mktorrent__rs__subcmd__help,magnet)
                 cmd="mktorrent__rs__subcmd__help__subcmd__magnet"
                 ;;
+            mktorrent__rs__subcmd__help,publish)
+                cmd="mktorrent__rs__subcmd__help__subcmd__publish"
+                ;;
             mktorrent__rs__subcmd__help,seed)
                 cmd="mktorrent__rs__subcmd__help__subcmd__seed"
                 ;;
@@ -125,7 +131,7 @@ _mktorrent__rs() {
 
     case "${cmd}" in
         mktorrent__rs)
-            opts="-h -V --help --version create show verify magnet dht tracker check-web-seeds completions seed help"
+            opts="-h -V --help --version create show verify magnet dht publish tracker check-web-seeds completions seed help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -199,7 +205,7 @@ _mktorrent__rs() {
             return 0
             ;;
         mktorrent__subcmd__rs__subcmd__create)
-            opts="-a -w -p -s -c -n -l -o -f -j -q -h -V --announce --tracker --trackerless --nodes --web-seed --private --source --comment --name --no-date --no-created-by --piece-length --include-hidden --include-junk --exclude --include --follow-symlinks --output --force --threads --quiet --json --magnet --torrent-url --peer --v2 --hybrid --help --version"
+            opts="-a -w -p -s -c -n -l -o -f -j -q -h -V --announce --tracker --trackerless --nodes --web-seed --private --source --comment --name --no-date --no-created-by --piece-length --include-hidden --include-junk --exclude --include --follow-symlinks --output --force --threads --torrent-url --peer --v2 --hybrid --quiet --json --magnet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -535,7 +541,7 @@ _mktorrent__rs() {
             return 0
             ;;
         mktorrent__subcmd__rs__subcmd__help)
-            opts="create show verify magnet dht tracker check-web-seeds completions seed help"
+            opts="create show verify magnet dht publish tracker check-web-seeds completions seed help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -688,6 +694,20 @@ _mktorrent__rs() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mktorrent__subcmd__rs__subcmd__help__subcmd__publish)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mktorrent__subcmd__rs__subcmd__help__subcmd__seed)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -756,6 +776,164 @@ _mktorrent__rs() {
                     return 0
                     ;;
                 --peer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mktorrent__subcmd__rs__subcmd__publish)
+            opts="-a -w -p -s -c -n -l -o -f -j -q -h -V --announce --tracker --trackerless --nodes --web-seed --private --source --comment --name --no-date --no-created-by --piece-length --include-hidden --include-junk --exclude --include --follow-symlinks --output --force --threads --torrent-url --peer --v2 --hybrid --content --listen --tracker-listen --public-host --all-tiers --no-dht --dht-listen --dht-bootstrap --dht-state --connect --skip-verify --slots --max-peers --seed-time --until-downloads --ratio --check-web-seeds --drop-failing-web-seeds --status-interval --json --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --announce)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --nodes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --web-seed)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -w)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --source)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -s)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --comment)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --piece-length)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -l)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --exclude)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --include)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --threads)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -j)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --torrent-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --peer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --content)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tracker-listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --public-host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dht-listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dht-bootstrap)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dht-state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --slots)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-peers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --seed-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --until-downloads)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ratio)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --status-interval)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -31,6 +31,7 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "show" -d 
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "verify" -d 'Check content on disk against a .torrent file'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "magnet" -d 'Print the magnet link of a .torrent file'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "dht" -d 'Run or query a Mainline DHT node (BEP 5)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "publish" -d 'Seed a torrent and announce it: trackers, an embedded tracker, the DHT'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "tracker" -d 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "check-web-seeds" -d 'Check that a torrent\'s web seeds serve its content'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "completions" -d 'Print a completion script for a shell (the same as in completions/)'
@@ -57,11 +58,11 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l inc
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l include-junk -d 'Include system junk files (.DS_Store, Thumbs.db, Desktop.ini)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l follow-symlinks -d 'Follow symbolic links (by default they are neither followed nor stored)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -s f -l force -d 'Overwrite the output file if it exists'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l v2 -d 'Make a BitTorrent v2 torrent (BEP 52: per-file SHA-256 merkle trees); only v2 clients can use it. The default is v1, which every client reads'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l hybrid -d 'Make a hybrid v1 + v2 torrent (BEP 52 + BEP 47 pad files): v1 clients and v2 clients share one swarm. Both hashes are computed in one pass'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -s q -l quiet -d 'No progress bar and no summary'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l json -d 'Print a JSON summary instead of the human one'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l magnet -d 'Also print the magnet link'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l v2 -d 'Make a BitTorrent v2 torrent (BEP 52: per-file SHA-256 merkle trees); only v2 clients can use it. The default is v1, which every client reads'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l hybrid -d 'Make a hybrid v1 + v2 torrent (BEP 52 + BEP 47 pad files): v1 clients and v2 clients share one swarm. Both hashes are computed in one pass'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -s h -l help -d 'Print help'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -s V -l version -d 'Print version'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand show" -l json -d 'Print JSON instead of text'
@@ -124,6 +125,52 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fis
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from help" -f -a "announce" -d 'Announce that a peer on this machine has a torrent'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from help" -f -a "ping" -d 'Check that a DHT node answers'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -s a -l tracker -l announce -d 'Tracker announce URL (http, https or udp). Each flag is one tier; commas put several URLs in the same tier' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l nodes -d 'DHT bootstrap nodes written to `nodes` (IPv6 as [addr]:port). With --trackerless and no --nodes, well-known public routers are used' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -s w -l web-seed -d 'Web seed URL (BEP 19 url-list); repeatable. Single file: the file\'s own URL, or a folder URL ending in \'/\' (clients append the name). Multi-file: the folder URL ending in \'/\' that holds NAME/ (clients append NAME/PATH)' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -s s -l source -d 'Source tag inside the info dictionary (changes the info hash; used by private trackers)' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -s c -l comment -d 'Free-text comment' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -s n -l name -d 'Torrent name (default: the file or directory name)' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -s l -l piece-length -d 'Piece length: a size (256KiB, 1M, 4194304) or a power-of-two exponent (18); 16 KiB to 64 MiB [default: automatic]' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l exclude -d 'Leave out files and directories matching GLOB (a name, or a path relative to the input when it contains \'/\'); repeatable' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l include -d 'Only include files matching GLOB (same rules as --exclude); repeatable' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -s o -l output -d 'Where to write the torrent (\'-\' for standard output) [default: NAME.torrent]' -r -F
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -s j -l threads -d 'Hashing threads [default: one per core]' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l torrent-url -d 'Where the .torrent will be hosted: the magnet link gets `xs=` (see `magnet`)' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l peer -d 'A peer for the magnet link\'s `x.pe=` (see `magnet`)' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l content -d 'The content of a .torrent PATH [default: NAME beside the torrent, else in the current directory]' -r -F
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l listen -d 'Seeder address (TCP) [default: 0.0.0.0 port 6881, else the next free up to 6889]' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l tracker-listen -d 'Run the embedded tracker, HTTP and UDP, on ADDR (port 0: a free port; UDP takes the HTTP port number). A created torrent lists it first (repeatable)' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l public-host -d 'Host name or address peers reach this machine at: used in the embedded tracker\'s URLs and the magnet link\'s x.pe' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l dht-listen -d 'DHT address (UDP) [default: the seeder\'s address and port]' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l dht-bootstrap -d 'DHT node to join through (repeatable). Given any, neither the public routers nor the default state file are used' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l dht-state -d 'DHT routing table to start from and save at exit [default: dht-state in the user\'s cache directory, unless --dht-bootstrap is given]' -r -F
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l connect -d 'Peer to dial and keep connected (repeatable): reaches clients that ignore peers they are told about' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l slots -d 'Upload slots, the optimistic one included' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l max-peers -d 'Most peer connections at once' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l seed-time -d 'Stop after seeding this long: 90s, 10m, 2h, 1h30m, or seconds' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l until-downloads -d 'Stop once N completed downloads were seen (by our seeder or reported by a tracker)' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l ratio -d 'Stop once R times the content size was uploaded' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l status-interval -d 'Seconds between status lines (or `status` events)' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l trackerless -d 'Make a trackerless torrent: DHT only (BEP 5), no announce URL'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -s p -l private -d 'Mark the torrent private (BEP 27): peers only from its trackers'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l no-date -d 'Omit the creation date'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l no-created-by -d 'Omit the "created by" field'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l include-hidden -d 'Include hidden files and directories (names starting with a dot)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l include-junk -d 'Include system junk files (.DS_Store, Thumbs.db, Desktop.ini)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l follow-symlinks -d 'Follow symbolic links (by default they are neither followed nor stored)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -s f -l force -d 'Overwrite the output file if it exists'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l v2 -d 'Make a BitTorrent v2 torrent (BEP 52: per-file SHA-256 merkle trees); only v2 clients can use it. The default is v1, which every client reads'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l hybrid -d 'Make a hybrid v1 + v2 torrent (BEP 52 + BEP 47 pad files): v1 clients and v2 clients share one swarm. Both hashes are computed in one pass'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l all-tiers -d 'Announce to one tracker in every tier, not only the first tier that works (BEP 12)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l no-dht -d 'Do not use the DHT'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l skip-verify -d 'Start without hashing the content first (each piece is still checked on its first read)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l check-web-seeds -d 'Check the web seeds before announcing (see check-web-seeds); fail if any fails'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l drop-failing-web-seeds -d 'With --check-web-seeds: drop failing web seeds from the torrent instead of failing (the file is rewritten; the info hash does not change)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l json -d 'Print one JSON object per event on stdout'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -s q -l quiet -d 'No progress bar and no status lines'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -s V -l version -d 'Print version'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l http -d 'HTTP listen address (repeatable; IPv6 as [addr]:port)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l udp -d 'UDP (BEP 15) listen address (repeatable)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l announce-path -d 'HTTP announce path; the scrape path replaces "announce" with "scrape"' -r
@@ -176,16 +223,17 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand seed" -l skip-
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand seed" -s q -l quiet -d 'No progress bar'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand seed" -s h -l help -d 'Print help'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand seed" -s V -l version -d 'Print version'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht tracker check-web-seeds completions seed help" -f -a "create" -d 'Create a .torrent file from a file or a directory'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht tracker check-web-seeds completions seed help" -f -a "show" -d 'Show what a .torrent file holds'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht tracker check-web-seeds completions seed help" -f -a "verify" -d 'Check content on disk against a .torrent file'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht tracker check-web-seeds completions seed help" -f -a "magnet" -d 'Print the magnet link of a .torrent file'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht tracker check-web-seeds completions seed help" -f -a "dht" -d 'Run or query a Mainline DHT node (BEP 5)'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht tracker check-web-seeds completions seed help" -f -a "tracker" -d 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht tracker check-web-seeds completions seed help" -f -a "check-web-seeds" -d 'Check that a torrent\'s web seeds serve its content'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht tracker check-web-seeds completions seed help" -f -a "completions" -d 'Print a completion script for a shell (the same as in completions/)'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht tracker check-web-seeds completions seed help" -f -a "seed" -d 'Seed one torrent (a test entry point until `publish`)'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht tracker check-web-seeds completions seed help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions seed help" -f -a "create" -d 'Create a .torrent file from a file or a directory'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions seed help" -f -a "show" -d 'Show what a .torrent file holds'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions seed help" -f -a "verify" -d 'Check content on disk against a .torrent file'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions seed help" -f -a "magnet" -d 'Print the magnet link of a .torrent file'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions seed help" -f -a "dht" -d 'Run or query a Mainline DHT node (BEP 5)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions seed help" -f -a "publish" -d 'Seed a torrent and announce it: trackers, an embedded tracker, the DHT'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions seed help" -f -a "tracker" -d 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions seed help" -f -a "check-web-seeds" -d 'Check that a torrent\'s web seeds serve its content'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions seed help" -f -a "completions" -d 'Print a completion script for a shell (the same as in completions/)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions seed help" -f -a "seed" -d 'Seed one torrent (a test entry point until `publish`)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions seed help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and __fish_seen_subcommand_from dht" -f -a "serve" -d 'Run a long-lived DHT node: a bootstrap router for others'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and __fish_seen_subcommand_from dht" -f -a "get-peers" -d 'Find peers of a torrent through the DHT'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and __fish_seen_subcommand_from dht" -f -a "announce" -d 'Announce that a peer on this machine has a torrent'

@@ -8,6 +8,7 @@ pub mod create;
 pub mod dht;
 pub mod generate;
 pub mod magnet;
+pub mod publish;
 pub mod seed;
 pub mod show;
 pub mod tracker;
@@ -46,6 +47,7 @@ pub enum Command {
     Verify(verify::Args),
     Magnet(magnet::Args),
     Dht(dht::Args),
+    Publish(Box<publish::Args>),
     Tracker(Box<tracker::Args>),
     CheckWebSeeds(check_web_seeds::Args),
     Completions(completions::Args),
@@ -67,6 +69,7 @@ pub fn run(cli: Cli, env: &mut Env) -> Result<()> {
         Command::Verify(args) => verify::run(args, env),
         Command::Magnet(args) => magnet::run(args, env),
         Command::Dht(args) => dht::run(args, env),
+        Command::Publish(args) => publish::run(*args, env),
         Command::Tracker(args) => tracker::run(*args, env),
         Command::CheckWebSeeds(args) => check_web_seeds::run(args, env),
         Command::Completions(args) => completions::run(&args, env),

@@ -10,10 +10,13 @@
 //! - [`dht`]: the Mainline DHT node: pure KRPC codec, routing table,
 //!   tokens and peer store underneath a thin tokio UDP adapter.
 //! - [`peer`]: the peer wire protocol codecs and the seeder.
+//! - [`announce`]: the tracker client `publish` uses: pure HTTP/UDP
+//!   codecs and a tier/interval/backoff schedule under a tokio adapter.
 //! - [`shutdown`]: the stop signal and task tracking every server shares.
 //! - [`cli`]: one module per subcommand (args struct + `run`), all I/O
 //!   through [`env::Env`]; [`error`]: the crate error.
 
+pub mod announce;
 pub mod bencode;
 pub mod cli;
 pub mod dht;
@@ -27,6 +30,7 @@ pub mod merkle;
 pub mod metainfo;
 pub mod peer;
 pub mod piece_length;
+pub mod publish;
 pub mod shutdown;
 pub mod storage;
 pub mod tracker;

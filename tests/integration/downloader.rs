@@ -147,7 +147,6 @@ pub fn fast_ext() -> Reserved {
         .with(Reserved::EXTENSION)
 }
 
-
 /// What [`fetch`] got: the info dictionary and the content (v1 view).
 pub struct Fetched {
     pub info: Vec<u8>,
@@ -170,7 +169,9 @@ pub async fn fetch(addr: std::net::SocketAddr, info_hash: [u8; 20]) -> Fetched {
     assert_eq!(theirs.info_hash, info_hash);
     let ext = peer
         .until(|m| match m {
-            Message::Extended { id: 0, payload } => Some(ExtendedHandshake::parse(payload).unwrap()),
+            Message::Extended { id: 0, payload } => {
+                Some(ExtendedHandshake::parse(payload).unwrap())
+            }
             _ => None,
         })
         .await;
@@ -187,13 +188,18 @@ pub async fn fetch(addr: std::net::SocketAddr, info_hash: [u8; 20]) -> Fetched {
     let info = peer
         .metadata(ext.id_of("ut_metadata").expect("ut_metadata"), size)
         .await;
-    assert_eq!(<[u8; 20]>::from(Sha1::digest(&info)), info_hash, "metadata hash");
+    assert_eq!(
+        <[u8; 20]>::from(Sha1::digest(&info)),
+        info_hash,
+        "metadata hash"
+    );
     let torrent = Torrent::parse(&[b"d4:info".as_slice(), &info, b"e"].concat()).unwrap();
     let total = torrent.meta.info.total_length();
     let piece_length = torrent.meta.info.piece_length;
     let data = peer.download(total, piece_length).await;
     for index in 0..total.div_ceil(piece_length) {
-        peer.send(Message::Have(u32::try_from(index).unwrap())).await;
+        peer.send(Message::Have(u32::try_from(index).unwrap()))
+            .await;
     }
     // A seed talking to a seed: the seeder hangs up.
     while peer.recv().await.is_some() {}

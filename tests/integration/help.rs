@@ -16,6 +16,7 @@ fn help_of_every_command() {
         "dht get-peers",
         "dht announce",
         "dht ping",
+        "publish",
         "tracker",
         "check-web-seeds",
         "completions",

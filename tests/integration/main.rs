@@ -1,5 +1,7 @@
 //! Integration tests: the real `mktorrent-rs` binary on temporary content.
 //!
+//! - `announce`: the tracker client against our tracker over HTTP and UDP,
+//!   and against silent, failing and refusing trackers (tier fallback).
 //! - `common`: running the binary, building content trees, snapshot settings.
 //! - `help`: `--help` of every subcommand (snapshots).
 //! - `create`: flags, golden bytes, reproducibility, atomic output, errors.
@@ -12,6 +14,9 @@
 //!   and a raw KRPC probe of one node.
 //! - `dht_mainline`: interop with the `mainline` crate's nodes, both directions.
 //! - `generated`: man/ and completions/ match the clap definition.
+//! - `publish`: the real binary seeding to our downloader via the embedded
+//!   tracker, the DHT only and the magnet's x.pe; stop conditions, SIGTERM,
+//!   web seed checks, flag errors.
 //! - `seeder`: the seeder on loopback against an in-process downloader:
 //!   data and BEP 9 metadata byte for byte, dialling out, damage, shutdown.
 //! - `v2`: v2 and hybrid layout rules, round trips, damage detection.
@@ -21,6 +26,7 @@
 //! - `webseed`: check-web-seeds verdicts, --drop-failing, create's BEP 19
 //!   warnings, magnets with web seeds, exact source and peers.
 
+mod announce;
 mod common;
 mod create;
 mod dht;
@@ -28,6 +34,7 @@ mod dht_mainline;
 mod downloader;
 mod generated;
 mod help;
+mod publish;
 mod roundtrip;
 mod seeder;
 mod show;

@@ -1,0 +1,301 @@
+//! The pure parts of `publish`: stop conditions, durations, the status
+//! that `--json` prints and the human status line. The orchestration (which
+//! starts the seeder, tracker, DHT node and announcer) is
+//! [`crate::cli::publish`]; nothing here does I/O or reads a clock.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+/// When an unattended publish should end by itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StopConditions {
+    /// Seed for this long.
+    pub seed_time: Option<Duration>,
+    /// Until this many completed copies were seen.
+    pub until_downloads: Option<u64>,
+    /// Until this many times the content size was uploaded.
+    pub ratio: Option<f64>,
+}
+
+/// Why publish stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StopReason {
+    SeedTime,
+    Downloads,
+    Ratio,
+    Signal,
+}
+
+impl StopReason {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::SeedTime => "seed time reached",
+            Self::Downloads => "download count reached",
+            Self::Ratio => "upload ratio reached",
+            Self::Signal => "interrupted",
+        }
+    }
+}
+
+/// What the stop conditions are checked against.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Progress {
+    pub elapsed: Duration,
+    /// Completed copies: the most that any one source (our seeder, a
+    /// tracker) reports, never a sum, so one download is not counted twice.
+    pub downloads: u64,
+    pub uploaded: u64,
+    /// Content size in bytes (the ratio's denominator).
+    pub size: u64,
+}
+
+impl Progress {
+    pub fn ratio(&self) -> f64 {
+        if self.size == 0 {
+            0.0
+        } else {
+            self.uploaded as f64 / self.size as f64
+        }
+    }
+}
+
+impl StopConditions {
+    /// The first condition met, if any.
+    pub fn check(&self, progress: &Progress) -> Option<StopReason> {
+        if self.seed_time.is_some_and(|t| progress.elapsed >= t) {
+            return Some(StopReason::SeedTime);
+        }
+        if self
+            .until_downloads
+            .is_some_and(|n| progress.downloads >= n)
+        {
+            return Some(StopReason::Downloads);
+        }
+        if self.ratio.is_some_and(|r| progress.ratio() >= r) {
+            return Some(StopReason::Ratio);
+        }
+        None
+    }
+}
+
+/// Parses `90`, `90s`, `10m`, `2h`, `1d`, `1h30m` or `1m30s`: whole
+/// numbers, each with an optional unit (a bare number is seconds).
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    if let Ok(secs) = text.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let mut total: u64 = 0;
+    let mut number = String::new();
+    let mut last_unit = u64::MAX;
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return None,
+        };
+        // Units must shrink left to right: "1h30m", not "30m1h" or "1m1m".
+        if number.is_empty() || unit >= last_unit {
+            return None;
+        }
+        last_unit = unit;
+        let value: u64 = number.parse().ok()?;
+        total = total.checked_add(value.checked_mul(unit)?)?;
+        number.clear();
+    }
+    if !number.is_empty() {
+        return None;
+    }
+    Some(Duration::from_secs(total))
+}
+
+/// Whether `ip` is an address peers would reach this machine at only from
+/// here: loopback or unspecified.
+pub fn is_loopback_or_any(ip: IpAddr) -> bool {
+    ip.is_loopback() || ip.is_unspecified()
+}
+
+/// The `x.pe` value for a seeder listening on `listen`: the public host
+/// when given, else the bound address unless it is a wildcard.
+pub fn peer_address(listen: SocketAddr, public_host: Option<&str>) -> Option<String> {
+    match public_host {
+        Some(host) if host.contains(':') && !host.starts_with('[') => {
+            Some(format!("[{host}]:{}", listen.port()))
+        }
+        Some(host) => Some(format!("{host}:{}", listen.port())),
+        None if listen.ip().is_unspecified() => None,
+        None => Some(listen.to_string()),
+    }
+}
+
+/// A host for URLs: IPv6 addresses in brackets.
+pub fn url_host(host: &str) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_owned()
+    }
+}
+
+/// `1.5 MiB/s`-style rates for the status line.
+pub fn rate(bytes_per_sec: f64) -> String {
+    format!("{}/s", crate::format::size(bytes_per_sec.max(0.0) as u64))
+}
+
+/// Everything the status line and the `status` event show.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Status {
+    pub elapsed_secs: u64,
+    /// Connections open now.
+    pub peers: usize,
+    /// Payload bytes sent.
+    pub uploaded: u64,
+    /// Bytes per second since the previous status.
+    pub upload_rate: u64,
+    pub completed: u64,
+    pub ratio: f64,
+    /// Trackers answering / trackers announced to.
+    pub trackers_working: usize,
+    pub trackers_total: usize,
+    /// Nodes in the DHT routing table; `None` without a DHT.
+    pub dht_nodes: Option<usize>,
+}
+
+impl Status {
+    /// `peers 3 · up 1.2 MiB/s · sent 40.0 MiB · ratio 0.40 · 1 completed · trackers 1/2 · dht 57 nodes`
+    pub fn line(&self) -> String {
+        let mut parts = vec![
+            format!("peers {}", self.peers),
+            format!("up {}", rate(self.upload_rate as f64)),
+            format!("sent {}", crate::format::size(self.uploaded)),
+            format!("ratio {:.2}", self.ratio),
+            format!("{} completed", self.completed),
+        ];
+        if self.trackers_total > 0 {
+            parts.push(format!(
+                "trackers {}/{} working",
+                self.trackers_working, self.trackers_total
+            ));
+        }
+        if let Some(nodes) = self.dht_nodes {
+            parts.push(format!("dht {nodes} nodes"));
+        }
+        parts.join(" · ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_and_without_units() {
+        let secs = |t| parse_duration(t).map(|d| d.as_secs());
+        assert_eq!(secs("90"), Some(90));
+        assert_eq!(secs("90s"), Some(90));
+        assert_eq!(secs("10m"), Some(600));
+        assert_eq!(secs("2h"), Some(7200));
+        assert_eq!(secs("1d"), Some(86_400));
+        assert_eq!(secs("1h30m"), Some(5400));
+        assert_eq!(secs("1m30s"), Some(90));
+        for bad in [
+            "",
+            "m",
+            "1x",
+            "30m1h",
+            "1m1m",
+            "1h30",
+            "-5",
+            "1.5h",
+            "99999999999999999999d",
+        ] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn first_met_condition_stops() {
+        let progress = Progress {
+            elapsed: Duration::from_secs(60),
+            downloads: 2,
+            uploaded: 300,
+            size: 100,
+        };
+        assert_eq!(StopConditions::default().check(&progress), None);
+        let time = StopConditions {
+            seed_time: Some(Duration::from_secs(60)),
+            ..Default::default()
+        };
+        assert_eq!(time.check(&progress), Some(StopReason::SeedTime));
+        let downloads = StopConditions {
+            until_downloads: Some(3),
+            ratio: Some(3.0),
+            ..Default::default()
+        };
+        assert_eq!(downloads.check(&progress), Some(StopReason::Ratio));
+        let not_yet = StopConditions {
+            until_downloads: Some(3),
+            ratio: Some(3.5),
+            seed_time: Some(Duration::from_secs(61)),
+        };
+        assert_eq!(not_yet.check(&progress), None);
+        let zero = Progress {
+            size: 0,
+            ..progress
+        };
+        assert_eq!(zero.ratio(), 0.0);
+    }
+
+    #[test]
+    fn peer_addresses_for_magnets() {
+        let any: SocketAddr = "0.0.0.0:6881".parse().unwrap();
+        let local: SocketAddr = "127.0.0.1:7000".parse().unwrap();
+        assert_eq!(peer_address(any, None), None);
+        assert_eq!(peer_address(local, None).as_deref(), Some("127.0.0.1:7000"));
+        assert_eq!(
+            peer_address(any, Some("seed.example")).as_deref(),
+            Some("seed.example:6881")
+        );
+        assert_eq!(
+            peer_address(any, Some("2001:db8::1")).as_deref(),
+            Some("[2001:db8::1]:6881")
+        );
+        assert_eq!(url_host("::1"), "[::1]");
+        assert_eq!(url_host("127.0.0.1"), "127.0.0.1");
+    }
+
+    #[test]
+    fn status_line_names_every_part() {
+        let status = Status {
+            elapsed_secs: 5,
+            peers: 3,
+            uploaded: 40 * 1024 * 1024,
+            upload_rate: 1024 * 1024,
+            completed: 1,
+            ratio: 0.4,
+            trackers_working: 1,
+            trackers_total: 2,
+            dht_nodes: Some(57),
+        };
+        let line = status.line();
+        for part in [
+            "peers 3",
+            "ratio 0.40",
+            "1 completed",
+            "trackers 1/2 working",
+            "dht 57 nodes",
+        ] {
+            assert!(line.contains(part), "{line}");
+        }
+    }
+}
