@@ -305,6 +305,15 @@ pub fn without_authoring(mut report: Value) -> Value {
 /// The longest any interop test waits for one thing to happen.
 pub const LIMIT: Duration = Duration::from_secs(90);
 
+/// Polls until `check` holds, within [`LIMIT`].
+pub fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < LIMIT, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
 /// A loopback TCP port free right now (for tools that take a fixed port).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -504,7 +513,7 @@ pub fn http_get(addr: SocketAddr, target: &str) -> Vec<u8> {
 }
 
 /// (seeders, completed, leechers) for `hash` from an HTTP scrape of the
-/// tracker at `addr` (BEP 48).
+/// tracker at `addr` (BEP 48); zeros for a swarm it does not list.
 pub fn scrape(addr: SocketAddr, hash: &[u8; 20]) -> (i64, i64, i64) {
     use mktorrent_rs::bencode::{decode, Value};
     let target = format!(
@@ -513,10 +522,13 @@ pub fn scrape(addr: SocketAddr, hash: &[u8; 20]) -> (i64, i64, i64) {
     );
     let body = http_get(addr, &target);
     let value = decode(&body).unwrap_or_else(|err| panic!("scrape of {addr}: {err:?}"));
-    let counts = value
+    let files = value
         .get(b"files")
-        .and_then(|files| files.get(hash))
-        .unwrap_or_else(|| panic!("scrape of {addr}: no entry for {}", hex(hash)));
+        .unwrap_or_else(|| panic!("scrape of {addr}: no files"));
+    // A swarm the tracker has not seen yet may be left out.
+    let Some(counts) = files.get(hash) else {
+        return (0, 0, 0);
+    };
     let int = |k: &str| {
         counts
             .get(k.as_bytes())
@@ -524,9 +536,4 @@ pub fn scrape(addr: SocketAddr, hash: &[u8; 20]) -> (i64, i64, i64) {
             .unwrap_or_else(|| panic!("scrape of {addr}: no {k}"))
     };
     (int("complete"), int("downloaded"), int("incomplete"))
-}
-
-/// Lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use mktorrent_rs::shutdown::Shutdown;
 use mktorrent_rs::tracker::{Tracker, TrackerConfig};
 
-use crate::support::{http_get, scrape};
+use crate::support::{eventually, http_get, scrape};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mktorrent-rs");
 const PYTHON: &str = "/usr/bin/python3";
@@ -271,15 +271,6 @@ impl Server {
 
     fn stop(self) {
         self.runtime.block_on(self.shutdown.finished());
-    }
-}
-
-/// Polls until `check` holds, within the time limit.
-fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !check() {
-        assert!(start.elapsed() < LIMIT, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(250));
     }
 }
 
