@@ -51,7 +51,7 @@ pub enum Command {
     Tracker(Box<tracker::Args>),
     CheckWebSeeds(check_web_seeds::Args),
     Completions(completions::Args),
-    /// Seed one torrent (a test entry point until `publish`).
+    /// Seed one torrent with no announcing (a test entry point; users run `publish`).
     #[command(hide = true)]
     Seed(seed::Args),
 }

@@ -20,7 +20,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::create::{self, Output, TorrentArgs};
-use crate::announce::{AnnounceConfig, AnnounceEvent, Announcer, PeerFound};
+use crate::announce::{AnnounceConfig, AnnounceEvent, Announcer, PeerFound, TrackerState};
 use crate::dht::{self, Dht, Id};
 use crate::env::Env;
 use crate::error::{Error, Result};
@@ -210,8 +210,6 @@ pub struct Plan {
     status_interval: Duration,
     json: bool,
     quiet: bool,
-    /// `--force` (rewriting a torrent without failing web seeds).
-    force: bool,
 }
 
 fn flag_error(flag: &'static str, reason: impl Into<String>) -> Error {
@@ -238,7 +236,6 @@ impl Plan {
         for url in &exact_sources {
             super::magnet::check_torrent_url(url)?;
         }
-        let force = args.torrent.force;
         let input = if is_torrent {
             // The magnet flags and --force apply to a .torrent too; the rest
             // describe a torrent to create.
@@ -366,7 +363,6 @@ impl Plan {
             status_interval: Duration::from_secs(args.status_interval),
             json: args.json,
             quiet: args.quiet,
-            force,
         })
     }
 }
@@ -698,7 +694,6 @@ fn check_web_seeds(
     let rewritten = crate::webseed::with_web_seeds(&bytes, &passing).map_err(|err| {
         Error::WebSeedsFailed(format!("cannot rewrite {}: {err}", path.display()))
     })?;
-    let _ = plan.force;
     create::write_atomically(path, &rewritten, true)?;
     let torrent = Torrent::parse(&rewritten).map_err(|source| Error::ParseTorrent {
         path: path.to_owned(),
@@ -979,7 +974,7 @@ async fn serve(
         "dht": dht.as_ref().map(|d| d.local_addr().to_string()),
     });
     emit(env, plan.json, &ready)?;
-    if !plan.json {
+    if !plan.json && !plan.quiet {
         let out = &mut env.stderr;
         writeln!(
             out,
@@ -1007,7 +1002,9 @@ async fn serve(
         if let Some(d) = &dht {
             writeln!(out, "DHT node on   {}", d.local_addr())?;
         }
-        // The magnet is the one line scripts want: stdout.
+    }
+    if !plan.json {
+        // The magnet is the one line scripts want: stdout, even with --quiet.
         writeln!(env.stdout, "{magnet}")?;
         env.stdout.flush()?;
     }
@@ -1254,9 +1251,13 @@ async fn status_now(
         ratio: (progress.ratio() * 1000.0).round() / 1000.0,
         trackers_working: trackers
             .iter()
-            .filter(|t| t.state == crate::announce::TrackerState::Working)
+            .filter(|t| t.state == TrackerState::Working)
             .count(),
-        trackers_total: trackers.len(),
+        // Trackers held in reserve (later in their tier) are not counted.
+        trackers_total: trackers
+            .iter()
+            .filter(|t| t.state != TrackerState::Idle)
+            .count(),
         dht_nodes,
     }
 }
@@ -1281,8 +1282,9 @@ fn print_note(
             if event.ok && was_ok != Some(true) {
                 writeln!(
                     env.stderr,
-                    "Announced     {} ({} peers{})",
+                    "Announced     {} for {} ({} peers{})",
                     event.url,
+                    event.info_hash.get(..8).unwrap_or(&event.info_hash),
                     event.peers,
                     event
                         .seeders
@@ -1292,8 +1294,9 @@ fn print_note(
                 )?;
             } else if !event.ok && was_ok != Some(false) {
                 env.warn(format_args!(
-                    "tracker {}: {}",
+                    "tracker {} ({}): {}",
                     event.url,
+                    event.info_hash.get(..8).unwrap_or(&event.info_hash),
                     event.error.as_deref().unwrap_or("failed")
                 ))?;
             }

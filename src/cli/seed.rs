@@ -1,7 +1,7 @@
 //! `seed` (hidden): serves one torrent with the seeder until SIGINT or
-//! SIGTERM. A test and benchmark entry point until `publish` wraps the
-//! seeder with trackers and the DHT; no announcing happens here, so peers
-//! must be dialled (`--connect`) or told our address (the printed magnet).
+//! SIGTERM, and nothing else: no trackers, no DHT, so peers must be dialled
+//! (`--connect`) or told our address (the printed magnet). Tests use it to
+//! exercise the seeder alone; `publish` is the command users run.
 
 use std::io::Write;
 use std::net::SocketAddr;

@@ -4,6 +4,12 @@
 //! info hash is read before answering, so one port serves many torrents),
 //! and sends blocks read from disk on blocking threads.
 //!
+//! Throughput comes from never letting the socket wait on the disk: each
+//! connection reads the next few requested pieces ahead on blocking threads
+//! while earlier blocks are written, blocks go out as slices of the cached
+//! piece through vectored writes (no copy), and a small per-torrent cache of
+//! recent pieces lets peers asking for the same piece share one read.
+//!
 //! Content is hashed before it is first sent: [`SeedTorrent::open`] checks
 //! every piece unless told not to, and each piece is hashed again on its
 //! first read, so a file changed after start is never served as good data.
@@ -14,23 +20,26 @@
 //! Every task is spawned through the [`Shutdown`]; [`Seeder::run`] returns
 //! only when all of its connections have ended.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::hash::BuildHasher;
+use std::io::IoSlice;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use bytes::{Buf, Bytes};
 use sha1::{Digest, Sha1};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify};
+use tokio::task::JoinSet;
 use tokio_util::task::TaskTracker;
 
 use super::choker::{Choker, PeerKey, DEFAULT_SLOTS};
 use super::handshake::{self, Handshake, Reserved};
-use super::message::{self, Block};
+use super::message::{self, Block, Message};
 use super::session::{Close, Features, Params, Pieces, Session};
 use crate::hasher;
 use crate::metainfo::{hex, Layout, Torrent};
@@ -41,8 +50,15 @@ use crate::storage::{Reader, Storage, StorageError};
 const RECHOKE_INTERVAL: Duration = Duration::from_secs(10);
 /// How often each connection checks its keep-alive and idle timers.
 const TICK: Duration = Duration::from_secs(5);
-/// Bytes of piece messages gathered before one write.
-const WRITE_BATCH: usize = 256 * 1024;
+/// Bytes queued for the socket before we stop adding blocks.
+const WRITE_BATCH: usize = 1024 * 1024;
+/// Buffers handed to one vectored write.
+const MAX_IOVECS: usize = 64;
+/// Piece bytes a connection reads ahead of the block being sent; at least
+/// one piece besides it.
+const READ_AHEAD_BYTES: u64 = 4 * 1024 * 1024;
+/// Piece bytes kept per torrent for other connections asking for them.
+const RECENT_BYTES: u64 = 16 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
@@ -83,6 +99,9 @@ pub struct SeedTorrent {
     params: Arc<Params>,
     /// Pieces hashed on read during this run; a piece is sent only once set.
     checked: Box<[AtomicBool]>,
+    /// The most recently read pieces, newest last, at most `recent_cap`.
+    recent: Mutex<VecDeque<(u32, Bytes)>>,
+    recent_cap: usize,
 }
 
 impl SeedTorrent {
@@ -134,8 +153,13 @@ impl SeedTorrent {
             }
         }
         let params = Arc::new(Params::new(pieces, torrent.info_bytes.clone().into()));
+        let recent_cap = usize::try_from(RECENT_BYTES / info.piece_length.max(1))
+            .unwrap_or(usize::MAX)
+            .max(2);
         Ok(Self {
             checked: (0..count).map(|_| AtomicBool::new(false)).collect(),
+            recent: Mutex::new(VecDeque::new()),
+            recent_cap,
             torrent,
             storage,
             params,
@@ -146,9 +170,41 @@ impl SeedTorrent {
         &self.torrent
     }
 
-    /// Reads piece `index` whole; hashes it on its first read and refuses
-    /// it when it no longer matches. Blocking.
-    fn read_piece(&self, index: u32) -> Result<Vec<u8>, PieceError> {
+    /// Piece `index` if it was read recently (by any connection).
+    fn recent(&self, index: u32) -> Option<Bytes> {
+        let recent = self.recent.lock().ok()?;
+        recent
+            .iter()
+            .rev()
+            .find(|(i, _)| *i == index)
+            .map(|(_, data)| data.clone())
+    }
+
+    fn remember(&self, index: u32, data: &Bytes) {
+        if let Ok(mut recent) = self.recent.lock() {
+            if recent.iter().any(|(i, _)| *i == index) {
+                return;
+            }
+            if recent.len() >= self.recent_cap {
+                recent.pop_front();
+            }
+            recent.push_back((index, data.clone()));
+        }
+    }
+
+    /// Piece `index` whole, from the recent pieces or else from disk,
+    /// hashed on its first read and refused when it no longer matches.
+    /// Blocking.
+    fn read_piece(&self, index: u32) -> Result<Bytes, PieceError> {
+        if let Some(data) = self.recent(index) {
+            return Ok(data);
+        }
+        let data = Bytes::from(self.read_piece_uncached(index)?);
+        self.remember(index, &data);
+        Ok(data)
+    }
+
+    fn read_piece_uncached(&self, index: u32) -> Result<Vec<u8>, PieceError> {
         let pieces = self.params.pieces;
         let size = pieces.size(index).ok_or(PieceError::OutOfRange)?;
         let mut data = vec![0u8; usize::try_from(size).map_err(|_| PieceError::OutOfRange)?];
@@ -167,8 +223,12 @@ impl SeedTorrent {
     }
 }
 
-/// A whole-piece read running on a blocking thread.
-type PieceRead = tokio::task::JoinHandle<Result<Vec<u8>, PieceError>>;
+/// Pieces to read ahead per connection for pieces of `piece_length`.
+fn read_ahead(piece_length: u64) -> usize {
+    usize::try_from(READ_AHEAD_BYTES / piece_length.max(1))
+        .unwrap_or(usize::MAX)
+        .clamp(2, 16)
+}
 
 #[derive(Debug, thiserror::Error)]
 enum PieceError {
@@ -576,43 +636,85 @@ async fn serve(
         );
     }
     let (mut reader, mut writer) = stream.into_split();
-    let mut wbuf: Vec<u8> = Vec::with_capacity(WRITE_BATCH + 32 * 1024);
+    let mut out = Outgoing::default();
     let mut tick = tokio::time::interval(TICK);
     // Messages that arrived with the handshake.
     take_messages(inner, key, &mut session, &mut rbuf)?;
-    // The last piece read, so the blocks of one piece cost one disk read.
-    let mut cached: Option<(u32, Arc<Vec<u8>>)> = None;
-    let mut pending: Option<(Block, PieceRead)> = None;
+    let ahead = read_ahead(torrent.params.pieces.piece_length);
+    // Pieces at hand for this connection (`None`: unreadable or bad).
+    let mut cache: VecDeque<(u32, Option<Bytes>)> = VecDeque::new();
+    let mut reads: JoinSet<Result<Bytes, PieceError>> = JoinSet::new();
+    let mut reading: Vec<(tokio::task::Id, u32)> = Vec::new();
     loop {
-        // Serve queued blocks from the cached piece; start a read for the
-        // first block of another piece.
-        while pending.is_none() && wbuf.len() < WRITE_BATCH {
-            let Some(block) = session.next_block() else {
+        // Queue blocks, in request order, while their piece is at hand.
+        while out.len() < WRITE_BATCH {
+            let Some(block) = session.peek_block() else {
                 break;
             };
-            match &cached {
-                Some((index, data)) if *index == block.index => {
-                    push_block(inner, &mut wbuf, block, data);
-                    session.served(block.length);
+            let piece = match cache.iter().find(|(i, _)| *i == block.index) {
+                Some((_, piece)) => piece.clone(),
+                None => match torrent.recent(block.index) {
+                    Some(data) => {
+                        cache.push_back((block.index, Some(data.clone())));
+                        Some(data)
+                    }
+                    None => break,
+                },
+            };
+            session.next_block();
+            match piece {
+                Some(data) if out.block(block, &data) => {
+                    session.served(block);
+                    inner
+                        .uploaded
+                        .fetch_add(u64::from(block.length), Ordering::Relaxed);
                 }
-                _ => {
-                    let torrent = torrent.clone();
-                    let read = tokio::task::spawn_blocking(move || torrent.read_piece(block.index));
-                    pending = Some((block, read));
-                }
+                _ => session.cannot_serve(block),
             }
         }
+        // Read the next requested pieces while those blocks are written.
+        let upcoming = session.upcoming_pieces(ahead);
+        for &index in &upcoming {
+            if reading.len() >= ahead {
+                break;
+            }
+            if cache.iter().all(|(i, _)| *i != index) && reading.iter().all(|(_, i)| *i != index) {
+                let torrent = torrent.clone();
+                let task = reads.spawn_blocking(move || torrent.read_piece(index));
+                reading.push((task.id(), index));
+            }
+        }
+        // Keep the pieces asked for and the newest other one (its next
+        // blocks often follow); forget the rest, oldest first, so a choked
+        // or quiet connection holds at most one piece.
+        while cache.iter().filter(|(i, _)| !upcoming.contains(i)).count() > 1 {
+            let Some(at) = cache.iter().position(|(i, _)| !upcoming.contains(i)) else {
+                break;
+            };
+            cache.remove(at);
+        }
         while let Some(message) = session.next_outgoing() {
-            message.encode(&mut wbuf);
+            out.message(&message);
         }
-        if !wbuf.is_empty() {
-            writer.write_all(&wbuf).await?;
-            wbuf.clear();
-            session.sent(Instant::now());
-        }
+        out.seal();
         tokio::select! {
+            written = async {
+                let slices: Vec<IoSlice<'_>> =
+                    out.chunks.iter().take(MAX_IOVECS).map(|c| IoSlice::new(c)).collect();
+                writer.write_vectored(&slices).await
+            }, if !out.chunks.is_empty() => {
+                match written? {
+                    0 => return Err(std::io::Error::from(std::io::ErrorKind::WriteZero).into()),
+                    n => out.advance(n),
+                }
+                session.sent(Instant::now());
+            }
             read = reader.read_buf(&mut rbuf) => {
                 if read? == 0 {
+                    // A downloader may leave the moment it is complete.
+                    if session.peer_complete() {
+                        return Err(Close::Seed { completed_here: true }.into());
+                    }
                     return Err(ConnError::Eof);
                 }
                 take_messages(inner, key, &mut session, &mut rbuf)?;
@@ -623,30 +725,21 @@ async fn serve(
                     session.set_choked(!unchoked);
                 }
             }
-            joined = async {
-                match &mut pending {
-                    Some((_, handle)) => handle.await,
-                    None => std::future::pending().await,
-                }
-            }, if pending.is_some() => {
-                let block = pending.take().map(|(block, _)| block);
-                if let Some(block) = block {
-                    match joined {
-                        Ok(Ok(data)) => {
-                            let data = Arc::new(data);
-                            push_block(inner, &mut wbuf, block, &data);
-                            session.served(block.length);
-                            cached = Some((block.index, data));
-                        }
-                        Ok(Err(err)) => {
-                            tracing::warn!(piece = block.index, "not sending: {err}");
-                            session.cannot_serve(block);
-                        }
-                        Err(err) => {
-                            tracing::warn!(piece = block.index, "read task failed: {err}");
-                            session.cannot_serve(block);
-                        }
+            Some(joined) = reads.join_next_with_id(), if !reads.is_empty() => {
+                let (id, piece) = match joined {
+                    Ok((id, Ok(data))) => (id, Some(data)),
+                    Ok((id, Err(err))) => {
+                        tracing::warn!("not sending a piece: {err}");
+                        (id, None)
                     }
+                    Err(err) => {
+                        tracing::warn!("piece read task failed: {err}");
+                        (err.id(), None)
+                    }
+                };
+                if let Some(at) = reading.iter().position(|(task, _)| *task == id) {
+                    let (_, index) = reading.swap_remove(at);
+                    cache.push_back((index, piece));
                 }
             }
             _ = tick.tick() => session.tick(Instant::now())?,
@@ -683,20 +776,229 @@ fn take_messages(
     Ok(())
 }
 
-/// Appends a piece message for `block` of a piece whose bytes are `data`.
-fn push_block(inner: &Inner, wbuf: &mut Vec<u8>, block: Block, data: &[u8]) {
-    let start = block.begin as usize;
-    // The session validated the block against the piece size.
-    let Some(bytes) = data.get(start..start + block.length as usize) else {
-        return;
-    };
-    wbuf.extend_from_slice(&message::piece_header(
-        block.index,
-        block.begin,
-        block.length,
-    ));
-    wbuf.extend_from_slice(bytes);
-    inner
-        .uploaded
-        .fetch_add(u64::from(block.length), Ordering::Relaxed);
+/// Bytes queued for the socket, in order: small messages are encoded
+/// into a scratch buffer, block data are slices of the cached piece, so a
+/// block is never copied before the kernel takes it.
+#[derive(Default)]
+struct Outgoing {
+    chunks: VecDeque<Bytes>,
+    /// Encoded messages not yet sealed into a chunk.
+    scratch: Vec<u8>,
+    /// Bytes in `chunks`.
+    queued: usize,
+}
+
+impl Outgoing {
+    fn len(&self) -> usize {
+        self.queued + self.scratch.len()
+    }
+
+    fn message(&mut self, message: &Message) {
+        message.encode(&mut self.scratch);
+    }
+
+    /// Queues a piece message for `block` of a piece whose bytes are
+    /// `piece`; false when the block lies outside it.
+    fn block(&mut self, block: Block, piece: &Bytes) -> bool {
+        let start = block.begin as usize;
+        let end = start + block.length as usize;
+        if end > piece.len() {
+            return false;
+        }
+        self.scratch.extend_from_slice(&message::piece_header(
+            block.index,
+            block.begin,
+            block.length,
+        ));
+        self.seal();
+        self.push(piece.slice(start..end));
+        true
+    }
+
+    /// Moves the scratch buffer into the chunk queue.
+    fn seal(&mut self) {
+        if !self.scratch.is_empty() {
+            let bytes = Bytes::from(std::mem::take(&mut self.scratch));
+            self.push(bytes);
+        }
+    }
+
+    fn push(&mut self, bytes: Bytes) {
+        self.queued += bytes.len();
+        self.chunks.push_back(bytes);
+    }
+
+    /// Drops the first `n` bytes, which the socket took.
+    fn advance(&mut self, mut n: usize) {
+        self.queued -= n.min(self.queued);
+        while n > 0 {
+            let Some(front) = self.chunks.front_mut() else {
+                return;
+            };
+            if front.len() <= n {
+                n -= front.len();
+                self.chunks.pop_front();
+            } else {
+                front.advance(n);
+                n = 0;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outgoing_keeps_order_and_advances_across_chunks() {
+        let piece = Bytes::from((0..=255u8).cycle().take(100).collect::<Vec<u8>>());
+        let mut out = Outgoing::default();
+        out.message(&Message::Unchoke);
+        let block = Block {
+            index: 3,
+            begin: 10,
+            length: 20,
+        };
+        assert!(out.block(block, &piece));
+        assert!(!out.block(
+            Block {
+                index: 3,
+                begin: 90,
+                length: 20
+            },
+            &piece
+        ));
+        out.message(&Message::KeepAlive);
+        out.seal();
+        let mut want = Message::Unchoke.to_bytes();
+        want.extend_from_slice(&message::piece_header(3, 10, 20));
+        want.extend_from_slice(&piece[10..30]);
+        want.extend_from_slice(&Message::KeepAlive.to_bytes());
+        assert_eq!(out.len(), want.len());
+        let all: Vec<u8> = out.chunks.iter().flat_map(|c| c.iter().copied()).collect();
+        assert_eq!(all, want);
+        out.advance(7);
+        out.advance(12);
+        let rest: Vec<u8> = out.chunks.iter().flat_map(|c| c.iter().copied()).collect();
+        assert_eq!(rest, want[19..]);
+        assert_eq!(out.len(), want.len() - 19);
+        out.advance(want.len() - 19);
+        assert!(out.chunks.is_empty());
+        assert_eq!(out.len(), 0);
+    }
+
+    /// A single-file torrent of `data` in `dir`, pieces of `piece` bytes.
+    fn single_file(dir: &Path, data: &[u8], piece: usize) -> Torrent {
+        std::fs::write(dir.join("big.bin"), data).unwrap();
+        let pieces: Vec<u8> = data
+            .chunks(piece)
+            .flat_map(|c| <[u8; 20]>::from(Sha1::digest(c)))
+            .collect();
+        let mut bytes = format!(
+            "d4:infod6:lengthi{}e4:name7:big.bin12:piece lengthi{piece}e6:pieces{}:",
+            data.len(),
+            pieces.len()
+        )
+        .into_bytes();
+        bytes.extend_from_slice(&pieces);
+        bytes.extend_from_slice(b"ee");
+        Torrent::parse(&bytes).unwrap()
+    }
+
+    async fn next_message(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Message {
+        loop {
+            if let Some((m, used)) = message::decode(buf).unwrap() {
+                buf.drain(..used);
+                return m;
+            }
+            assert!(stream.read_buf(buf).await.unwrap() > 0, "seeder closed");
+        }
+    }
+
+    /// The stall this module once had: a downloader that queues more than
+    /// one write batch of requests and then waits gets every block at
+    /// once, not one batch per keep-alive tick.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_request_pipeline_is_served_without_waiting_for_more_requests() {
+        const PIECE: usize = 256 * 1024;
+        let dir = std::env::temp_dir().join(format!("mktorrent-rs-seeder-{}", random()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let data: Vec<u8> = (0..4 * 1024 * 1024u32).map(|i| (i * 7 / 5) as u8).collect();
+        let torrent = single_file(&dir, &data, PIECE);
+        let info_hash = torrent.info_hash.0;
+        let seed = SeedTorrent::open(torrent, &dir.join("big.bin"), Verify::Skip, &|_| {}).unwrap();
+        let shutdown = Shutdown::new();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seeder = Seeder::new(Config::default(), vec![seed], shutdown.clone());
+        let running = tokio::spawn({
+            let seeder = seeder.clone();
+            async move { seeder.run(listener).await }
+        });
+
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let hello = Handshake {
+            reserved: Reserved::default().with(Reserved::FAST),
+            info_hash,
+            peer_id: *b"-TEST00-downloader00",
+        };
+        stream.write_all(&hello.encode()).await.unwrap();
+        stream
+            .write_all(&Message::Interested.to_bytes())
+            .await
+            .unwrap();
+        let mut buf = Vec::new();
+        let within = Duration::from_secs(3);
+        tokio::time::timeout(within, async {
+            while handshake::decode(&buf).unwrap().is_none() {
+                stream.read_buf(&mut buf).await.unwrap();
+            }
+            buf.drain(..handshake::LEN);
+            while next_message(&mut stream, &mut buf).await != Message::Unchoke {}
+        })
+        .await
+        .expect("unchoked");
+        // 4 MiB of requests in one go, four times the write batch.
+        let mut requests = Vec::new();
+        for offset in (0..data.len()).step_by(16 * 1024) {
+            let block = Block {
+                index: (offset / PIECE) as u32,
+                begin: (offset % PIECE) as u32,
+                length: 16 * 1024,
+            };
+            Message::Request(block).encode(&mut requests);
+        }
+        stream.write_all(&requests).await.unwrap();
+        let mut got = vec![0u8; data.len()];
+        let mut blocks = 0;
+        tokio::time::timeout(within, async {
+            while blocks < data.len() / (16 * 1024) {
+                if let Message::Piece {
+                    index,
+                    begin,
+                    data: bytes,
+                } = next_message(&mut stream, &mut buf).await
+                {
+                    let at = index as usize * PIECE + begin as usize;
+                    got[at..at + bytes.len()].copy_from_slice(&bytes);
+                    blocks += 1;
+                }
+            }
+        })
+        .await
+        .expect("every block within 3 s, well before a 5 s tick");
+        assert!(got == data, "blocks carry the right bytes");
+        assert_eq!(seeder.stats().uploaded, data.len() as u64);
+        shutdown.trigger();
+        running.await.unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn read_ahead_covers_a_few_pieces_whatever_their_size() {
+        assert_eq!(read_ahead(1 << 20), 4);
+        assert_eq!(read_ahead(16 << 20), 2);
+        assert_eq!(read_ahead(16 << 10), 16);
+    }
 }

@@ -9,7 +9,7 @@
 //! timeout, BEP 9 metadata replies, and spotting seeds (a seed has nothing
 //! to take from a seed, so such connections close).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -43,6 +43,9 @@ impl Pieces {
     }
 }
 
+/// Requests queued per peer by default (our `reqq`).
+pub const DEFAULT_MAX_QUEUE: usize = 512;
+
 /// Settings shared by every connection of a torrent.
 #[derive(Debug, Clone)]
 pub struct Params {
@@ -68,7 +71,9 @@ impl Params {
             info,
             client: concat!("mktorrent-rs ", env!("CARGO_PKG_VERSION")).to_owned(),
             dht_port: None,
-            max_queue: 250,
+            // Deep enough that a downloader keeps a fast link busy: at
+            // 16 KiB blocks, 8 MiB in flight.
+            max_queue: DEFAULT_MAX_QUEUE,
             // Peers drop connections silent for 2 minutes (BEP 3 convention).
             keepalive: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(150),
@@ -112,9 +117,11 @@ pub struct Session {
     peer_bits: Vec<u8>,
     peer_count: u32,
     peer_ut_metadata: Option<u8>,
-    /// Block bytes sent to this peer, to recognise a finished download
-    /// from peers that announce no haves to a seed (libtorrent does not).
-    served: u64,
+    /// Block bytes sent to this peer per piece it has not announced, to
+    /// recognise a finished download from peers that announce no haves to
+    /// a seed, or that close before announcing their last piece
+    /// (libtorrent, once it is a seed itself).
+    served: HashMap<u32, u64>,
 }
 
 impl Session {
@@ -134,7 +141,7 @@ impl Session {
             peer_bits: vec![0; (count as usize).div_ceil(8)],
             peer_count: 0,
             peer_ut_metadata: None,
-            served: 0,
+            served: HashMap::new(),
             params,
         };
         if features.extension {
@@ -187,9 +194,58 @@ impl Session {
         self.queue.pop_front()
     }
 
+    /// The block [`Self::next_block`] would return, without taking it.
+    pub fn peek_block(&self) -> Option<Block> {
+        if self.choked {
+            return None;
+        }
+        self.queue.front().copied()
+    }
+
+    /// The distinct pieces of the queued requests, in request order, at
+    /// most `limit`: what the adapter should read ahead while earlier
+    /// blocks are still being written.
+    pub fn upcoming_pieces(&self, limit: usize) -> Vec<u32> {
+        let mut pieces: Vec<u32> = Vec::with_capacity(limit);
+        if self.choked {
+            return pieces;
+        }
+        for block in &self.queue {
+            if pieces.len() >= limit {
+                break;
+            }
+            if !pieces.contains(&block.index) {
+                pieces.push(block.index);
+            }
+        }
+        pieces
+    }
+
     /// Records a block sent as a piece message.
-    pub fn served(&mut self, length: u32) {
-        self.served += u64::from(length);
+    pub fn served(&mut self, block: Block) {
+        if !self.peer_has_bit(block.index) {
+            *self.served.entry(block.index).or_default() += u64::from(block.length);
+        }
+    }
+
+    /// Whether the peer now has every piece: announced, or sent whole by
+    /// us. The adapter asks when the peer closes, since a downloader may
+    /// leave as soon as it is complete without announcing its last piece.
+    pub fn peer_complete(&self) -> bool {
+        let pieces = self.params.pieces;
+        let sent_whole = self
+            .served
+            .iter()
+            .filter(|(index, bytes)| pieces.size(**index).is_some_and(|size| **bytes >= size))
+            .count();
+        !self.served.is_empty()
+            && u64::from(self.peer_count) + sent_whole as u64 >= u64::from(pieces.count())
+    }
+
+    fn peer_has_bit(&self, index: u32) -> bool {
+        self.peer_bits
+            .get(index as usize / 8)
+            .is_some_and(|byte| byte & (0x80u8 >> (index % 8)) != 0)
     }
 
     /// Records that bytes went out, for keep-alive timing.
@@ -258,6 +314,7 @@ impl Session {
         if self.peer_bits[byte] & bit == 0 {
             self.peer_bits[byte] |= bit;
             self.peer_count += 1;
+            self.served.remove(&index);
             if self.peer_count == count {
                 return Err(Close::Seed {
                     completed_here: true,
@@ -277,9 +334,7 @@ impl Session {
                 self.interested = false;
                 // What it announced plus what we sent covers everything:
                 // it finished, and a finished peer is a seed to us.
-                let pieces = self.params.pieces;
-                let announced = u64::from(self.peer_count) * pieces.piece_length;
-                if self.served > 0 && announced + self.served >= pieces.total_length {
+                if self.peer_complete() {
                     return Err(Close::Seed {
                         completed_here: true,
                     });
@@ -458,7 +513,7 @@ mod tests {
         let ours = ExtendedHandshake::parse(payload).unwrap();
         assert_eq!(ours.id_of("ut_metadata"), Some(UT_METADATA));
         assert_eq!(ours.metadata_size, Some(20_000));
-        assert_eq!(ours.reqq, Some(250));
+        assert_eq!(ours.reqq, Some(DEFAULT_MAX_QUEUE as u32));
         assert!(ours.client.unwrap().starts_with("mktorrent-rs"));
         assert_eq!(sent[1], Message::HaveAll);
 
@@ -542,11 +597,34 @@ mod tests {
     #[test]
     fn queue_is_bounded_by_reqq() {
         let (mut s, now) = unchoked(FAST);
-        for i in 0..251u32 {
+        let max = DEFAULT_MAX_QUEUE as u32;
+        for i in 0..=max {
             s.receive(Message::Request(block(0, i, 1)), now).unwrap();
         }
-        assert_eq!(s.queued(), 250);
-        assert_eq!(drain(&mut s), [Message::Reject(block(0, 250, 1))]);
+        assert_eq!(s.queued(), DEFAULT_MAX_QUEUE);
+        assert_eq!(drain(&mut s), [Message::Reject(block(0, max, 1))]);
+    }
+
+    #[test]
+    fn upcoming_pieces_are_distinct_in_request_order_and_peek_takes_nothing() {
+        let (mut s, now) = unchoked(FAST);
+        for b in [
+            block(1, 0, 100),
+            block(1, 100, 100),
+            block(0, 0, 100),
+            block(2, 0, 10),
+            block(1, 200, 100),
+        ] {
+            s.receive(Message::Request(b), now).unwrap();
+        }
+        assert_eq!(s.upcoming_pieces(8), [1, 0, 2]);
+        assert_eq!(s.upcoming_pieces(2), [1, 0]);
+        assert_eq!(s.peek_block(), Some(block(1, 0, 100)));
+        assert_eq!(s.queued(), 5);
+        assert_eq!(s.next_block(), Some(block(1, 0, 100)));
+        s.set_choked(true);
+        assert_eq!(s.peek_block(), None);
+        assert!(s.upcoming_pieces(8).is_empty());
     }
 
     #[test]
@@ -608,10 +686,20 @@ mod tests {
         // libtorrent sends no haves to a seed: interest ends once it has all.
         let (mut s, now) = unchoked(FAST);
         s.receive(Message::NotInterested, now).unwrap();
-        s.served(64 * 1024);
+        assert!(!s.peer_complete());
+        for b in [
+            block(0, 0, 16384),
+            block(0, 16384, 16384),
+            block(1, 0, 16384),
+            block(1, 16384, 16384),
+        ] {
+            s.served(b);
+        }
         s.receive(Message::Interested, now).unwrap();
         s.receive(Message::NotInterested, now).unwrap();
-        s.served(10);
+        assert!(!s.peer_complete(), "piece 2 is missing");
+        s.served(block(2, 0, 10));
+        assert!(s.peer_complete());
         s.receive(Message::Interested, now).unwrap();
         assert_eq!(
             s.receive(Message::NotInterested, now),
@@ -634,6 +722,20 @@ mod tests {
             ),
             Err(Close::Seed { .. })
         ));
+    }
+
+    #[test]
+    fn completion_counts_announced_pieces_and_pieces_sent_whole() {
+        let (mut s, now) = unchoked(FAST);
+        s.receive(Message::Have(0), now).unwrap();
+        // Sent before it was announced, and half of piece 2.
+        s.served(block(1, 0, 16384));
+        s.served(block(1, 16384, 16384));
+        s.receive(Message::Have(1), now).unwrap();
+        s.served(block(2, 0, 5));
+        assert!(!s.peer_complete(), "half of the last piece is missing");
+        s.served(block(2, 5, 5));
+        assert!(s.peer_complete(), "closing now is a finished download");
     }
 
     #[test]
