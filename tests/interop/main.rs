@@ -24,6 +24,11 @@
 //!   piece layers, pad files); libtorrent downloads our hybrid.
 //! - `dht`: libtorrent's DHT finds peers through our DHT nodes, and our
 //!   `dht get-peers` finds a libtorrent seeder's announce (loopback only).
+//! - `publish`: `mktorrent-rs publish` (the real command, `--json`) seeds
+//!   to libtorrent found through its embedded HTTP and UDP trackers, the
+//!   DHT (bare magnet) and its magnet's `x.pe`; to aria2 through the tracker
+//!   and the DHT; to Transmission by dialling it; a hybrid is announced
+//!   under both hashes. Each stops itself with `--until-downloads 1`.
 //! - `tracker`: libtorrent and aria2 announce to our tracker over HTTP and
 //!   UDP and download through it.
 //! - `webseed`: aria2 and libtorrent download our single- and multi-file
@@ -36,6 +41,7 @@ mod dht;
 mod fixtures;
 mod libtorrent;
 mod mktorrent;
+mod publish;
 mod seeder;
 mod support;
 mod tracker;

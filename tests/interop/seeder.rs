@@ -11,7 +11,6 @@
 use std::ffi::OsStr;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Command;
 
 use mktorrent_rs::magnet::Magnet;
 use mktorrent_rs::metainfo::Torrent;
@@ -19,7 +18,9 @@ use mktorrent_rs::peer::seeder::{Config, SeedTorrent, Seeder, Verify};
 use mktorrent_rs::shutdown::Shutdown;
 use serde_json::Value;
 
-use crate::support::{create, nested_tree, NESTED};
+use crate::support::{
+    assert_same_tree, create, free_port, nested_tree, same_nonempty_files, transmission_cli, NESTED,
+};
 
 const LT_SEEDER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/lt_seeder.py");
 
@@ -73,18 +74,6 @@ fn with_seeder<T: Send + 'static>(
     })
 }
 
-fn assert_same_tree(source: &Path, dest: &Path) {
-    for (path, len) in NESTED {
-        let got = std::fs::read(dest.join(path))
-            .unwrap_or_else(|err| panic!("{path}: not downloaded: {err}"));
-        assert_eq!(got.len(), *len, "{path}");
-        assert!(
-            got == std::fs::read(source.join(path)).unwrap(),
-            "{path} differs"
-        );
-    }
-}
-
 #[test]
 fn libtorrent_downloads_from_our_seeder_when_told_our_address() {
     let temp = tempfile::tempdir().unwrap();
@@ -105,7 +94,7 @@ fn libtorrent_downloads_from_our_seeder_when_told_our_address() {
         ])
     });
     assert_eq!(report["name"], "release");
-    assert_same_tree(&content, &dest.join("release"));
+    assert_same_tree(&content, &dest.join("release"), true);
     let total: usize = NESTED.iter().map(|(_, len)| len).sum();
     assert_eq!(stats.uploaded, total as u64);
     assert_eq!(stats.completed, 1, "the finished download was seen");
@@ -134,60 +123,18 @@ fn libtorrent_fetches_metadata_and_data_from_a_magnet_with_x_pe() {
         ])
     });
     assert_eq!(report["has_metadata"], true);
-    assert_same_tree(&content, &dest.join("release"));
-}
-
-/// A loopback port free right now (Transmission takes a fixed `-p`).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Kills the child when the test ends, passed or not.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+    assert_same_tree(&content, &dest.join("release"), true);
 }
 
 #[test]
 fn transmission_downloads_when_our_seeder_dials_it() {
-    let program = crate::support::require("transmission-cli", "transmission-cli");
     let temp = tempfile::tempdir().unwrap();
     let content = nested_tree(temp.path(), "release");
     let torrent = temp.path().join("release.torrent");
     create(&content, &torrent, &["-l", "32KiB"]);
     let dest = temp.path().join("downloaded");
-    let config = temp.path().join("transmission");
-    std::fs::create_dir_all(&dest).unwrap();
-    std::fs::create_dir_all(&config).unwrap();
-    // Loopback only: no DHT, local discovery, PEX, uTP or port mapping.
-    std::fs::write(
-        config.join("settings.json"),
-        r#"{"dht-enabled": false, "lpd-enabled": false, "pex-enabled": false,
-            "utp-enabled": false, "port-forwarding-enabled": false,
-            "bind-address-ipv4": "127.0.0.1", "bind-address-ipv6": "::1",
-            "encryption": 0}"#,
-    )
-    .unwrap();
     let port = free_port();
-    let child = Command::new(program)
-        .args(["-M", "-et", "-p", &port.to_string(), "-w"])
-        .arg(&dest)
-        .arg("-g")
-        .arg(&config)
-        .arg(&torrent)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("transmission-cli starts");
-    let _child = KillOnDrop(child);
+    let _child = transmission_cli(&torrent, &dest, &temp.path().join("transmission"), port);
     let (dest_arg, content_arg) = (dest.clone(), content.clone());
     let (done, stats) = with_seeder(&torrent, &content, move |run| {
         let target = SocketAddr::from(([127, 0, 0, 1], port));
@@ -201,14 +148,7 @@ fn transmission_downloads_when_our_seeder_dials_it() {
                 let _ = run.runtime.block_on(run.seeder.connect(target, info_hash));
             }
             // Transmission 3.00 does not create empty files.
-            let complete = NESTED
-                .iter()
-                .filter(|(_, len)| *len > 0)
-                .all(|(path, len)| {
-                    std::fs::read(dest_arg.join("release").join(path)).is_ok_and(|got| {
-                        got.len() == *len && got == std::fs::read(content_arg.join(path)).unwrap()
-                    })
-                });
+            let complete = same_nonempty_files(&content_arg, &dest_arg.join("release"));
             if complete {
                 return true;
             }

@@ -6,8 +6,12 @@
 //! missing tool is a failure, never a skip.
 
 use std::ffi::OsStr;
+use std::io::BufRead;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -112,10 +116,10 @@ pub fn libtorrent(args: &[&OsStr]) -> Value {
     libtorrent_script(LT_INSPECT, args)
 }
 
-/// Runs a libtorrent helper script from tests/interop/ (`script` is its
-/// file name or full path) under the system Python; returns its JSON answer.
+/// The command running a libtorrent helper script from tests/interop/
+/// (`script` is its file name or full path) under the system Python.
 /// Each script exits 3 when `import libtorrent` fails.
-pub fn libtorrent_script(script: &str, args: &[&OsStr]) -> Value {
+pub fn libtorrent_command(script: &str) -> Command {
     let script = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/interop")
         .join(script);
@@ -123,31 +127,35 @@ pub fn libtorrent_script(script: &str, args: &[&OsStr]) -> Value {
         Path::new(SYSTEM_PYTHON).is_file(),
         "install python3-libtorrent: apt-get install python3-libtorrent (no {SYSTEM_PYTHON})"
     );
+    let mut cmd = Command::new(SYSTEM_PYTHON);
     // libtorrent converts file names through the locale: under plain `C` it
     // cannot open the UTF-8 names these tests use ("Operation canceled").
-    let out = output(
-        Command::new(SYSTEM_PYTHON)
-            .arg(&script)
-            .args(args)
-            .env("LC_ALL", "C.UTF-8"),
-    );
+    cmd.arg(script).env("LC_ALL", "C.UTF-8");
+    cmd
+}
+
+/// Panics with the package to install when a libtorrent script exited 3.
+pub fn assert_libtorrent_imported(status: ExitStatus, stderr: &str) {
     assert_ne!(
-        out.status.code(),
+        status.code(),
         Some(3),
         "install python3-libtorrent: apt-get install python3-libtorrent ({})",
-        String::from_utf8_lossy(&out.stderr).trim()
+        stderr.trim()
     );
+}
+
+/// Runs a libtorrent helper script from tests/interop/ (see
+/// [`libtorrent_command`]) to completion; returns its JSON answer.
+pub fn libtorrent_script(script: &str, args: &[&OsStr]) -> Value {
+    let out = output(libtorrent_command(script).args(args));
+    assert_libtorrent_imported(out.status, &String::from_utf8_lossy(&out.stderr));
     assert!(
         out.status.success(),
-        "{} {args:?} failed with {}:\n{}",
-        script.display(),
+        "{script} {args:?} failed with {}:\n{}",
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
-    parse_json(
-        &String::from_utf8_lossy(&out.stdout),
-        &script.display().to_string(),
-    )
+    parse_json(&String::from_utf8_lossy(&out.stdout), script)
 }
 
 /// libtorrent's view of a torrent file.
@@ -292,4 +300,240 @@ pub fn without_authoring(mut report: Value) -> Value {
     object.remove("created_by");
     object.remove("creation_date");
     report
+}
+
+/// The longest any interop test waits for one thing to happen.
+pub const LIMIT: Duration = Duration::from_secs(90);
+
+/// Polls until `check` holds, within [`LIMIT`].
+pub fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < LIMIT, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// A loopback TCP port free right now (for tools that take a fixed port).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback TCP port")
+}
+
+/// A loopback UDP port free right now.
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback UDP port")
+}
+
+/// Kills the child when the test ends, passed or not, so a failure leaves
+/// nothing running.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A child process whose standard output is read line by line on a thread
+/// (so every wait has a deadline) and whose standard error goes to a file
+/// shown in failure messages. Killed when dropped.
+pub struct Spawned {
+    child: KillOnDrop,
+    lines: Receiver<String>,
+    stderr: PathBuf,
+    what: String,
+}
+
+impl Spawned {
+    /// Starts `cmd` with stdin closed, stdout piped and stderr into the
+    /// file `stderr`.
+    pub fn start(cmd: &mut Command, stderr: &Path) -> Self {
+        let what = format!("{cmd:?}");
+        let file = std::fs::File::create(stderr)
+            .unwrap_or_else(|err| panic!("create {}: {err}", stderr.display()));
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(file)
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot start {what}: {err}"));
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            child: KillOnDrop(child),
+            lines,
+            stderr: stderr.to_owned(),
+            what,
+        }
+    }
+
+    /// The next line of standard output; `None` once it is closed (the
+    /// process ended). Panics after `within`.
+    pub fn next_line(&mut self, within: Duration) -> Option<String> {
+        match self.lines.recv_timeout(within) {
+            Ok(line) => Some(line),
+            Err(RecvTimeoutError::Disconnected) => None,
+            Err(RecvTimeoutError::Timeout) => panic!(
+                "{}: no output within {within:?}; stderr:\n{}",
+                self.what,
+                self.stderr()
+            ),
+        }
+    }
+
+    /// Waits (at most `within`) for the process to exit.
+    pub fn wait(&mut self, within: Duration) -> ExitStatus {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.0.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                start.elapsed() < within,
+                "{}: still running after {within:?}; stderr:\n{}",
+                self.what,
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Everything written to standard error so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    pub fn what(&self) -> &str {
+        &self.what
+    }
+}
+
+/// Asserts that every [`NESTED`] file under `dest` equals the one under
+/// `source`, byte for byte. `with_empty: false` skips empty files, for
+/// clients that do not create them (Transmission 3.00).
+pub fn assert_same_tree(source: &Path, dest: &Path, with_empty: bool) {
+    for (path, len) in NESTED.iter().filter(|(_, len)| with_empty || *len > 0) {
+        let got = std::fs::read(dest.join(path))
+            .unwrap_or_else(|err| panic!("{path}: not downloaded: {err}"));
+        assert_eq!(got.len(), *len, "{path}");
+        assert!(
+            got == std::fs::read(source.join(path)).unwrap(),
+            "{path} differs"
+        );
+    }
+}
+
+/// Whether every non-empty [`NESTED`] file under `dest` is complete.
+pub fn same_nonempty_files(source: &Path, dest: &Path) -> bool {
+    NESTED
+        .iter()
+        .filter(|(_, len)| *len > 0)
+        .all(|(path, len)| {
+            std::fs::read(dest.join(path)).is_ok_and(|got| {
+                got.len() == *len && std::fs::read(source.join(path)).is_ok_and(|want| got == want)
+            })
+        })
+}
+
+/// Writes a transmission-cli configuration directory `config` that keeps
+/// Transmission on loopback: no DHT, local discovery, PEX, uTP or port
+/// mapping, and plaintext allowed.
+pub fn transmission_config(config: &Path) {
+    std::fs::create_dir_all(config)
+        .unwrap_or_else(|err| panic!("mkdir {}: {err}", config.display()));
+    write(
+        config,
+        "settings.json",
+        br#"{"dht-enabled": false, "lpd-enabled": false, "pex-enabled": false,
+            "utp-enabled": false, "port-forwarding-enabled": false,
+            "bind-address-ipv4": "127.0.0.1", "bind-address-ipv6": "::1",
+            "encryption": 0}"#,
+    );
+}
+
+/// Starts `transmission-cli` downloading `torrent` into `dest`, listening
+/// on 127.0.0.1:`port`, with [`transmission_config`] in `config`.
+pub fn transmission_cli(torrent: &Path, dest: &Path, config: &Path, port: u16) -> KillOnDrop {
+    let program = require("transmission-cli", "transmission-cli");
+    transmission_config(config);
+    std::fs::create_dir_all(dest).unwrap_or_else(|err| panic!("mkdir {}: {err}", dest.display()));
+    let child = Command::new(program)
+        .args(["-M", "-et", "-p", &port.to_string(), "-w"])
+        .arg(dest)
+        .arg("-g")
+        .arg(config)
+        .arg(torrent)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("transmission-cli starts");
+    KillOnDrop(child)
+}
+
+/// A plain HTTP/1.1 GET; returns the body.
+pub fn http_get(addr: SocketAddr, target: &str) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut stream =
+        std::net::TcpStream::connect(addr).unwrap_or_else(|err| panic!("connect to {addr}: {err}"));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("set a read timeout");
+    write!(
+        stream,
+        "GET {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap_or_else(|err| panic!("GET http://{addr}{target}: {err}"));
+    let mut raw = Vec::new();
+    stream
+        .read_to_end(&mut raw)
+        .unwrap_or_else(|err| panic!("GET http://{addr}{target}: {err}"));
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("GET http://{addr}{target}: no end of headers"));
+    raw[split + 4..].to_vec()
+}
+
+/// (seeders, completed, leechers) for `hash` from an HTTP scrape of the
+/// tracker at `addr` (BEP 48); zeros for a swarm it does not list.
+pub fn scrape(addr: SocketAddr, hash: &[u8; 20]) -> (i64, i64, i64) {
+    use mktorrent_rs::bencode::{decode, Value};
+    let target = format!(
+        "/scrape?info_hash={}",
+        percent_encoding::percent_encode(hash, percent_encoding::NON_ALPHANUMERIC)
+    );
+    let body = http_get(addr, &target);
+    let value = decode(&body).unwrap_or_else(|err| panic!("scrape of {addr}: {err:?}"));
+    let files = value
+        .get(b"files")
+        .unwrap_or_else(|| panic!("scrape of {addr}: no files"));
+    // A swarm the tracker has not seen yet may be left out.
+    let Some(counts) = files.get(hash) else {
+        return (0, 0, 0);
+    };
+    let int = |k: &str| {
+        counts
+            .get(k.as_bytes())
+            .and_then(Value::as_int)
+            .unwrap_or_else(|| panic!("scrape of {addr}: no {k}"))
+    };
+    (int("complete"), int("downloaded"), int("incomplete"))
 }

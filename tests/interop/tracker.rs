@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use mktorrent_rs::bencode::{self, Value};
 use mktorrent_rs::shutdown::Shutdown;
 use mktorrent_rs::tracker::{Tracker, TrackerConfig};
+
+use crate::support::{eventually, http_get, scrape};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mktorrent-rs");
 const PYTHON: &str = "/usr/bin/python3";
@@ -265,43 +266,11 @@ impl Server {
 
     /// (seeders, completed, leechers) from an HTTP scrape.
     fn scrape(&self, hash: &[u8; 20]) -> (i64, i64, i64) {
-        let target = format!(
-            "/scrape?info_hash={}",
-            percent_encoding::percent_encode(hash, percent_encoding::NON_ALPHANUMERIC)
-        );
-        let body = http_get(self.tracker.http_addrs()[0], &target);
-        let value = bencode::decode(&body).unwrap();
-        let files = value.get(b"files").unwrap();
-        let counts = files.get(hash).unwrap();
-        let int = |k: &str| counts.get(k.as_bytes()).and_then(Value::as_int).unwrap();
-        (int("complete"), int("downloaded"), int("incomplete"))
+        scrape(self.tracker.http_addrs()[0], hash)
     }
 
     fn stop(self) {
         self.runtime.block_on(self.shutdown.finished());
-    }
-}
-
-fn http_get(addr: SocketAddr, target: &str) -> Vec<u8> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "GET {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    raw[split + 4..].to_vec()
-}
-
-/// Polls until `check` holds, within the time limit.
-fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !check() {
-        assert!(start.elapsed() < LIMIT, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(250));
     }
 }
 

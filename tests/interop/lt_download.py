@@ -1,0 +1,139 @@
+"""libtorrent 2.0 as a downloader from `mktorrent-rs publish` on loopback
+(tests/interop/publish.rs). Run under /usr/bin/python3.
+
+    lt_download.py SAVE (--torrent FILE | --magnet URI)
+                   [--dht HOST:PORT]... [--connect HOST:PORT]
+                   [--timeout SECS] [--linger SECS]
+
+Listens on 127.0.0.1 only and adds the torrent or magnet with SAVE as its
+save path. Peers come from the torrent's trackers, from the magnet's x.pe,
+from --connect, or, given --dht nodes, from a DHT bootstrapped from those
+nodes alone (the DHT is off otherwise). Once every piece is here it prints
+one JSON line {"seconds", "name", "has_metadata", "info_hash", "peers"} and
+keeps seeding for --linger seconds (or until killed), so the seeder sees the
+finished download. Exits 1 with a status report on stderr when the download
+is not complete within --timeout, 3 when libtorrent cannot be imported.
+"""
+import argparse
+import json
+import socket
+import sys
+import time
+
+try:
+    import libtorrent as lt
+except ImportError as err:
+    print(f"cannot import libtorrent: {err}", file=sys.stderr)
+    sys.exit(3)
+
+
+def free_port():
+    # The DHT shares the TCP port number over UDP: find one free for both.
+    for _ in range(20):
+        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            tcp.bind(("127.0.0.1", 0))
+            port = tcp.getsockname()[1]
+            udp.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            tcp.close()
+            udp.close()
+    sys.exit("no free loopback port for TCP and UDP")
+
+
+def session(dht_nodes):
+    settings = {
+        # An explicit loopback interface: with 0.0.0.0 libtorrent runs no
+        # DHT on loopback, and nothing may leave this machine anyway.
+        "listen_interfaces": "127.0.0.1:%d" % free_port(),
+        "enable_dht": bool(dht_nodes),
+        "enable_lsd": False,
+        "enable_upnp": False,
+        "enable_natpmp": False,
+        "allow_multiple_connections_per_ip": True,
+        "announce_to_all_trackers": True,
+        "alert_mask": lt.alert.category_t.error_notification
+        | lt.alert.category_t.tracker_notification
+        | lt.alert.category_t.status_notification,
+    }
+    if dht_nodes:
+        settings.update({
+            "dht_bootstrap_nodes": ",".join(dht_nodes),
+            # Loopback nodes all share one IP: let them all in.
+            "dht_restrict_routing_ips": False,
+            "dht_restrict_search_ips": False,
+            "dht_block_ratelimit": 100000,
+            "dht_announce_interval": 1,
+        })
+    return lt.session(settings)
+
+
+def peers_of(handle):
+    return sorted({"%s:%d" % tuple(p.ip) for p in handle.get_peer_info()})
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("save")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--torrent")
+    source.add_argument("--magnet")
+    parser.add_argument("--dht", action="append", default=[])
+    parser.add_argument("--connect")
+    parser.add_argument("--timeout", type=float, default=60)
+    parser.add_argument("--linger", type=float, default=30)
+    args = parser.parse_args()
+
+    ses = session(args.dht)
+    if args.torrent:
+        params = lt.add_torrent_params()
+        params.ti = lt.torrent_info(args.torrent)
+    else:
+        params = lt.parse_magnet_uri(args.magnet)
+    params.save_path = args.save
+    handle = ses.add_torrent(params)
+    started = time.monotonic()
+    if args.connect:
+        host, port = args.connect.rsplit(":", 1)
+        handle.connect_peer((host, int(port)))
+
+    notes = []  # tracker and error alerts, for the report on a stall
+    seen = set()  # every peer we were connected to
+    while time.monotonic() - started < args.timeout:
+        for alert in ses.pop_alerts():
+            if alert.category() & (lt.alert.category_t.error_notification
+                                   | lt.alert.category_t.tracker_notification):
+                notes.append("%s: %s" % (type(alert).__name__, alert.message()))
+        seen.update(peers_of(handle))
+        status = handle.status()
+        if status.is_seeding:
+            print(json.dumps({
+                "seconds": round(time.monotonic() - started, 2),
+                "name": status.name,
+                "has_metadata": status.has_metadata,
+                "info_hash": str(status.info_hashes.v1),
+                "peers": sorted(seen),
+            }), flush=True)
+            end = time.monotonic() + args.linger
+            while time.monotonic() < end:
+                ses.pop_alerts()
+                time.sleep(0.2)
+            return
+        ses.wait_for_alert(100)
+
+    status = handle.status()
+    print(f"download incomplete after {args.timeout} s: {status.state} "
+          f"{status.progress:.2%}, peers {status.num_peers} {sorted(seen)}, "
+          f"metadata {status.has_metadata}, dht nodes "
+          f"{ses.status().dht_nodes}", file=sys.stderr)
+    for note in notes[-30:]:
+        print(note, file=sys.stderr)
+    sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
