@@ -517,3 +517,26 @@ fn an_outside_tracker_gets_started_then_stopped() {
     );
     runtime.block_on(shutdown.finished());
 }
+
+#[test]
+fn upload_ratio_stops_it() {
+    let temp = tempfile::tempdir().unwrap();
+    let (_, expected) = release(temp.path());
+    let publish = Publish::start(
+        temp.path(),
+        &[
+            "dist",
+            "--listen",
+            "127.0.0.1:0",
+            "--no-dht",
+            "--ratio",
+            "1",
+        ],
+    );
+    let listen = publish.addr("listen");
+    let fetched = runtime().block_on(fetch(listen, publish.info_hash()));
+    assert!(fetched.data == expected, "downloaded bytes differ");
+    let (code, stopped) = publish.finish();
+    assert_eq!((code, stopped["reason"].as_str()), (0, Some("ratio")));
+    assert_eq!(stopped["uploaded"], expected.len() as u64);
+}
