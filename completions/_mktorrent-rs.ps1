@@ -34,7 +34,7 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
             [CompletionResult]::new('tracker', 'tracker', [CompletionResultType]::ParameterValue, 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)')
             [CompletionResult]::new('check-web-seeds', 'check-web-seeds', [CompletionResultType]::ParameterValue, 'Check that a torrent''s web seeds serve its content')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a completion script for a shell (the same as in completions/)')
-            [CompletionResult]::new('seed', 'seed', [CompletionResultType]::ParameterValue, 'Seed one torrent (a test entry point until `publish`)')
+            [CompletionResult]::new('seed', 'seed', [CompletionResultType]::ParameterValue, 'Seed one torrent with no announcing (a test entry point; users run `publish`)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -353,7 +353,7 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
             [CompletionResult]::new('tracker', 'tracker', [CompletionResultType]::ParameterValue, 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)')
             [CompletionResult]::new('check-web-seeds', 'check-web-seeds', [CompletionResultType]::ParameterValue, 'Check that a torrent''s web seeds serve its content')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a completion script for a shell (the same as in completions/)')
-            [CompletionResult]::new('seed', 'seed', [CompletionResultType]::ParameterValue, 'Seed one torrent (a test entry point until `publish`)')
+            [CompletionResult]::new('seed', 'seed', [CompletionResultType]::ParameterValue, 'Seed one torrent with no announcing (a test entry point; users run `publish`)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }

@@ -31,7 +31,7 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand tracker 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)'
             cand check-web-seeds 'Check that a torrent''s web seeds serve its content'
             cand completions 'Print a completion script for a shell (the same as in completions/)'
-            cand seed 'Seed one torrent (a test entry point until `publish`)'
+            cand seed 'Seed one torrent with no announcing (a test entry point; users run `publish`)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mktorrent-rs;create'= {
@@ -329,7 +329,7 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand tracker 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)'
             cand check-web-seeds 'Check that a torrent''s web seeds serve its content'
             cand completions 'Print a completion script for a shell (the same as in completions/)'
-            cand seed 'Seed one torrent (a test entry point until `publish`)'
+            cand seed 'Seed one torrent with no announcing (a test entry point; users run `publish`)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mktorrent-rs;help;create'= {

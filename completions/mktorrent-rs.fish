@@ -35,7 +35,7 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "publish" 
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "tracker" -d 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "check-web-seeds" -d 'Check that a torrent\'s web seeds serve its content'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "completions" -d 'Print a completion script for a shell (the same as in completions/)'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "seed" -d 'Seed one torrent (a test entry point until `publish`)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "seed" -d 'Seed one torrent with no announcing (a test entry point; users run `publish`)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -s a -l tracker -l announce -d 'Tracker announce URL (http, https or udp). Each flag is one tier; commas put several URLs in the same tier' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l nodes -d 'DHT bootstrap nodes written to `nodes` (IPv6 as [addr]:port). With --trackerless and no --nodes, well-known public routers are used' -r
@@ -232,7 +232,7 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not 
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions seed help" -f -a "tracker" -d 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions seed help" -f -a "check-web-seeds" -d 'Check that a torrent\'s web seeds serve its content'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions seed help" -f -a "completions" -d 'Print a completion script for a shell (the same as in completions/)'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions seed help" -f -a "seed" -d 'Seed one torrent (a test entry point until `publish`)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions seed help" -f -a "seed" -d 'Seed one torrent with no announcing (a test entry point; users run `publish`)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions seed help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and __fish_seen_subcommand_from dht" -f -a "serve" -d 'Run a long-lived DHT node: a bootstrap router for others'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and __fish_seen_subcommand_from dht" -f -a "get-peers" -d 'Find peers of a torrent through the DHT'
