@@ -30,6 +30,7 @@ use super::schedule::{Action, Schedule, ScheduleConfig};
 pub use super::schedule::{TrackerState, TrackerStatus};
 use super::udp::{self as udp_codec, ConnectionId, Reply};
 use super::{hex, AnnounceReply, Event, ScrapeCounts};
+use crate::error::chain;
 use crate::shutdown::Shutdown;
 use crate::tracker::swarm::XorShift;
 
@@ -453,18 +454,6 @@ async fn http_get(io: &Io, url: &str) -> Result<Vec<u8>, String> {
     tokio::time::timeout(io.timeout, exchange)
         .await
         .map_err(|_| format!("no reply within {:?}", io.timeout))?
-}
-
-/// An error with its causes, for messages hyper keeps terse.
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 fn rand_u32() -> u32 {

@@ -26,6 +26,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::{file_url, plan_pieces, PieceCheck, PieceHasher, PlanError, Sample, SeedFile, Span};
+use crate::error::chain;
 use crate::metainfo::Torrent;
 
 /// How a check runs.
@@ -723,18 +724,6 @@ pub fn parse_content_range(value: &str) -> Option<(u64, u64, Option<u64>)> {
         n => Some(n.parse().ok()?),
     };
     Some((first.trim().parse().ok()?, last.trim().parse().ok()?, total))
-}
-
-/// An error with its causes, for messages hyper keeps terse.
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

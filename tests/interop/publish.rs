@@ -253,6 +253,32 @@ fn dht_node(dir: &Path) -> (Spawned, SocketAddr) {
 /// `aria2c SOURCE` into `dest`, loopback only, exiting once complete;
 /// `extra` turns its DHT on or off. Its DHT file and HOME are in `dest`'s
 /// parent, never the user's.
+/// A `dht serve` node and a trackerless publish that joins the DHT through
+/// it (the node is also the torrent's only `nodes` entry, so nothing public
+/// is ever contacted).
+fn publish_on_dht(dir: &Path, content: &Path) -> (Spawned, String, Publish) {
+    let (node_process, node) = dht_node(dir);
+    let node = node.to_string();
+    let publish = Publish::start(
+        dir,
+        &[
+            content.as_os_str(),
+            os("-l"),
+            os(PIECE),
+            os("--trackerless"),
+            os("--nodes"),
+            os(&node),
+            os("--listen"),
+            os("127.0.0.1:0"),
+            os("--dht-listen"),
+            os("127.0.0.1:0"),
+            os("--dht-bootstrap"),
+            os(&node),
+        ],
+    );
+    (node_process, node, publish)
+}
+
 fn aria2(dest: &Path, source: &OsStr, extra: &[String]) -> Spawned {
     let program = require("aria2c", "aria2");
     let home = dest.with_extension("home");
@@ -405,25 +431,7 @@ fn libtorrent_downloads_through_the_embedded_udp_tracker_of_a_torrent_file() {
 #[test]
 fn libtorrent_finds_publish_through_the_dht_from_a_bare_magnet() {
     let (temp, content) = content();
-    let (_node, node) = dht_node(temp.path());
-    let node = node.to_string();
-    let mut publish = Publish::start(
-        temp.path(),
-        &[
-            content.as_os_str(),
-            os("-l"),
-            os(PIECE),
-            os("--trackerless"),
-            os("--nodes"),
-            os(&node),
-            os("--listen"),
-            os("127.0.0.1:0"),
-            os("--dht-listen"),
-            os("127.0.0.1:0"),
-            os("--dht-bootstrap"),
-            os(&node),
-        ],
-    );
+    let (_node, node, mut publish) = publish_on_dht(temp.path(), &content);
     let ready = publish.ready();
     let ours = ready.dht.expect("ready names the DHT address").to_string();
     assert!(ready.trackers.is_empty(), "{:?}", ready.trackers);
@@ -523,25 +531,7 @@ fn aria2_downloads_through_the_embedded_http_tracker() {
 #[test]
 fn aria2_finds_publish_through_the_dht() {
     let (temp, content) = content();
-    let (_node, node) = dht_node(temp.path());
-    let node = node.to_string();
-    let mut publish = Publish::start(
-        temp.path(),
-        &[
-            content.as_os_str(),
-            os("-l"),
-            os(PIECE),
-            os("--trackerless"),
-            os("--nodes"),
-            os(&node),
-            os("--listen"),
-            os("127.0.0.1:0"),
-            os("--dht-listen"),
-            os("127.0.0.1:0"),
-            os("--dht-bootstrap"),
-            os(&node),
-        ],
-    );
+    let (_node, _, mut publish) = publish_on_dht(temp.path(), &content);
     let ready = publish.ready();
     let ours = ready.dht.expect("ready names the DHT address");
     let dest = temp.path().join("aria2");
