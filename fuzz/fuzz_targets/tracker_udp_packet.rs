@@ -2,11 +2,12 @@
 //! arbitrary datagrams.
 //!
 //! Checks, beyond "never panics": every accepted request encodes back to a
-//! datagram that parses to the same request (connect, announce with its URL
+//! datagram (by the client's encoder) that parses to the same request (connect, announce with its URL
 //! data, scrape with at most 74 hashes).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use mktorrent_rs::announce::udp as client;
 use mktorrent_rs::tracker::udp_proto::{self, Request, MAX_SCRAPE_HASHES};
 
 fuzz_target!(|data: &[u8]| {
@@ -14,8 +15,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let encoded = match &request {
-        Request::Connect { transaction_id } => udp_proto::encode_connect(*transaction_id),
-        Request::Announce(announce) => udp_proto::encode_announce(announce),
+        Request::Connect { transaction_id } => client::encode_connect(*transaction_id),
+        Request::Announce(announce) => client::encode_announce(&announce.into()),
         Request::Scrape {
             connection_id,
             transaction_id,
@@ -27,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
                 .chunks_exact(20)
                 .map(|c| c.try_into().unwrap())
                 .collect();
-            udp_proto::encode_scrape(*connection_id, *transaction_id, &hashes)
+            client::encode_scrape(*connection_id, *transaction_id, &hashes)
         }
     };
     assert_eq!(

@@ -10,12 +10,9 @@ use std::time::{Duration, Instant};
 
 use super::{Event, ScrapeCounts};
 
-/// The magic `protocol_id` of a connect request (BEP 15).
-pub const PROTOCOL_ID: u64 = 0x0417_2710_1980;
-pub const ACTION_CONNECT: u32 = 0;
-pub const ACTION_ANNOUNCE: u32 = 1;
-pub const ACTION_SCRAPE: u32 = 2;
-pub const ACTION_ERROR: u32 = 3;
+pub use crate::tracker::udp_proto::{
+    ACTION_ANNOUNCE, ACTION_CONNECT, ACTION_ERROR, ACTION_SCRAPE, PROTOCOL_ID,
+};
 /// A connection id may be used for one minute after it was received (BEP 15).
 pub const CONNECTION_ID_LIFETIME: Duration = Duration::from_secs(60);
 /// BEP 15 retransmits after `15 × 2^n` seconds for n = 0..=8.
@@ -58,6 +55,33 @@ pub struct AnnounceRequest {
     pub port: u16,
     /// BEP 41 URL data: the path and query of the tracker URL.
     pub url_data: Vec<u8>,
+}
+
+/// The request a server parsed, as a client sends it: the tests and fuzz
+/// targets of the server round-trip through this one encoder.
+impl From<&crate::tracker::udp_proto::AnnounceRequest> for AnnounceRequest {
+    fn from(req: &crate::tracker::udp_proto::AnnounceRequest) -> Self {
+        use crate::tracker::swarm::Event as Server;
+        Self {
+            connection_id: req.connection_id,
+            transaction_id: req.transaction_id,
+            info_hash: req.info_hash,
+            peer_id: req.peer_id,
+            downloaded: req.downloaded,
+            left: req.left,
+            uploaded: req.uploaded,
+            event: match req.event {
+                Server::None => Event::Regular,
+                Server::Completed => Event::Completed,
+                Server::Started => Event::Started,
+                Server::Stopped => Event::Stopped,
+            },
+            key: req.key,
+            num_want: req.num_want,
+            port: req.port,
+            url_data: req.url_data.clone(),
+        }
+    }
 }
 
 /// A connect request: protocol id, action 0, transaction id.

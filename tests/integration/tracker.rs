@@ -6,11 +6,12 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use mktorrent_rs::announce::udp as client;
 use mktorrent_rs::bencode::{self, Value};
 use mktorrent_rs::shutdown::Shutdown;
 use mktorrent_rs::tracker::connection_id::ConnectionIds;
 use mktorrent_rs::tracker::swarm::{Event, Limits};
-use mktorrent_rs::tracker::udp_proto::{self, AnnounceRequest};
+use mktorrent_rs::tracker::udp_proto::AnnounceRequest;
 use mktorrent_rs::tracker::{Tracker, TrackerConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
@@ -515,7 +516,7 @@ async fn exchange(socket: &UdpSocket, packet: &[u8]) -> Option<Vec<u8>> {
 }
 
 async fn connect(socket: &UdpSocket) -> u64 {
-    let reply = exchange(socket, &udp_proto::encode_connect(0xabcd))
+    let reply = exchange(socket, &client::encode_connect(0xabcd))
         .await
         .expect("connect reply");
     assert_eq!(reply.len(), 16);
@@ -524,20 +525,23 @@ async fn connect(socket: &UdpSocket) -> u64 {
 }
 
 fn udp_announce(cid: u64, hash: [u8; 20], port: u16, left: u64, event: Event) -> Vec<u8> {
-    udp_proto::encode_announce(&AnnounceRequest {
-        connection_id: cid,
-        transaction_id: 0x0102_0304,
-        info_hash: hash,
-        peer_id: [port as u8; 20],
-        downloaded: 0,
-        left,
-        uploaded: 0,
-        event,
-        key: 0,
-        num_want: -1,
-        port,
-        url_data: b"/announce".to_vec(),
-    })
+    client::encode_announce(
+        &(&AnnounceRequest {
+            connection_id: cid,
+            transaction_id: 0x0102_0304,
+            info_hash: hash,
+            peer_id: [port as u8; 20],
+            downloaded: 0,
+            left,
+            uploaded: 0,
+            event,
+            key: 0,
+            num_want: -1,
+            port,
+            url_data: b"/announce".to_vec(),
+        })
+            .into(),
+    )
 }
 
 fn be32(b: &[u8], at: usize) -> u32 {
@@ -573,7 +577,7 @@ async fn udp_connect_announce_scrape_over_ipv4_and_ipv6() {
     // Counts cover both families: 2 seeders (one per family), 2 leechers, 2 completed.
     let c = udp_client(server.udp4()).await;
     let cid = connect(&c).await;
-    let scrape = udp_proto::encode_scrape(cid, 5, &[hash, [0; 20]]);
+    let scrape = client::encode_scrape(cid, 5, &[hash, [0; 20]]);
     let reply = exchange(&c, &scrape).await.unwrap();
     assert_eq!(reply.len(), 8 + 2 * 12);
     assert_eq!((be32(&reply, 0), be32(&reply, 4)), (2, 5));
