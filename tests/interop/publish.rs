@@ -253,6 +253,25 @@ fn dht_node(dir: &Path) -> (Spawned, SocketAddr) {
 /// `aria2c SOURCE` into `dest`, loopback only, exiting once complete;
 /// `extra` turns its DHT on or off. Its DHT file and HOME are in `dest`'s
 /// parent, never the user's.
+/// Publish creating `torrent` from `content` with the embedded tracker
+/// listed first, no DHT, and `extra` flags.
+fn publish_on_tracker(dir: &Path, content: &Path, torrent: &Path, extra: &[&OsStr]) -> Publish {
+    let mut args = vec![
+        content.as_os_str(),
+        os("-l"),
+        os(PIECE),
+        os("-o"),
+        torrent.as_os_str(),
+        os("--tracker-listen"),
+        os("127.0.0.1:0"),
+        os("--listen"),
+        os("127.0.0.1:0"),
+        os("--no-dht"),
+    ];
+    args.extend_from_slice(extra);
+    Publish::start(dir, &args)
+}
+
 /// A `dht serve` node and a trackerless publish that joins the DHT through
 /// it (the node is also the torrent's only `nodes` entry, so nothing public
 /// is ever contacted).
@@ -335,21 +354,7 @@ fn os<S: AsRef<OsStr> + ?Sized>(s: &S) -> &OsStr {
 fn libtorrent_downloads_through_the_embedded_http_tracker() {
     let (temp, content) = content();
     let torrent = temp.path().join("release.torrent");
-    let mut publish = Publish::start(
-        temp.path(),
-        &[
-            content.as_os_str(),
-            os("-l"),
-            os(PIECE),
-            os("-o"),
-            torrent.as_os_str(),
-            os("--tracker-listen"),
-            os("127.0.0.1:0"),
-            os("--listen"),
-            os("127.0.0.1:0"),
-            os("--no-dht"),
-        ],
-    );
+    let mut publish = publish_on_tracker(temp.path(), &content, &torrent, &[]);
     let created = publish.event("created");
     let ready = publish.ready();
     assert_eq!(created["info_hash"], ready.info_hash.as_str());
@@ -501,21 +506,7 @@ fn libtorrent_downloads_from_the_magnet_publish_prints() {
 fn aria2_downloads_through_the_embedded_http_tracker() {
     let (temp, content) = content();
     let torrent = temp.path().join("release.torrent");
-    let mut publish = Publish::start(
-        temp.path(),
-        &[
-            content.as_os_str(),
-            os("-l"),
-            os(PIECE),
-            os("-o"),
-            torrent.as_os_str(),
-            os("--tracker-listen"),
-            os("127.0.0.1:0"),
-            os("--listen"),
-            os("127.0.0.1:0"),
-            os("--no-dht"),
-        ],
-    );
+    let mut publish = publish_on_tracker(temp.path(), &content, &torrent, &[]);
     publish.ready();
     let dest = temp.path().join("aria2");
     let client = aria2(
@@ -555,22 +546,12 @@ fn transmission_downloads_when_publish_dials_it() {
     let (temp, content) = content();
     let port = free_port();
     let torrent = temp.path().join("release.torrent");
-    let mut publish = Publish::start(
+    let connect = format!("127.0.0.1:{port}");
+    let mut publish = publish_on_tracker(
         temp.path(),
-        &[
-            content.as_os_str(),
-            os("-l"),
-            os(PIECE),
-            os("-o"),
-            torrent.as_os_str(),
-            os("--tracker-listen"),
-            os("127.0.0.1:0"),
-            os("--listen"),
-            os("127.0.0.1:0"),
-            os("--no-dht"),
-            os("--connect"),
-            os(&format!("127.0.0.1:{port}")),
-        ],
+        &content,
+        &torrent,
+        &[os("--connect"), os(&connect)],
     );
     publish.ready();
     // Started after publish: its --connect must dial again until it answers.
@@ -598,22 +579,7 @@ fn transmission_downloads_when_publish_dials_it() {
 fn a_hybrid_torrent_is_announced_under_both_info_hashes() {
     let (temp, content) = content();
     let torrent = temp.path().join("release.torrent");
-    let mut publish = Publish::start(
-        temp.path(),
-        &[
-            content.as_os_str(),
-            os("--hybrid"),
-            os("-l"),
-            os(PIECE),
-            os("-o"),
-            torrent.as_os_str(),
-            os("--tracker-listen"),
-            os("127.0.0.1:0"),
-            os("--listen"),
-            os("127.0.0.1:0"),
-            os("--no-dht"),
-        ],
-    );
+    let mut publish = publish_on_tracker(temp.path(), &content, &torrent, &[os("--hybrid")]);
     let ready = publish.ready();
     let v1 = ready.info_hash.clone();
     let v2 = ready.info_hash_v2.clone().expect("a hybrid has a v2 hash");
