@@ -37,6 +37,10 @@ pub struct ScheduleConfig {
     /// First retry delay after a failure, doubled per consecutive failure up to `retry_max`.
     pub retry_base: Duration,
     pub retry_max: Duration,
+    /// Waits after the first few successful announces of a pair, shorter
+    /// than any interval, so peers that join just after us are found soon
+    /// (still never sooner than the tracker's `min interval`).
+    pub early: Vec<Duration>,
 }
 
 impl Default for ScheduleConfig {
@@ -48,6 +52,8 @@ impl Default for ScheduleConfig {
             max_interval: Duration::from_secs(2 * 60 * 60),
             retry_base: Duration::from_secs(15),
             retry_max: Duration::from_secs(30 * 60),
+            // Re-announces at 15 s, 30 s, 1 min, 2 min and 5 min after start.
+            early: [15, 15, 30, 60, 180].map(Duration::from_secs).to_vec(),
         }
     }
 }
@@ -333,6 +339,24 @@ impl Schedule {
         wait
     }
 
+    /// The wait after the `nth` successful announce (0 for the first):
+    /// an early step while one is left and shorter, else the interval.
+    pub fn wait_after(&self, reply: &AnnounceReply, nth: u64) -> Duration {
+        let full = self.effective_interval(reply);
+        let step = usize::try_from(nth)
+            .ok()
+            .and_then(|n| self.config.early.get(n).copied());
+        match step {
+            Some(step) if step < full => {
+                let floor = reply.min_interval.map_or(Duration::ZERO, |m| {
+                    Duration::from_secs(m.min(MAX_MIN_INTERVAL).into())
+                });
+                step.max(floor).min(full)
+            }
+            _ => full,
+        }
+    }
+
     fn backoff(&self, failures: u32, rng: &mut dyn Rng) -> Duration {
         let c = &self.config;
         let full = c
@@ -363,6 +387,7 @@ impl Schedule {
         match outcome {
             Ok(reply) => {
                 let interval = self.effective_interval(reply);
+                let wait = self.wait_after(reply, self.pairs[id].announces);
                 let pair = &mut self.pairs[id];
                 pair.announces += 1;
                 pair.consecutive_failures = 0;
@@ -396,7 +421,7 @@ impl Schedule {
                 pair.started = true;
                 pair.state = TrackerState::Working;
                 let completion_owed = self.completed && !pair.completed_sent;
-                let next = if completion_owed { now } else { now + interval };
+                let next = if completion_owed { now } else { now + wait };
                 pair.next_at = Some(next);
                 if let Some(l) = lane {
                     let lane = &mut self.lanes[l];

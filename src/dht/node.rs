@@ -96,6 +96,10 @@ pub struct Config {
     /// BEP 42: once replies agree on a public external address, switch to
     /// an id derived from it (local and private addresses are exempt).
     pub secure_id: bool,
+    /// Told of every `announce_peer` we store for a hash we seed: a
+    /// downloader that announced itself and may be waiting to be dialled.
+    /// Dropped when full.
+    pub announced: Option<mpsc::Sender<(Id, SocketAddr)>>,
 }
 
 impl Default for Config {
@@ -115,6 +119,7 @@ impl Default for Config {
             clock: Clock::default(),
             read_only: false,
             secure_id: true,
+            announced: None,
         }
     }
 }
@@ -241,13 +246,35 @@ impl Dht {
     /// Starts a node on a bound socket. Its task is tracked by `shutdown`:
     /// trigger it and await [`Shutdown::finished`] to stop the node.
     pub fn start(socket: UdpSocket, config: Config, shutdown: &Shutdown) -> std::io::Result<Dht> {
-        let local_addr = socket.local_addr()?;
         // Sends go through a plain clone of the (non-blocking) socket: tokio's
         // `try_send_to` reports WouldBlock until the reactor has seen the
         // socket writable once, which would lose a fresh node's first queries.
         let std_socket = socket.into_std()?;
         let sender = std_socket.try_clone()?;
         let socket = UdpSocket::from_std(std_socket)?;
+        Self::start_with(Input::Socket(Arc::new(socket)), sender, config, shutdown)
+    }
+
+    /// Starts a node on a socket another server reads (uTP on the seeder's
+    /// port): KRPC datagrams arrive on `incoming`, replies leave through
+    /// `sender`, a non-blocking clone of that socket.
+    pub fn start_shared(
+        sender: std::net::UdpSocket,
+        incoming: mpsc::Receiver<(bytes::Bytes, SocketAddr)>,
+        config: Config,
+        shutdown: &Shutdown,
+    ) -> std::io::Result<Dht> {
+        sender.set_nonblocking(true)?;
+        Self::start_with(Input::Channel(incoming), sender, config, shutdown)
+    }
+
+    fn start_with(
+        input: Input,
+        sender: std::net::UdpSocket,
+        config: Config,
+        shutdown: &Shutdown,
+    ) -> std::io::Result<Dht> {
+        let local_addr = sender.local_addr()?;
         let mut rng = StdRng::from_rng(&mut rand::rng());
         let id = config.id.unwrap_or_else(|| Id::random(&mut rng));
         let now = config.clock.now();
@@ -256,7 +283,6 @@ impl Dht {
         let node = Node {
             shared_id: shared_id.clone(),
             ip_votes: HashMap::new(),
-            socket: Arc::new(socket),
             sender,
             local: local_addr,
             id,
@@ -280,7 +306,7 @@ impl Dht {
             rng,
             config,
         };
-        shutdown.spawn(node.run(receiver, shutdown.clone()));
+        shutdown.spawn(node.run(input, receiver, shutdown.clone()));
         Ok(Dht {
             commands,
             id: shared_id,
@@ -382,11 +408,31 @@ struct AnnounceTask {
     reply: Option<oneshot::Sender<Announce>>,
 }
 
+/// Where a node's datagrams come from.
+enum Input {
+    Socket(Arc<UdpSocket>),
+    /// Forwarded by the server that reads a shared socket.
+    Channel(mpsc::Receiver<(bytes::Bytes, SocketAddr)>),
+}
+
+impl Input {
+    /// The next datagram, copied into `buf`; `None` once a channel closed.
+    async fn recv(&mut self, buf: &mut [u8]) -> std::io::Result<Option<(usize, SocketAddr)>> {
+        match self {
+            Self::Socket(socket) => socket.recv_from(buf).await.map(Some),
+            Self::Channel(incoming) => Ok(incoming.recv().await.map(|(datagram, from)| {
+                let len = datagram.len().min(buf.len());
+                buf[..len].copy_from_slice(&datagram[..len]);
+                (len, from)
+            })),
+        }
+    }
+}
+
 struct Node {
     shared_id: Arc<Mutex<Id>>,
     /// Replies per external address they reported (BEP 42 `ip`).
     ip_votes: HashMap<IpAddr, usize>,
-    socket: Arc<UdpSocket>,
     sender: std::net::UdpSocket,
     local: SocketAddr,
     id: Id,
@@ -416,8 +462,12 @@ struct Node {
 }
 
 impl Node {
-    async fn run(mut self, mut commands: mpsc::Receiver<Command>, shutdown: Shutdown) {
-        let socket = self.socket.clone();
+    async fn run(
+        mut self,
+        mut input: Input,
+        mut commands: mpsc::Receiver<Command>,
+        shutdown: Shutdown,
+    ) {
         let mut buf = vec![0u8; MAX_DATAGRAM];
         let mut tick = tokio::time::interval(self.config.tick);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -425,8 +475,10 @@ impl Node {
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => break,
-                received = socket.recv_from(&mut buf) => match received {
-                    Ok((len, from)) => self.on_datagram(&buf[..len], from),
+                received = input.recv(&mut buf) => match received {
+                    Ok(Some((len, from))) => self.on_datagram(&buf[..len], from),
+                    // The server sharing our port has stopped.
+                    Ok(None) => break,
                     // ICMP errors surface here on some systems; the socket is still fine.
                     Err(err) => tracing::debug!("dht recv on {}: {err}", self.local),
                 },
@@ -715,7 +767,15 @@ impl Node {
                             "peer store full",
                         )
                     }
-                    Stored::Added | Stored::Refreshed => self.counters.peers_announced_to_us += 1,
+                    Stored::Added | Stored::Refreshed => {
+                        self.counters.peers_announced_to_us += 1;
+                        if let Some(tell) = &self.config.announced {
+                            if self.seeds.contains_key(&info_hash) {
+                                let _ =
+                                    tell.try_send((info_hash, SocketAddr::new(from.ip(), port)));
+                            }
+                        }
+                    }
                 }
             }
             Method::SampleInfohashes { target, want } => {

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
 use sha1::{Digest, Sha1};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
@@ -286,11 +286,24 @@ fn random() -> u64 {
     std::collections::hash_map::RandomState::new().hash_one(COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
+/// How a peer connection is carried. The peer wire session is the same
+/// over both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    Tcp,
+    /// BEP 29, over the UDP port the DHT node shares.
+    Utp,
+}
+
 /// Counters for status lines and stop conditions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Stats {
-    /// Connections open now.
+    /// Connections open now (counted from accept or dial, handshake or not).
     pub peers: usize,
+    /// Handshaken connections by transport.
+    pub peers_tcp: usize,
+    pub peers_utp: usize,
     /// Block bytes sent (payload only).
     pub uploaded: u64,
     /// Peers that finished downloading while connected to us.
@@ -299,6 +312,7 @@ pub struct Stats {
 
 struct Conn {
     addr: SocketAddr,
+    transport: Transport,
     interested: bool,
     unchoke: watch::Sender<bool>,
 }
@@ -354,8 +368,17 @@ impl Seeder {
     }
 
     pub fn stats(&self) -> Stats {
+        let (peers_tcp, peers_utp) = self.inner.conns.lock().map_or((0, 0), |conns| {
+            let utp = conns
+                .values()
+                .filter(|c| c.transport == Transport::Utp)
+                .count();
+            (conns.len() - utp, utp)
+        });
         Stats {
             peers: self.inner.peers.load(Ordering::Relaxed),
+            peers_tcp,
+            peers_utp,
             uploaded: self.inner.uploaded.load(Ordering::Relaxed),
             completed: self.inner.completed.load(Ordering::Relaxed),
         }
@@ -380,9 +403,8 @@ impl Seeder {
             };
             match accepted {
                 Ok((stream, addr)) => {
-                    if let Some(slot) = ConnSlot::take(&self.inner) {
-                        self.spawn(connection(self.inner.clone(), slot, stream, addr, None));
-                    }
+                    let _ = stream.set_nodelay(true);
+                    self.accept_halves(stream.into_split(), addr, Transport::Tcp);
                 }
                 // Out of descriptors and the like: back off, keep serving.
                 Err(err) => {
@@ -397,16 +419,93 @@ impl Seeder {
         self.inner.tasks.wait().await;
     }
 
-    /// Dials `addr` and offers it torrent `info_hash` (the way peers learnt
-    /// from trackers and the DHT are served). Returns once the TCP
-    /// connection is up; the handshake and transfer run in a task.
-    pub async fn connect(&self, addr: SocketAddr, info_hash: [u8; 20]) -> Result<(), SeedError> {
+    /// Serves an incoming connection accepted elsewhere (uTP), under the
+    /// same connection cap as the TCP listener's.
+    pub fn accept_stream<S>(&self, stream: S, addr: SocketAddr, transport: Transport)
+    where
+        S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        self.accept_halves(tokio::io::split(stream), addr, transport);
+    }
+
+    fn accept_halves<R, W>(&self, halves: (R, W), addr: SocketAddr, transport: Transport)
+    where
+        R: AsyncRead + Send + Unpin + 'static,
+        W: AsyncWrite + Send + Unpin + 'static,
+    {
+        if let Some(slot) = ConnSlot::take(&self.inner) {
+            self.spawn(connection(
+                self.inner.clone(),
+                slot,
+                halves,
+                Peer {
+                    addr,
+                    transport,
+                    dial: None,
+                },
+            ));
+        }
+    }
+
+    /// Offers torrent `info_hash` on a connection we opened to `addr`:
+    /// the handshake and transfer run in a task.
+    pub fn dialled<S>(
+        &self,
+        stream: S,
+        addr: SocketAddr,
+        info_hash: [u8; 20],
+        transport: Transport,
+    ) -> Result<(), SeedError>
+    where
+        S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        self.dialled_halves(tokio::io::split(stream), addr, info_hash, transport)
+    }
+
+    fn dialled_halves<R, W>(
+        &self,
+        halves: (R, W),
+        addr: SocketAddr,
+        info_hash: [u8; 20],
+        transport: Transport,
+    ) -> Result<(), SeedError>
+    where
+        R: AsyncRead + Send + Unpin + 'static,
+        W: AsyncWrite + Send + Unpin + 'static,
+    {
+        self.check_dial(info_hash)?;
+        if let Some(slot) = ConnSlot::take(&self.inner) {
+            self.spawn(connection(
+                self.inner.clone(),
+                slot,
+                halves,
+                Peer {
+                    addr,
+                    transport,
+                    dial: Some(info_hash),
+                },
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether a dial for `info_hash` may start: a torrent we serve, a
+    /// seeder still running.
+    pub fn check_dial(&self, info_hash: [u8; 20]) -> Result<(), SeedError> {
         if !self.inner.torrents.contains_key(&info_hash) {
             return Err(SeedError::UnknownTorrent(hex(&info_hash)));
         }
         if self.inner.shutdown.is_triggered() {
             return Err(SeedError::Stopped);
         }
+        Ok(())
+    }
+
+    /// Dials `addr` over TCP and offers it torrent `info_hash` (the way
+    /// peers learnt from trackers and the DHT are served). Returns once the
+    /// TCP connection is up; the handshake and transfer run in a task.
+    pub async fn connect(&self, addr: SocketAddr, info_hash: [u8; 20]) -> Result<(), SeedError> {
+        self.check_dial(info_hash)?;
         let stream = tokio::time::timeout(
             self.inner.config.handshake_timeout,
             TcpStream::connect(addr),
@@ -417,16 +516,9 @@ impl Seeder {
             source: std::io::ErrorKind::TimedOut.into(),
         })?
         .map_err(|source| SeedError::Dial { addr, source })?;
-        if let Some(slot) = ConnSlot::take(&self.inner) {
-            self.spawn(connection(
-                self.inner.clone(),
-                slot,
-                stream,
-                addr,
-                Some(info_hash),
-            ));
-        }
-        Ok(())
+        let _ = stream.set_nodelay(true);
+        // TCP's own halves need no lock between reader and writer.
+        self.dialled_halves(stream.into_split(), addr, info_hash, Transport::Tcp)
     }
 
     fn spawn<F>(&self, task: F) -> tokio::task::JoinHandle<()>
@@ -511,17 +603,25 @@ enum ConnError {
     Io(#[from] std::io::Error),
 }
 
-async fn connection(
-    inner: Arc<Inner>,
-    slot: ConnSlot,
-    stream: TcpStream,
+/// Who a connection is with and how it started.
+#[derive(Debug, Clone, Copy)]
+struct Peer {
     addr: SocketAddr,
+    transport: Transport,
+    /// The torrent we offered, for connections we opened.
     dial: Option<[u8; 20]>,
-) {
+}
+
+async fn connection<R, W>(inner: Arc<Inner>, slot: ConnSlot, halves: (R, W), peer: Peer)
+where
+    R: AsyncRead + Send + Unpin + 'static,
+    W: AsyncWrite + Send + Unpin + 'static,
+{
     let key = inner.next_key.fetch_add(1, Ordering::Relaxed);
+    let addr = peer.addr;
     let result = tokio::select! {
         () = inner.shutdown.cancelled() => Ok(()),
-        result = serve(&inner, key, stream, addr, dial) => result,
+        result = serve(&inner, key, halves, peer) => result,
     };
     let removed = inner
         .conns
@@ -546,8 +646,8 @@ async fn connection(
 }
 
 /// Reads until `decode` has an answer, within the handshake timeout.
-async fn read_until<T>(
-    stream: &mut TcpStream,
+async fn read_until<S: AsyncRead + Unpin, T>(
+    stream: &mut S,
     buf: &mut Vec<u8>,
     deadline: tokio::time::Instant,
     decode: impl Fn(&[u8]) -> Result<Option<T>, handshake::HandshakeError>,
@@ -565,14 +665,21 @@ async fn read_until<T>(
     }
 }
 
-async fn serve(
+async fn serve<R, W>(
     inner: &Arc<Inner>,
     key: PeerKey,
-    mut stream: TcpStream,
-    addr: SocketAddr,
-    dial: Option<[u8; 20]>,
-) -> Result<(), ConnError> {
-    stream.set_nodelay(true)?;
+    (mut reader, mut writer): (R, W),
+    peer: Peer,
+) -> Result<(), ConnError>
+where
+    R: AsyncRead + Send + Unpin + 'static,
+    W: AsyncWrite + Send + Unpin + 'static,
+{
+    let Peer {
+        addr,
+        transport,
+        dial,
+    } = peer;
     let deadline = tokio::time::Instant::now() + inner.config.handshake_timeout;
     let mut reserved = Reserved::default()
         .with(Reserved::EXTENSION)
@@ -590,19 +697,19 @@ async fn serve(
     // Outgoing: we speak first.
     let info_hash = match dial {
         Some(hash) => {
-            stream.write_all(&ours(hash).encode()).await?;
+            writer.write_all(&ours(hash).encode()).await?;
             hash
         }
         None => {
-            let head = read_until(&mut stream, &mut rbuf, deadline, handshake::decode_head).await?;
+            let head = read_until(&mut reader, &mut rbuf, deadline, handshake::decode_head).await?;
             if !inner.torrents.contains_key(&head.info_hash) {
                 return Err(ConnError::UnknownTorrent(hex(&head.info_hash)));
             }
-            stream.write_all(&ours(head.info_hash).encode()).await?;
+            writer.write_all(&ours(head.info_hash).encode()).await?;
             head.info_hash
         }
     };
-    let theirs = read_until(&mut stream, &mut rbuf, deadline, handshake::decode).await?;
+    let theirs = read_until(&mut reader, &mut rbuf, deadline, handshake::decode).await?;
     if theirs.info_hash != info_hash {
         return Err(ConnError::WrongTorrent(hex(&theirs.info_hash)));
     }
@@ -630,12 +737,12 @@ async fn serve(
             key,
             Conn {
                 addr,
+                transport,
                 interested: false,
                 unchoke: unchoke_tx,
             },
         );
     }
-    let (mut reader, mut writer) = stream.into_split();
     let mut out = Outgoing::default();
     let mut tick = tokio::time::interval(TICK);
     // Messages that arrived with the handshake.

@@ -31,6 +31,15 @@ fn announces(actions: &[Action]) -> Vec<(usize, String, Event)> {
         .collect()
 }
 
+/// The default limits without the early re-announces, which
+/// [`early_announces_find_late_joiners_then_follow_the_interval`] covers.
+fn plain() -> ScheduleConfig {
+    ScheduleConfig {
+        early: Vec::new(),
+        ..ScheduleConfig::default()
+    }
+}
+
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
@@ -41,7 +50,7 @@ fn started_first_then_regular_at_the_interval() {
     let mut s = Schedule::new(
         &tiers(&[&["http://a/announce"]]),
         &[H1],
-        ScheduleConfig::default(),
+        plain(),
         t0,
         &mut rng,
     );
@@ -66,7 +75,7 @@ fn a_failing_tier_falls_back_to_the_next_and_backs_off() {
     let mut s = Schedule::new(
         &tiers(&[&["udp://dead:1"], &["http://b/announce"]]),
         &[H1],
-        ScheduleConfig::default(),
+        plain(),
         t0,
         &mut rng,
     );
@@ -102,7 +111,7 @@ fn backoff_doubles_up_to_the_cap() {
     let mut s = Schedule::new(
         &tiers(&[&["http://a/announce"]]),
         &[H1],
-        ScheduleConfig::default(),
+        plain(),
         t0,
         &mut rng,
     );
@@ -132,13 +141,7 @@ fn an_answering_tracker_moves_to_the_front_of_its_tier() {
         "http://b/announce",
         "http://c/announce",
     ];
-    let mut s = Schedule::new(
-        &tiers(&[&urls]),
-        &[H1],
-        ScheduleConfig::default(),
-        t0,
-        &mut rng,
-    );
+    let mut s = Schedule::new(&tiers(&[&urls]), &[H1], plain(), t0, &mut rng);
     let (first, first_url, _) = announces(&s.poll(t0))[0].clone();
     s.on_announce(first, Event::Started, Err("down"), t0, &mut rng);
     let (second, second_url, _) = announces(&s.poll(t0))[0].clone();
@@ -156,13 +159,7 @@ fn shuffling_depends_on_the_rng_only() {
         .map(|seed| {
             let t0 = Instant::now();
             let mut rng = XorShift::new(seed + 1);
-            let mut s = Schedule::new(
-                std::slice::from_ref(&urls),
-                &[H1],
-                ScheduleConfig::default(),
-                t0,
-                &mut rng,
-            );
+            let mut s = Schedule::new(std::slice::from_ref(&urls), &[H1], plain(), t0, &mut rng);
             announces(&s.poll(t0))[0].1.clone()
         })
         .collect();
@@ -174,7 +171,7 @@ fn all_tiers_announces_to_every_tier_and_every_hash() {
     let (t0, mut rng) = (Instant::now(), XorShift::new(5));
     let config = ScheduleConfig {
         all_tiers: true,
-        ..ScheduleConfig::default()
+        ..plain()
     };
     let t = tiers(&[
         &["http://a/announce"],
@@ -214,7 +211,7 @@ fn first_tier_only_by_default() {
     let mut s = Schedule::new(
         &tiers(&[&["http://a/announce"], &["http://b/announce"]]),
         &[H1, H2],
-        ScheduleConfig::default(),
+        plain(),
         t0,
         &mut rng,
     );
@@ -230,7 +227,7 @@ fn stopped_goes_only_to_trackers_that_accepted_started() {
         &[H1],
         ScheduleConfig {
             all_tiers: true,
-            ..ScheduleConfig::default()
+            ..plain()
         },
         t0,
         &mut rng,
@@ -255,7 +252,7 @@ fn completion_is_announced_once() {
     let mut s = Schedule::new(
         &tiers(&[&["http://a/announce"]]),
         &[H1],
-        ScheduleConfig::default(),
+        plain(),
         t0,
         &mut rng,
     );
@@ -275,7 +272,7 @@ fn intervals_are_clamped_and_min_interval_respected() {
     let s = Schedule::new(
         &tiers(&[&["http://a/announce"]]),
         &[H1],
-        ScheduleConfig::default(),
+        plain(),
         t0,
         &mut rng,
     );
@@ -300,13 +297,7 @@ fn intervals_are_clamped_and_min_interval_respected() {
 #[test]
 fn scrape_is_asked_for_when_the_reply_lacks_downloaded() {
     let (t0, mut rng) = (Instant::now(), XorShift::new(10));
-    let mut s = Schedule::new(
-        &tiers(&[&["udp://a:1"]]),
-        &[H1],
-        ScheduleConfig::default(),
-        t0,
-        &mut rng,
-    );
+    let mut s = Schedule::new(&tiers(&[&["udp://a:1"]]), &[H1], plain(), t0, &mut rng);
     s.poll(t0);
     let bare = AnnounceReply {
         interval: Some(600),
@@ -331,4 +322,43 @@ fn scrape_is_asked_for_when_the_reply_lacks_downloaded() {
     // Within the interval no second scrape, even after another announce.
     s.on_announce(0, Event::Regular, Ok(&bare), t0 + secs(10), &mut rng);
     assert!(s.poll(t0 + secs(10)).is_empty());
+}
+
+#[test]
+fn early_announces_find_late_joiners_then_follow_the_interval() {
+    let (t0, mut rng) = (Instant::now(), XorShift::new(9));
+    let mut s = Schedule::new(
+        &tiers(&[&["http://a/announce"]]),
+        &[H1],
+        ScheduleConfig::default(),
+        t0,
+        &mut rng,
+    );
+    let mut now = t0;
+    let mut waits = Vec::new();
+    for _ in 0..7 {
+        let (pair, _, event) = announces(&s.poll(now))[0].clone();
+        s.on_announce(pair, event, Ok(&ok(1800)), now, &mut rng);
+        let next = s.next_wake().unwrap();
+        waits.push((next - now).as_secs());
+        now = next;
+    }
+    // 15 s, 30 s, 1 min, 2 min, 5 min after start, then the interval.
+    assert_eq!(waits, [15, 15, 30, 60, 180, 1800, 1800]);
+
+    // A tracker's `min interval` is a floor for the early steps too.
+    let mut s = Schedule::new(
+        &tiers(&[&["http://a/announce"]]),
+        &[H1],
+        ScheduleConfig::default(),
+        t0,
+        &mut rng,
+    );
+    let strict = AnnounceReply {
+        min_interval: Some(45),
+        ..ok(1800)
+    };
+    let (pair, _, event) = announces(&s.poll(t0))[0].clone();
+    s.on_announce(pair, event, Ok(&strict), t0, &mut rng);
+    assert_eq!(s.next_wake(), Some(t0 + secs(45)));
 }
