@@ -53,3 +53,27 @@ pub enum DhtError {
         message: String,
     },
 }
+
+/// Saves the routing tables of `dht` (and of an IPv6 twin) to `path`,
+/// written beside and renamed so a crash never leaves half a file.
+pub async fn save_state(
+    dht: &Dht,
+    dht6: Option<&Dht>,
+    path: &std::path::Path,
+) -> crate::error::Result<()> {
+    let mut nodes = dht.nodes().await?;
+    if let Some(dht6) = dht6 {
+        nodes.extend(dht6.nodes().await?);
+    }
+    let state = state::State {
+        id: Some(dht.id()),
+        nodes,
+    };
+    let fail = |err: std::io::Error| crate::error::Error::DhtState {
+        path: path.to_owned(),
+        reason: err.to_string(),
+    };
+    let temp = path.with_extension("tmp");
+    std::fs::write(&temp, state.encode()).map_err(fail)?;
+    std::fs::rename(&temp, path).map_err(fail)
+}

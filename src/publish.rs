@@ -1,7 +1,9 @@
 //! The pure parts of `publish`: stop conditions, durations, the status
 //! that `--json` prints and the human status line. The orchestration (which
 //! starts the seeder, tracker, DHT node and announcer) is
-//! [`crate::cli::publish`]; nothing here does I/O or reads a clock.
+//! [`session`]; nothing else here does I/O or reads a clock.
+
+pub mod session;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -156,8 +158,10 @@ pub fn rate(bytes_per_sec: f64) -> String {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Status {
     pub elapsed_secs: u64,
-    /// Connections open now.
+    /// Connections open now, and the handshaken ones by transport.
     pub peers: usize,
+    pub peers_tcp: usize,
+    pub peers_utp: usize,
     /// Payload bytes sent.
     pub uploaded: u64,
     /// Bytes per second since the previous status.
@@ -175,7 +179,10 @@ impl Status {
     /// `peers 3 · up 1.2 MiB/s · sent 40.0 MiB · ratio 0.40 · 1 completed · trackers 1/2 · dht 57 nodes`
     pub fn line(&self) -> String {
         let mut parts = vec![
-            format!("peers {}", self.peers),
+            format!(
+                "peers {} (tcp {}, utp {})",
+                self.peers, self.peers_tcp, self.peers_utp
+            ),
             format!("up {}", rate(self.upload_rate as f64)),
             format!("sent {}", crate::format::size(self.uploaded)),
             format!("ratio {:.2}", self.ratio),
@@ -279,6 +286,8 @@ mod tests {
         let status = Status {
             elapsed_secs: 5,
             peers: 3,
+            peers_tcp: 1,
+            peers_utp: 2,
             uploaded: 40 * 1024 * 1024,
             upload_rate: 1024 * 1024,
             completed: 1,
@@ -289,7 +298,7 @@ mod tests {
         };
         let line = status.line();
         for part in [
-            "peers 3",
+            "peers 3 (tcp 1, utp 2)",
             "ratio 0.40",
             "1 completed",
             "trackers 1/2 working",

@@ -6,6 +6,7 @@
 //! bounded by `--timeout`; `serve` runs until SIGINT/SIGTERM, then saves its
 //! routing table (`--state`) and stops every task before returning.
 
+use crate::dht::save_state;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -294,25 +295,6 @@ async fn start_on(
 
 fn any_addr(port: u16) -> SocketAddr {
     SocketAddr::from(([0, 0, 0, 0], port))
-}
-
-pub(crate) async fn save_state(dht: &Dht, dht6: Option<&Dht>, path: &Path) -> Result<()> {
-    let mut nodes = dht.nodes().await?;
-    if let Some(dht6) = dht6 {
-        nodes.extend(dht6.nodes().await?);
-    }
-    let state = State {
-        id: Some(dht.id()),
-        nodes,
-    };
-    let fail = |err: std::io::Error| Error::DhtState {
-        path: path.to_owned(),
-        reason: err.to_string(),
-    };
-    // Written beside and renamed, so a crash never leaves half a file.
-    let temp = path.with_extension("tmp");
-    std::fs::write(&temp, state.encode()).map_err(fail)?;
-    std::fs::rename(&temp, path).map_err(fail)
 }
 
 async fn serve(args: ServeArgs, env: &mut Env) -> Result<()> {

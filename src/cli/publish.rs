@@ -13,34 +13,24 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener as StdTcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use tokio::sync::mpsc;
 
 use super::create::{self, Output, TorrentArgs};
-use crate::announce::{AnnounceConfig, AnnounceEvent, Announcer, PeerFound, TrackerState};
-use crate::dht::{self, Dht, Id};
+use crate::announce::TrackerState;
+use crate::dht;
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::magnet::Magnet;
-use crate::metainfo::{hex, InfoHash, Torrent, Version};
-use crate::peer::seeder::{self, SeedTorrent, Seeder, Verify};
-use crate::publish::{self as logic, Progress, Status, StopConditions, StopReason};
+use crate::metainfo::{hex, Torrent, Version};
+use crate::peer::seeder::{SeedTorrent, Verify};
+use crate::publish::session::{self, DhtSettings, Event, Listen, Publisher, Snapshot};
+use crate::publish::{self as logic, Status, StopConditions};
 use crate::shutdown::{self, Shutdown};
 use crate::tracker::access::{torrent_hashes, AccessConfig};
-use crate::tracker::{Tracker, TrackerConfig};
+use crate::tracker::TrackerConfig;
 use crate::webseed::check::Options as WebSeedOptions;
-
-/// Seeder ports tried, in order, when --listen is not given.
-const DEFAULT_PORTS: std::ops::RangeInclusive<u16> = 6881..=6889;
-/// A peer learnt from a tracker or the DHT is dialled again after this long.
-const REDIAL_AFTER: Duration = Duration::from_secs(300);
-/// `--connect` peers are re-dialled this often while not connected.
-const CONNECT_EVERY: Duration = Duration::from_secs(5);
-/// How long stopping (goodbyes to trackers, closing connections) may take.
-const STOP_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Seed a torrent and announce it: trackers, an embedded tracker, the DHT.
 #[derive(Debug, clap::Args)]
@@ -69,9 +59,18 @@ pub struct Args {
     #[arg(long, value_name = "PATH")]
     pub content: Option<PathBuf>,
 
-    /// Seeder address (TCP) [default: 0.0.0.0 port 6881, else the next free up to 6889].
+    /// Seeder address, TCP and uTP (UDP) on one port [default: 0.0.0.0 port 6881, else the
+    /// next port free for both up to 6889].
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
+
+    /// Do not accept or dial uTP (BEP 29) connections; TCP only.
+    #[arg(long, conflicts_with = "no_tcp")]
+    pub no_utp: bool,
+
+    /// Do not accept or dial TCP connections; uTP only.
+    #[arg(long)]
+    pub no_tcp: bool,
 
     /// Run the embedded tracker, HTTP and UDP, on ADDR (port 0: a free port; UDP takes the
     /// HTTP port number). A created torrent lists it first (repeatable).
@@ -166,14 +165,6 @@ enum Input {
     Content(Box<create::Plan>),
 }
 
-/// Where the seeder listens.
-#[derive(Debug, Clone, Copy)]
-enum Listen {
-    /// 0.0.0.0 on the first free port of [`DEFAULT_PORTS`].
-    Default,
-    Exact(SocketAddr),
-}
-
 #[derive(Debug, Clone)]
 struct DhtPlan {
     listen: Option<SocketAddr>,
@@ -194,6 +185,8 @@ enum WebSeedCheck {
 pub struct Plan {
     input: Input,
     listen: Listen,
+    tcp: bool,
+    utp: bool,
     tracker_listen: Vec<SocketAddr>,
     public_host: Option<String>,
     all_tiers: bool,
@@ -336,6 +329,8 @@ impl Plan {
         Ok(Self {
             input,
             listen: args.listen.map_or(Listen::Default, Listen::Exact),
+            tcp: !args.no_tcp,
+            utp: !args.no_utp,
             tracker_listen: args.tracker_listen,
             public_host: args.public_host,
             all_tiers: args.all_tiers,
@@ -536,10 +531,6 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 pub fn execute(plan: Plan, env: &mut Env) -> Result<()> {
-    let runtime = runtime()?;
-    let shutdown = Shutdown::new();
-    // The embedded tracker outlives the rest, to hear our own `stopped`.
-    let tracker_shutdown = Shutdown::new();
     let mut created = false;
     // Chosen before a torrent is created, so the torrent can list it.
     let mut embedded = if plan.tracker_listen.is_empty() {
@@ -588,26 +579,12 @@ pub fn execute(plan: Plan, env: &mut Env) -> Result<()> {
             "publish cannot seed v2-only torrents yet (v1 and hybrid torrents only)",
         ));
     }
-    let hashes = torrent_hashes(&torrent);
     if embedded.is_none() {
         let local = local_tracker_urls(&torrent, env)?;
         if !local.http.is_empty() || !local.udp.is_empty() {
             embedded = Some(local);
         }
     }
-    let tracker = match embedded {
-        Some(embedded) => {
-            let named = hashes
-                .iter()
-                .map(|h| (*h, torrent.meta.info.name.clone()))
-                .collect();
-            Some(runtime.block_on(Tracker::start(
-                tracker_config(embedded, named),
-                &tracker_shutdown,
-            ))?)
-        }
-        None => None,
-    };
 
     // 2. Web seeds, before anyone is told about the torrent.
     let (torrent, _bytes) = check_web_seeds(&plan, env, &torrent_path, torrent, bytes)?;
@@ -635,24 +612,60 @@ pub fn execute(plan: Plan, env: &mut Env) -> Result<()> {
         )?;
     }
 
-    let context = Context {
-        plan: &plan,
-        torrent: &torrent,
-        torrent_path: &torrent_path,
-        hashes,
-    };
-    runtime.block_on(serve(
-        context,
-        seed,
-        tracker,
-        shutdown,
-        tracker_shutdown,
-        env,
-    ))
+    // 4. Serve: the engine runs everything; this only prints.
+    let tracker = embedded.map(|embedded| {
+        let named = torrent_hashes(&torrent)
+            .into_iter()
+            .map(|h| (h, torrent.meta.info.name.clone()))
+            .collect();
+        tracker_config(embedded, named)
+    });
+    let runtime = runtime()?;
+    runtime.block_on(async {
+        let dht = match &plan.dht {
+            Some(dht_plan) => Some(dht_settings(dht_plan, &torrent, env).await?),
+            None => None,
+        };
+        let config = session::Config {
+            torrents: vec![seed],
+            listen: plan.listen,
+            tcp: plan.tcp,
+            utp: plan.utp,
+            tracker,
+            dht,
+            connect: plan.connect.clone(),
+            all_tiers: plan.all_tiers,
+            slots: plan.slots,
+            max_peers: plan.max_peers,
+            stop: plan.stop,
+        };
+        serve(&plan, &torrent, &torrent_path, config, env).await
+    })
 }
 
-/// Runs the web seed check when asked; with --drop-failing-web-seeds
-/// rewrites the torrent without the failing URLs.
+/// The DHT node's bootstrap: the torrent's `nodes`, --dht-bootstrap (else
+/// the public routers), and the saved state.
+async fn dht_settings(plan: &DhtPlan, torrent: &Torrent, env: &mut Env) -> Result<DhtSettings> {
+    let mut names: Vec<String> = torrent.meta.nodes.iter().map(ToString::to_string).collect();
+    names.extend(plan.bootstrap.iter().cloned());
+    if plan.bootstrap.is_empty() {
+        names.extend(dht::DEFAULT_ROUTERS.iter().map(|r| (*r).to_owned()));
+    }
+    let mut settings = DhtSettings {
+        listen: plan.listen,
+        bootstrap: super::dht::resolve_nodes(&names, env).await?,
+        id: None,
+        state: plan.state.clone(),
+    };
+    if let Some(path) = &plan.state {
+        if let Some(state) = super::dht::read_state(path)? {
+            settings.id = state.id;
+            settings.bootstrap.extend(state.addresses());
+        }
+    }
+    Ok(settings)
+}
+
 fn check_web_seeds(
     plan: &Plan,
     env: &mut Env,
@@ -714,251 +727,29 @@ fn check_web_seeds(
     Ok((torrent, rewritten))
 }
 
-struct Context<'a> {
-    plan: &'a Plan,
-    torrent: &'a Torrent,
-    torrent_path: &'a Path,
-    /// v1, and the truncated v2 hash of a hybrid.
-    hashes: Vec<[u8; 20]>,
-}
-
-/// Binds the seeder's listener.
-async fn bind_seeder(listen: Listen) -> Result<tokio::net::TcpListener> {
-    match listen {
-        Listen::Exact(addr) => tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| Error::Listen { addr, source }),
-        Listen::Default => {
-            let mut last = None;
-            for port in DEFAULT_PORTS {
-                let addr = SocketAddr::from(([0, 0, 0, 0], port));
-                match tokio::net::TcpListener::bind(addr).await {
-                    Ok(listener) => return Ok(listener),
-                    Err(err) => last = Some((addr, err)),
-                }
-            }
-            let (addr, source) = last.unwrap_or_else(|| {
-                (
-                    SocketAddr::from(([0, 0, 0, 0], 6881)),
-                    std::io::ErrorKind::AddrInUse.into(),
-                )
-            });
-            Err(Error::Listen { addr, source })
-        }
-    }
-}
-
-/// Starts the DHT node: on --dht-listen, else on the seeder's address and
-/// port number over UDP (any free port when that one is taken).
-async fn start_dht(
-    plan: &DhtPlan,
-    torrent: &Torrent,
-    seeder: SocketAddr,
-    shutdown: &Shutdown,
-    env: &mut Env,
-) -> Result<Dht> {
-    let mut names: Vec<String> = torrent.meta.nodes.iter().map(ToString::to_string).collect();
-    names.extend(plan.bootstrap.iter().cloned());
-    if plan.bootstrap.is_empty() {
-        names.extend(dht::DEFAULT_ROUTERS.iter().map(|r| (*r).to_owned()));
-    }
-    let mut bootstrap = super::dht::resolve_nodes(&names, env).await?;
-    let mut config = dht::Config::default();
-    if let Some(path) = &plan.state {
-        if let Some(state) = super::dht::read_state(path)? {
-            config.id = state.id;
-            bootstrap.extend(state.addresses());
-        }
-    }
-    let socket = match plan.listen {
-        Some(addr) => tokio::net::UdpSocket::bind(addr)
-            .await
-            .map_err(|source| Error::DhtBind { addr, source })?,
-        None => match tokio::net::UdpSocket::bind(seeder).await {
-            Ok(socket) => socket,
-            Err(_) => {
-                let any = SocketAddr::new(seeder.ip(), 0);
-                tokio::net::UdpSocket::bind(any)
-                    .await
-                    .map_err(|source| Error::DhtBind { addr: any, source })?
-            }
-        },
-    };
-    let v4 = socket.local_addr().map(|a| a.is_ipv4()).unwrap_or(true);
-    bootstrap.retain(|a| a.is_ipv4() == v4);
-    bootstrap.dedup();
-    config.bootstrap = bootstrap;
-    let addr = socket
-        .local_addr()
-        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-    Dht::start(socket, config, shutdown).map_err(|source| Error::DhtBind { addr, source })
-}
-
-/// An event from a background task for the main loop to print.
-enum Note {
-    Announce(AnnounceEvent),
-    DhtAnnounce {
-        info_hash: [u8; 20],
-        stored: usize,
-        peers: usize,
-    },
-    DhtError(String),
-}
-
-/// Dials peers learnt from trackers and the DHT, each at most once per
-/// [`REDIAL_AFTER`], skipping ones already connected.
-async fn dial_loop(
-    seeder: Seeder,
-    mut found: mpsc::Receiver<PeerFound>,
-    own: SocketAddr,
-    shutdown: Shutdown,
-) {
-    let mut last_dial: HashMap<SocketAddr, Instant> = HashMap::new();
-    loop {
-        let peer = tokio::select! {
-            () = shutdown.cancelled() => return,
-            peer = found.recv() => match peer {
-                Some(peer) => peer,
-                None => return,
-            },
-        };
-        let is_self = peer.addr.port() == own.port()
-            && (peer.addr.ip() == own.ip()
-                || logic::is_loopback_or_any(own.ip()) && peer.addr.ip().is_loopback());
-        if is_self || seeder.connected_to(peer.addr) {
-            continue;
-        }
-        let now = Instant::now();
-        if last_dial
-            .get(&peer.addr)
-            .is_some_and(|at| now.duration_since(*at) < REDIAL_AFTER)
-        {
-            continue;
-        }
-        last_dial.insert(peer.addr, now);
-        let seeder = seeder.clone();
-        shutdown.spawn(async move {
-            if let Err(err) = seeder.connect(peer.addr, peer.info_hash).await {
-                tracing::debug!("{err}");
-            }
-        });
-    }
-}
-
-/// Keeps `--connect` peers connected.
-async fn connect_loop(
-    seeder: Seeder,
-    peers: Vec<SocketAddr>,
-    info_hash: [u8; 20],
-    shutdown: Shutdown,
-) {
-    let mut every = tokio::time::interval(CONNECT_EVERY);
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            _ = every.tick() => {}
-        }
-        for addr in &peers {
-            if !seeder.connected_to(*addr) {
-                if let Err(err) = seeder.connect(*addr, info_hash).await {
-                    tracing::debug!("{err}");
-                }
-            }
-        }
-    }
-}
-
-/// Announces one hash to the DHT until some node stores it (retrying with
-/// backoff while the routing table fills), then looks for peers to dial
-/// now and then. The node itself re-announces every 15 minutes.
-async fn dht_loop(
-    dht: Dht,
-    info_hash: [u8; 20],
-    port: u16,
-    dial: mpsc::Sender<PeerFound>,
-    notes: mpsc::UnboundedSender<Note>,
-    shutdown: Shutdown,
-) {
-    let id = Id::from(InfoHash(info_hash));
-    if let Err(err) = dht.seed(id, port).await {
-        let _ = notes.send(Note::DhtError(err.to_string()));
-    }
-    let mut delay = Duration::from_secs(2);
-    let mut announced = false;
-    loop {
-        if !announced {
-            match dht.announce(id, Some(port)).await {
-                Ok(result) => {
-                    announced = result.stored > 0;
-                    let _ = notes.send(Note::DhtAnnounce {
-                        info_hash,
-                        stored: result.stored,
-                        peers: result.peers.len(),
-                    });
-                    for addr in result.peers {
-                        let _ = dial.try_send(PeerFound { info_hash, addr });
-                    }
-                }
-                Err(err) => {
-                    let _ = notes.send(Note::DhtError(err.to_string()));
-                }
-            }
-        } else if let Ok(found) = dht.get_peers(id).await {
-            for addr in found.peers {
-                let _ = dial.try_send(PeerFound { info_hash, addr });
-            }
-        }
-        let wait = if announced { REDIAL_AFTER } else { delay };
-        delay = (delay * 2).min(REDIAL_AFTER);
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(wait) => {}
-        }
-    }
-}
-
-/// The seeding phase: everything runs until a stop condition or a signal.
-#[allow(clippy::too_many_lines)]
+/// Starts the engine, prints what it reports until it has stopped.
 async fn serve(
-    context: Context<'_>,
-    seed: SeedTorrent,
-    tracker: Option<Tracker>,
-    shutdown: Shutdown,
-    tracker_shutdown: Shutdown,
+    plan: &Plan,
+    torrent: &Torrent,
+    torrent_path: &Path,
+    config: session::Config,
     env: &mut Env,
 ) -> Result<()> {
-    let Context {
-        plan,
-        torrent,
-        torrent_path,
-        hashes,
-    } = context;
-    let listener = bind_seeder(plan.listen).await?;
-    let listen = listener.local_addr().map_err(|source| Error::Listen {
-        addr: SocketAddr::from(([0, 0, 0, 0], 0)),
-        source,
-    })?;
-    let dht = match &plan.dht {
-        Some(dht_plan) => Some(start_dht(dht_plan, torrent, listen, &shutdown, env).await?),
-        None => None,
+    let shutdown = Shutdown::new();
+    let mut publisher = match Publisher::start(config, &shutdown).await {
+        Ok(publisher) => publisher,
+        Err(err) => {
+            if plan.json {
+                emit(
+                    env,
+                    true,
+                    &json!({"event": "error", "error": err.to_string()}),
+                )?;
+            }
+            return Err(err);
+        }
     };
-    let peer_id = seeder::new_peer_id();
-    let seeder = Seeder::new(
-        seeder::Config {
-            peer_id,
-            upload_slots: plan.slots,
-            max_connections: plan.max_peers,
-            dht_port: dht.as_ref().map(|d| d.local_addr().port()),
-            ..seeder::Config::default()
-        },
-        vec![seed],
-        shutdown.clone(),
-    );
-    {
-        let seeder = seeder.clone();
-        shutdown.spawn(async move { seeder.run(listener).await });
-    }
-
+    let listen = publisher.listen_addr();
     let mut magnet = Magnet::from_torrent(torrent);
     magnet.exact_sources.clone_from(&plan.exact_sources);
     magnet.peers.clone_from(&plan.peers);
@@ -968,8 +759,81 @@ async fn serve(
         }
     }
     let magnet = magnet.to_uri();
-    let trackers = torrent.meta.tracker_tiers().concat();
+    print_ready(plan, torrent, torrent_path, &publisher, &magnet, env)?;
 
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut last_status = Instant::now();
+    let mut last_uploaded = 0u64;
+    let mut first_ok: HashMap<String, bool> = HashMap::new();
+    let live_line = env.stderr_is_terminal && !plan.json && !plan.quiet;
+    // Listening from here on: a signal during a loop turn is not lost.
+    let signal = shutdown::signalled();
+    tokio::pin!(signal);
+    let mut signalled = false;
+    loop {
+        tokio::select! {
+            () = &mut signal, if !signalled => {
+                signalled = true;
+                shutdown.trigger();
+            }
+            event = publisher.next_event() => {
+                let Some(event) = event else { break };
+                if let Event::Stopping(_) = event {
+                    if live_line {
+                        writeln!(env.stderr)?;
+                    }
+                }
+                let stopped = matches!(event, Event::Stopped(_));
+                print_event(event, plan, env, &mut first_ok)?;
+                if stopped {
+                    break;
+                }
+            }
+            _ = tick.tick() => {
+                let due = last_status.elapsed() >= plan.status_interval;
+                if !(due || live_line) {
+                    continue;
+                }
+                let since = last_status.elapsed().as_secs_f64().max(1e-3);
+                let snapshot = publisher.snapshot().await;
+                let status = status_of(&snapshot, since, last_uploaded);
+                if due {
+                    last_status = Instant::now();
+                    last_uploaded = snapshot.progress.uploaded;
+                }
+                if plan.json {
+                    if due {
+                        let mut event = serde_json::to_value(&status).map_err(std::io::Error::other)?;
+                        event["event"] = json!("status");
+                        event["trackers"] = serde_json::to_value(&snapshot.trackers).map_err(std::io::Error::other)?;
+                        emit(env, true, &event)?;
+                    }
+                } else if !plan.quiet {
+                    if live_line {
+                        write!(env.stderr, "\r\x1b[2K{}", status.line())?;
+                        env.stderr.flush()?;
+                    } else {
+                        writeln!(env.stderr, "{}", status.line())?;
+                    }
+                }
+            }
+        }
+    }
+    shutdown.finished().await;
+    Ok(())
+}
+
+fn print_ready(
+    plan: &Plan,
+    torrent: &Torrent,
+    torrent_path: &Path,
+    publisher: &Publisher,
+    magnet: &str,
+    env: &mut Env,
+) -> Result<()> {
+    let listen = publisher.listen_addr();
+    let tracker = publisher.tracker();
+    let dht = publisher.dht_addr();
     let ready = json!({
         "event": "ready",
         "name": torrent.meta.info.name,
@@ -979,12 +843,13 @@ async fn serve(
         "torrent": torrent_path.display().to_string(),
         "magnet": magnet,
         "listen": listen.to_string(),
-        "trackers": trackers,
-        "embedded_tracker": tracker.as_ref().map(|t| json!({
+        "transports": transports(plan),
+        "trackers": torrent.meta.tracker_tiers().concat(),
+        "embedded_tracker": tracker.map(|t| json!({
             "http": t.http_addrs().iter().map(ToString::to_string).collect::<Vec<_>>(),
             "udp": t.udp_addrs().iter().map(ToString::to_string).collect::<Vec<_>>(),
         })),
-        "dht": dht.as_ref().map(|d| d.local_addr().to_string()),
+        "dht": dht.map(|d| d.to_string()),
     });
     emit(env, plan.json, &ready)?;
     if !plan.json && !plan.quiet {
@@ -999,8 +864,12 @@ async fn serve(
                 writeln!(out, "Info hash v2  {}", hex(v2))?;
             }
         }
-        writeln!(out, "Listening on  {listen}")?;
-        if let Some(t) = &tracker {
+        writeln!(
+            out,
+            "Listening on  {listen} ({})",
+            transports(plan).join(", ")
+        )?;
+        if let Some(t) = tracker {
             for addr in t.http_addrs() {
                 writeln!(
                     out,
@@ -1012,8 +881,8 @@ async fn serve(
                 writeln!(out, "Tracker       udp://{addr}")?;
             }
         }
-        if let Some(d) = &dht {
-            writeln!(out, "DHT node on   {}", d.local_addr())?;
+        if let Some(d) = dht {
+            writeln!(out, "DHT node on   {d}")?;
         }
     }
     if !plan.json {
@@ -1021,286 +890,55 @@ async fn serve(
         writeln!(env.stdout, "{magnet}")?;
         env.stdout.flush()?;
     }
-
-    // Peers to dial, from trackers and the DHT.
-    let (dial_tx, dial_rx) = mpsc::channel::<PeerFound>(1024);
-    shutdown.spawn(dial_loop(seeder.clone(), dial_rx, listen, shutdown.clone()));
-    if !plan.connect.is_empty() {
-        shutdown.spawn(connect_loop(
-            seeder.clone(),
-            plan.connect.clone(),
-            torrent.info_hash.0,
-            shutdown.clone(),
-        ));
-    }
-    let (notes_tx, mut notes) = mpsc::unbounded_channel::<Note>();
-
-    // Trackers (the embedded one is announced to like any other).
-    let announcer = (!trackers.is_empty()).then(|| {
-        let uploaded = {
-            let seeder = seeder.clone();
-            Arc::new(move || seeder.stats().uploaded) as Arc<dyn Fn() -> u64 + Send + Sync>
-        };
-        let tiers = torrent.meta.tracker_tiers();
-        let (announcer, found) = Announcer::start(
-            AnnounceConfig {
-                tiers,
-                info_hashes: hashes.clone(),
-                peer_id,
-                port: listen.port(),
-                left: 0,
-                all_tiers: plan.all_tiers,
-                // BEP 7: lets trackers recognise us across address changes.
-                key: u32::from_be_bytes([peer_id[16], peer_id[17], peer_id[18], peer_id[19]]),
-                ..AnnounceConfig::default()
-            },
-            uploaded,
-            &shutdown,
-        );
-        let dial = dial_tx.clone();
-        shutdown.spawn(forward_peers(found, dial, shutdown.clone()));
-        announcer
-    });
-
-    if let Some(dht) = &dht {
-        for hash in &hashes {
-            shutdown.spawn(dht_loop(
-                dht.clone(),
-                *hash,
-                listen.port(),
-                dial_tx.clone(),
-                notes_tx.clone(),
-                shutdown.clone(),
-            ));
-        }
-    }
-    drop(dial_tx);
-    drop(notes_tx);
-    // Read here, not in a task: the last replies (`stopped`) arrive while
-    // the other tasks are shutting down.
-    let mut events = announcer.as_ref().map(Announcer::events);
-
-    // The main loop: print notes, status, check stop conditions.
-    let size = torrent.meta.info.total_length();
-    let start = Instant::now();
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    let mut last_status = Instant::now();
-    let mut last_uploaded = 0u64;
-    let mut first_ok: HashMap<String, bool> = HashMap::new();
-    let live_line = env.stderr_is_terminal && !plan.json && !plan.quiet;
-    // Listening from here on: a signal during a loop turn is not lost.
-    let signal = shutdown::signalled();
-    tokio::pin!(signal);
-    let reason = loop {
-        tokio::select! {
-            () = &mut signal => break StopReason::Signal,
-            Some(note) = notes.recv() => print_note(note, plan, env, &mut first_ok)?,
-            event = next_event(&mut events) => {
-                if let Some(event) = event {
-                    print_note(Note::Announce(event), plan, env, &mut first_ok)?;
-                }
-            }
-            _ = tick.tick() => {
-                let stats = seeder.stats();
-                let downloads = downloads_seen(&stats, tracker.as_ref(), announcer.as_ref(), &hashes);
-                let progress = Progress {
-                    elapsed: start.elapsed(),
-                    downloads,
-                    uploaded: stats.uploaded,
-                    size,
-                };
-                if let Some(reason) = plan.stop.check(&progress) {
-                    break reason;
-                }
-                let due = last_status.elapsed() >= plan.status_interval;
-                if due || live_line {
-                    let since = last_status.elapsed().as_secs_f64().max(1e-3);
-                    let status = status_now(&progress, &stats, announcer.as_ref(), dht.as_ref(), since, last_uploaded).await;
-                    if due {
-                        last_status = Instant::now();
-                        last_uploaded = stats.uploaded;
-                    }
-                    if plan.json {
-                        if due {
-                            let mut event = serde_json::to_value(&status).map_err(std::io::Error::other)?;
-                            event["event"] = json!("status");
-                            if let Some(a) = &announcer {
-                                event["trackers"] = serde_json::to_value(a.status()).map_err(std::io::Error::other)?;
-                            }
-                            emit(env, true, &event)?;
-                        }
-                    } else if !plan.quiet {
-                        if live_line {
-                            write!(env.stderr, "\r\x1b[2K{}", status.line())?;
-                            env.stderr.flush()?;
-                        } else {
-                            writeln!(env.stderr, "{}", status.line())?;
-                        }
-                    }
-                }
-            }
-        }
-    };
-
-    // Stopping: save the DHT table while the node still runs, then let
-    // every task say its goodbyes (trackers get `stopped`).
-    if live_line {
-        writeln!(env.stderr)?;
-    }
-    emit(
-        env,
-        plan.json,
-        &json!({"event": "stopping", "reason": reason}),
-    )?;
-    if !plan.json && !plan.quiet {
-        writeln!(env.stderr, "Stopping: {}", reason.describe())?;
-    }
-    if let (Some(dht), Some(path)) = (&dht, plan.dht.as_ref().and_then(|d| d.state.as_ref())) {
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        if let Err(err) = super::dht::save_state(dht, None, path).await {
-            env.warn(err)?;
-        }
-    }
-    shutdown.trigger();
-    if tokio::time::timeout(STOP_TIMEOUT, shutdown.finished())
-        .await
-        .is_err()
-    {
-        env.warn("some connections did not close in time")?;
-    }
-    if let Some(events) = &mut events {
-        while let Ok(event) = events.try_recv() {
-            print_note(Note::Announce(event), plan, env, &mut first_ok)?;
-        }
-    }
-    // The embedded tracker stops last, so our own `stopped` reaches it.
-    tracker_shutdown.finished().await;
-    let stats = seeder.stats();
-    let downloads = downloads_seen(&stats, tracker.as_ref(), announcer.as_ref(), &hashes);
-    emit(
-        env,
-        plan.json,
-        &json!({
-            "event": "stopped",
-            "reason": reason,
-            "elapsed_secs": start.elapsed().as_secs(),
-            "uploaded": stats.uploaded,
-            "completed": downloads,
-        }),
-    )?;
-    if !plan.json && !plan.quiet {
-        writeln!(
-            env.stderr,
-            "Sent {} in {:.0} s; {downloads} completed download{}",
-            crate::format::size(stats.uploaded),
-            start.elapsed().as_secs_f64(),
-            if downloads == 1 { "" } else { "s" }
-        )?;
-    }
     Ok(())
 }
 
-/// The next announce result; pending forever without an announcer, and
-/// `None` for a lagging receiver (events were dropped) or a closed one.
-async fn next_event(
-    events: &mut Option<tokio::sync::broadcast::Receiver<AnnounceEvent>>,
-) -> Option<AnnounceEvent> {
-    match events {
-        Some(receiver) => match receiver.recv().await {
-            Ok(event) => Some(event),
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => None,
-            Err(tokio::sync::broadcast::error::RecvError::Closed) => {
-                *events = None;
-                None
-            }
-        },
-        None => std::future::pending().await,
+fn transports(plan: &Plan) -> Vec<&'static str> {
+    let mut names = Vec::new();
+    if plan.tcp {
+        names.push("tcp");
     }
+    if plan.utp {
+        names.push("utp");
+    }
+    names
 }
 
-/// Passes peers from the announcer on to the dialler.
-async fn forward_peers(
-    mut found: mpsc::Receiver<PeerFound>,
-    dial: mpsc::Sender<PeerFound>,
-    shutdown: Shutdown,
-) {
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            peer = found.recv() => match peer {
-                Some(peer) => { let _ = dial.try_send(peer); }
-                None => return,
-            },
-        }
-    }
-}
-
-/// Completed copies: the most any one source saw (never a sum: a download
-/// seen by our seeder is usually also reported to the tracker).
-fn downloads_seen(
-    stats: &seeder::Stats,
-    tracker: Option<&Tracker>,
-    announcer: Option<&Announcer>,
-    hashes: &[[u8; 20]],
-) -> u64 {
-    let mut seen = stats.completed;
-    if let Some(tracker) = tracker {
-        for hash in hashes {
-            let counts = tracker.shared().swarms.scrape(hash);
-            seen = seen.max(u64::from(counts.completed));
-        }
-    }
-    if let Some(announcer) = announcer {
-        for status in announcer.status() {
-            seen = seen.max(status.downloaded.unwrap_or(0));
-        }
-    }
-    seen
-}
-
-async fn status_now(
-    progress: &Progress,
-    stats: &seeder::Stats,
-    announcer: Option<&Announcer>,
-    dht: Option<&Dht>,
-    since_secs: f64,
-    last_uploaded: u64,
-) -> Status {
-    let trackers = announcer.map(Announcer::status).unwrap_or_default();
-    let dht_nodes = match dht {
-        Some(dht) => dht.stats().await.ok().map(|s| s.nodes),
-        None => None,
-    };
+fn status_of(snapshot: &Snapshot, since_secs: f64, last_uploaded: u64) -> Status {
+    let progress = &snapshot.progress;
+    let stats = &snapshot.seeder;
     Status {
         elapsed_secs: progress.elapsed.as_secs(),
         peers: stats.peers,
+        peers_tcp: stats.peers_tcp,
+        peers_utp: stats.peers_utp,
         uploaded: stats.uploaded,
         upload_rate: (stats.uploaded.saturating_sub(last_uploaded) as f64 / since_secs) as u64,
         completed: progress.downloads,
         ratio: (progress.ratio() * 1000.0).round() / 1000.0,
-        trackers_working: trackers
+        trackers_working: snapshot
+            .trackers
             .iter()
             .filter(|t| t.state == TrackerState::Working)
             .count(),
         // Trackers held in reserve (later in their tier) are not counted.
-        trackers_total: trackers
+        trackers_total: snapshot
+            .trackers
             .iter()
             .filter(|t| t.state != TrackerState::Idle)
             .count(),
-        dht_nodes,
+        dht_nodes: snapshot.dht_nodes,
     }
 }
 
-fn print_note(
-    note: Note,
+fn print_event(
+    event: Event,
     plan: &Plan,
     env: &mut Env,
     first_ok: &mut HashMap<String, bool>,
 ) -> Result<()> {
-    match note {
-        Note::Announce(event) => {
+    match event {
+        Event::Announce(event) => {
             let mut value = serde_json::to_value(&event).map_err(std::io::Error::other)?;
             value["event"] = json!("announce");
             value["announce_event"] = json!(event.event);
@@ -1332,7 +970,7 @@ fn print_note(
                 ))?;
             }
         }
-        Note::DhtAnnounce {
+        Event::DhtAnnounce {
             info_hash,
             stored,
             peers,
@@ -1350,7 +988,7 @@ fn print_note(
                 )?;
             }
         }
-        Note::DhtError(message) => {
+        Event::DhtError(message) => {
             emit(
                 env,
                 plan.json,
@@ -1358,6 +996,49 @@ fn print_note(
             )?;
             if !plan.json {
                 env.warn(format_args!("DHT: {message}"))?;
+            }
+        }
+        Event::Warning(message) => {
+            emit(
+                env,
+                plan.json,
+                &json!({"event": "warning", "message": message}),
+            )?;
+            if !plan.json {
+                env.warn(message)?;
+            }
+        }
+        Event::Stopping(reason) => {
+            emit(
+                env,
+                plan.json,
+                &json!({"event": "stopping", "reason": reason}),
+            )?;
+            if !plan.json && !plan.quiet {
+                writeln!(env.stderr, "Stopping: {}", reason.describe())?;
+            }
+        }
+        Event::Stopped(summary) => {
+            emit(
+                env,
+                plan.json,
+                &json!({
+                    "event": "stopped",
+                    "reason": summary.reason,
+                    "elapsed_secs": summary.elapsed.as_secs(),
+                    "uploaded": summary.uploaded,
+                    "completed": summary.completed,
+                }),
+            )?;
+            if !plan.json && !plan.quiet {
+                let downloads = summary.completed;
+                writeln!(
+                    env.stderr,
+                    "Sent {} in {:.0} s; {downloads} completed download{}",
+                    crate::format::size(summary.uploaded),
+                    summary.elapsed.as_secs_f64(),
+                    if downloads == 1 { "" } else { "s" }
+                )?;
             }
         }
     }
