@@ -139,7 +139,7 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -s j 
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l torrent-url -d 'Where the .torrent will be hosted: the magnet link gets `xs=` (see `magnet`)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l peer -d 'A peer for the magnet link\'s `x.pe=` (see `magnet`)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l content -d 'The content of a .torrent PATH [default: NAME beside the torrent, else in the current directory]' -r -F
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l listen -d 'Seeder address (TCP) [default: 0.0.0.0 port 6881, else the next free up to 6889]' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l listen -d 'Seeder address, TCP and uTP (UDP) on one port [default: 0.0.0.0 port 6881, else the next port free for both up to 6889]' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l tracker-listen -d 'Run the embedded tracker, HTTP and UDP, on ADDR (port 0: a free port; UDP takes the HTTP port number). A created torrent lists it first (repeatable)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l public-host -d 'Host name or address peers reach this machine at: used in the embedded tracker\'s URLs and the magnet link\'s x.pe' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l dht-listen -d 'DHT address (UDP) [default: the seeder\'s address and port]' -r
@@ -162,6 +162,8 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l fo
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -s f -l force -d 'Overwrite the output file if it exists'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l v2 -d 'Make a BitTorrent v2 torrent (BEP 52: per-file SHA-256 merkle trees); only v2 clients can use it. The default is v1, which every client reads'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l hybrid -d 'Make a hybrid v1 + v2 torrent (BEP 52 + BEP 47 pad files): v1 clients and v2 clients share one swarm. Both hashes are computed in one pass'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l no-utp -d 'Do not accept or dial uTP (BEP 29) connections; TCP only'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l no-tcp -d 'Do not accept or dial TCP connections; uTP only'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l all-tiers -d 'Announce to one tracker in every tier, not only the first tier that works (BEP 12)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l no-dht -d 'Do not use the DHT'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l skip-verify -d 'Start without hashing the content first (each piece is still checked on its first read)'
