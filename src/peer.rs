@@ -9,5 +9,6 @@
 pub mod choker;
 pub mod handshake;
 pub mod message;
+pub mod pex;
 pub mod seeder;
 pub mod session;

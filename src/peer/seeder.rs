@@ -152,7 +152,10 @@ impl SeedTorrent {
                 });
             }
         }
-        let params = Arc::new(Params::new(pieces, torrent.info_bytes.clone().into()));
+        let mut params = Params::new(pieces, torrent.info_bytes.clone().into());
+        // BEP 27: private torrents get their peers from the tracker only.
+        params.pex = !info.private;
+        let params = Arc::new(params);
         let recent_cap = usize::try_from(RECENT_BYTES / info.piece_length.max(1))
             .unwrap_or(usize::MAX)
             .max(2);
@@ -252,6 +255,8 @@ pub struct Config {
     pub dht_port: Option<u16>,
     /// How long a new connection may take to complete its handshake.
     pub handshake_timeout: Duration,
+    /// Told of peers learnt through PEX: (info hash, address). Dropped when full.
+    pub pex_found: Option<tokio::sync::mpsc::Sender<([u8; 20], SocketAddr)>>,
 }
 
 impl Default for Config {
@@ -262,6 +267,7 @@ impl Default for Config {
             max_connections: 200,
             dht_port: None,
             handshake_timeout: Duration::from_secs(10),
+            pex_found: None,
         }
     }
 }
@@ -313,6 +319,11 @@ pub struct Stats {
 struct Conn {
     addr: SocketAddr,
     transport: Transport,
+    /// Where the peer accepts connections, for PEX: the address we dialled,
+    /// or its IP and the port its extended handshake named.
+    listen: Option<SocketAddr>,
+    /// The swarm it is in (the torrent's address: a hybrid's two hashes are one swarm).
+    swarm: usize,
     interested: bool,
     unchoke: watch::Sender<bool>,
 }
@@ -738,6 +749,8 @@ where
             Conn {
                 addr,
                 transport,
+                listen: dial.map(|_| addr),
+                swarm: Arc::as_ptr(&torrent) as usize,
                 interested: false,
                 unchoke: unchoke_tx,
             },
@@ -745,6 +758,7 @@ where
     }
     let mut out = Outgoing::default();
     let mut tick = tokio::time::interval(TICK);
+    let mut pex = PexState::new(Instant::now());
     // Messages that arrived with the handshake.
     take_messages(inner, key, &mut session, &mut rbuf)?;
     let ahead = read_ahead(torrent.params.pieces.piece_length);
@@ -824,6 +838,7 @@ where
                     Err(err) => return Err(leaving(&session, err.into())),
                 }
                 take_messages(inner, key, &mut session, &mut rbuf)?;
+                pex.learn(inner, key, addr, info_hash, &mut session);
             }
             changed = unchoke_rx.changed() => {
                 if changed.is_ok() {
@@ -848,7 +863,11 @@ where
                     cache.push_back((index, piece));
                 }
             }
-            _ = tick.tick() => session.tick(Instant::now())?,
+            _ = tick.tick() => {
+                let now = Instant::now();
+                session.tick(now)?;
+                pex.share(inner, key, now, &mut session);
+            }
         }
     }
 }
@@ -864,6 +883,92 @@ fn leaving(session: &Session, err: ConnError) -> ConnError {
         .into()
     } else {
         err
+    }
+}
+
+/// How often we send PEX to a peer (BEP 11: at most once a minute).
+const PEX_EVERY: Duration = Duration::from_secs(60);
+/// The first PEX goes out this soon after the handshake.
+const PEX_FIRST: Duration = Duration::from_secs(10);
+
+/// One connection's side of BEP 11: what we told the peer, when we
+/// tell it next, and whether its listen address is recorded yet.
+struct PexState {
+    sent: std::collections::HashSet<SocketAddr>,
+    next: Instant,
+    listen_known: bool,
+}
+
+impl PexState {
+    fn new(now: Instant) -> Self {
+        Self {
+            sent: std::collections::HashSet::new(),
+            next: now + PEX_FIRST,
+            listen_known: false,
+        }
+    }
+
+    /// Passes peers the session learnt through PEX on for dialling, and
+    /// records where this peer listens once its handshake says.
+    fn learn(
+        &mut self,
+        inner: &Inner,
+        key: PeerKey,
+        addr: SocketAddr,
+        info_hash: [u8; 20],
+        session: &mut Session,
+    ) {
+        for found in session.take_pex() {
+            if let Some(tell) = &inner.config.pex_found {
+                let _ = tell.try_send((info_hash, found));
+            }
+        }
+        if !self.listen_known {
+            if let Some(port) = session.peer_port() {
+                self.listen_known = true;
+                if let Ok(mut conns) = inner.conns.lock() {
+                    if let Some(conn) = conns.get_mut(&key) {
+                        conn.listen.get_or_insert(SocketAddr::new(addr.ip(), port));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Tells the peer which others in its swarm joined or left since the
+    /// last message, once a minute.
+    fn share(&mut self, inner: &Inner, key: PeerKey, now: Instant, session: &mut Session) {
+        if now < self.next {
+            return;
+        }
+        self.next = now + PEX_EVERY;
+        let Ok(conns) = inner.conns.lock() else {
+            return;
+        };
+        let Some(swarm) = conns.get(&key).map(|c| c.swarm) else {
+            return;
+        };
+        let current: std::collections::HashSet<SocketAddr> = conns
+            .iter()
+            .filter(|(k, c)| **k != key && c.swarm == swarm)
+            .filter_map(|(_, c)| c.listen)
+            .collect();
+        drop(conns);
+        let mut message = super::pex::Pex {
+            added: current.difference(&self.sent).copied().collect(),
+            dropped: self.sent.difference(&current).copied().collect(),
+        };
+        message.added.truncate(super::pex::MAX_PER_MESSAGE);
+        message.dropped.truncate(super::pex::MAX_PER_MESSAGE);
+        if message.added.is_empty() && message.dropped.is_empty() {
+            return;
+        }
+        if session.send_pex(&message) {
+            for gone in &message.dropped {
+                self.sent.remove(gone);
+            }
+            self.sent.extend(message.added.iter().copied());
+        }
     }
 }
 

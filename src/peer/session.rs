@@ -10,10 +10,12 @@
 //! to take from a seed, so such connections close).
 
 use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::message::{self, Block, ExtendedHandshake, Message, Metadata, MAX_BLOCK, UT_METADATA};
+use super::pex::{Pex, UT_PEX};
 
 /// Piece geometry of a v1 (or hybrid-as-v1) torrent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +47,10 @@ impl Pieces {
 
 /// Requests queued per peer by default (our `reqq`).
 pub const DEFAULT_MAX_QUEUE: usize = 512;
+/// PEX messages from one peer closer together than this are ignored.
+const MIN_PEX_GAP: Duration = Duration::from_secs(45);
+/// PEX peers held per connection until the seeder takes them.
+const MAX_PEX_PENDING: usize = 100;
 
 /// Settings shared by every connection of a torrent.
 #[derive(Debug, Clone)]
@@ -62,6 +68,8 @@ pub struct Params {
     pub keepalive: Duration,
     /// Close after this long without hearing from the peer.
     pub idle_timeout: Duration,
+    /// Speak BEP 11 peer exchange (never for private torrents, BEP 27).
+    pub pex: bool,
 }
 
 impl Params {
@@ -77,6 +85,7 @@ impl Params {
             // Peers drop connections silent for 2 minutes (BEP 3 convention).
             keepalive: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(150),
+            pex: true,
         }
     }
 }
@@ -117,6 +126,12 @@ pub struct Session {
     peer_bits: Vec<u8>,
     peer_count: u32,
     peer_ut_metadata: Option<u8>,
+    peer_ut_pex: Option<u8>,
+    /// `p` from the peer's extended handshake: where it listens.
+    peer_port: Option<u16>,
+    /// Peers learnt through PEX, not yet taken by the seeder.
+    pex_found: Vec<SocketAddr>,
+    last_pex_in: Option<Instant>,
     /// Block bytes sent to this peer per piece it has not announced, to
     /// recognise a finished download from peers that announce no haves to
     /// a seed, or that close before announcing their last piece
@@ -141,12 +156,21 @@ impl Session {
             peer_bits: vec![0; (count as usize).div_ceil(8)],
             peer_count: 0,
             peer_ut_metadata: None,
+            peer_ut_pex: None,
+            peer_port: None,
+            pex_found: Vec::new(),
+            last_pex_in: None,
             served: HashMap::new(),
             params,
         };
         if features.extension {
+            let mut extensions: std::collections::BTreeMap<String, u8> =
+                [("ut_metadata".to_owned(), UT_METADATA)].into();
+            if session.params.pex {
+                extensions.insert("ut_pex".to_owned(), UT_PEX);
+            }
             let ours = ExtendedHandshake {
-                extensions: [("ut_metadata".to_owned(), UT_METADATA)].into(),
+                extensions,
                 metadata_size: Some(session.params.info.len() as u64),
                 client: Some(session.params.client.clone()),
                 reqq: u32::try_from(session.params.max_queue).ok(),
@@ -377,7 +401,7 @@ impl Session {
                 self.fast_only("a BEP 6 message")?;
             }
             Message::Reject(_) => self.fast_only("reject")?,
-            Message::Extended { id, payload } => self.extended(id, &payload)?,
+            Message::Extended { id, payload } => self.extended(id, &payload, now)?,
             // We download nothing: their choking, pieces and DHT port do
             // not concern a seed; unknown ids are skipped (BEP 3).
             Message::KeepAlive
@@ -403,7 +427,7 @@ impl Session {
         }
     }
 
-    fn extended(&mut self, id: u8, payload: &[u8]) -> Result<(), Close> {
+    fn extended(&mut self, id: u8, payload: &[u8], now: Instant) -> Result<(), Close> {
         if !self.features.extension {
             return Err(Close::Invalid(
                 "extended message without the extension protocol".to_owned(),
@@ -414,6 +438,8 @@ impl Session {
                 // A handshake we cannot read leaves extensions off.
                 if let Ok(theirs) = ExtendedHandshake::parse(payload) {
                     self.peer_ut_metadata = theirs.id_of("ut_metadata");
+                    self.peer_ut_pex = theirs.id_of("ut_pex");
+                    self.peer_port = theirs.port.filter(|&p| p != 0);
                     if theirs.upload_only {
                         return Err(Close::Seed {
                             completed_here: false,
@@ -432,9 +458,52 @@ impl Session {
                     });
                 }
             }
+            UT_PEX if self.params.pex => {
+                // BEP 11 asks for one message a minute; a peer sending
+                // more often gets the extra ones ignored, not read.
+                if self
+                    .last_pex_in
+                    .is_some_and(|at| now.duration_since(at) < MIN_PEX_GAP)
+                {
+                    return Ok(());
+                }
+                self.last_pex_in = Some(now);
+                if let Ok(pex) = Pex::parse(payload) {
+                    for addr in pex.added {
+                        if self.pex_found.len() < MAX_PEX_PENDING && !self.pex_found.contains(&addr)
+                        {
+                            self.pex_found.push(addr);
+                        }
+                    }
+                }
+            }
             _ => {}
         }
         Ok(())
+    }
+
+    /// Peers this peer told us of through PEX since the last call.
+    pub fn take_pex(&mut self) -> Vec<SocketAddr> {
+        std::mem::take(&mut self.pex_found)
+    }
+
+    /// Where the peer listens, when its extended handshake said (`p`).
+    pub fn peer_port(&self) -> Option<u16> {
+        self.peer_port
+    }
+
+    /// Queues a PEX message when both sides speak it; false otherwise.
+    pub fn send_pex(&mut self, pex: &Pex) -> bool {
+        match self.peer_ut_pex {
+            Some(id) if self.params.pex => {
+                self.outbox.push_back(Message::Extended {
+                    id,
+                    payload: pex.encode(),
+                });
+                true
+            }
+            _ => false,
+        }
     }
 }
 
@@ -722,6 +791,71 @@ mod tests {
             ),
             Err(Close::Seed { .. })
         ));
+    }
+
+    #[test]
+    fn pex_is_offered_read_at_most_once_a_gap_and_sent_only_to_peers_that_speak_it() {
+        let now = Instant::now();
+        let mut s = Session::new(params(), FAST, now);
+        let sent = drain(&mut s);
+        let Message::Extended { id: 0, payload } = &sent[0] else {
+            panic!("{sent:?}");
+        };
+        let ours = ExtendedHandshake::parse(payload).unwrap();
+        assert_eq!(ours.id_of("ut_pex"), Some(UT_PEX));
+        let one = Pex {
+            added: vec!["10.0.0.2:6881".parse().unwrap()],
+            dropped: Vec::new(),
+        };
+        assert!(!s.send_pex(&one), "the peer has not offered ut_pex");
+        let theirs = ExtendedHandshake {
+            extensions: [("ut_pex".to_owned(), 9)].into(),
+            port: Some(7000),
+            ..Default::default()
+        };
+        let handshake = Message::Extended {
+            id: 0,
+            payload: theirs.encode(),
+        };
+        s.receive(handshake, now).unwrap();
+        assert_eq!(s.peer_port(), Some(7000));
+        let pex = |pex: &Pex| Message::Extended {
+            id: UT_PEX,
+            payload: pex.encode(),
+        };
+        s.receive(pex(&one), now).unwrap();
+        assert_eq!(s.take_pex(), one.added);
+        let two = Pex {
+            added: vec!["10.0.0.3:6881".parse().unwrap()],
+            dropped: Vec::new(),
+        };
+        s.receive(pex(&two), now + Duration::from_secs(1)).unwrap();
+        assert!(
+            s.take_pex().is_empty(),
+            "a second message within the gap is ignored"
+        );
+        s.receive(pex(&two), now + MIN_PEX_GAP).unwrap();
+        assert_eq!(s.take_pex(), two.added);
+        assert!(s.send_pex(&one));
+        assert!(matches!(
+            drain(&mut s).last(),
+            Some(Message::Extended { id: 9, .. })
+        ));
+
+        // BEP 27: a private torrent neither offers nor reads PEX.
+        let mut private = (*params()).clone();
+        private.pex = false;
+        let mut s = Session::new(Arc::new(private), FAST, now);
+        let sent = drain(&mut s);
+        let Message::Extended { id: 0, payload } = &sent[0] else {
+            panic!("{sent:?}");
+        };
+        assert_eq!(
+            ExtendedHandshake::parse(payload).unwrap().id_of("ut_pex"),
+            None
+        );
+        s.receive(pex(&one), now).unwrap();
+        assert!(s.take_pex().is_empty());
     }
 
     #[test]

@@ -433,6 +433,14 @@ async fn start_parts(
         None => None,
     };
 
+    let (dial_tx, dial_rx) = mpsc::channel::<PeerFound>(1024);
+    let (pex_tx, pex_rx) = mpsc::channel(256);
+    shutdown.spawn(forward(
+        pex_rx,
+        dial_tx.clone(),
+        |(info_hash, addr)| PeerFound { info_hash, addr },
+        shutdown.clone(),
+    ));
     let peer_id = seeder::new_peer_id();
     let size: u64 = torrents
         .iter()
@@ -449,6 +457,7 @@ async fn start_parts(
             upload_slots: slots,
             max_connections: max_peers,
             dht_port: dht.as_ref().map(|d| d.local_addr().port()),
+            pex_found: Some(pex_tx),
             ..seeder::Config::default()
         },
         torrents,
@@ -459,8 +468,7 @@ async fn start_parts(
         shutdown.spawn(async move { seeder.run(listener).await });
     }
 
-    // Peers to dial: from trackers, DHT lookups and DHT announces to us.
-    let (dial_tx, dial_rx) = mpsc::channel::<PeerFound>(1024);
+    // Peers to dial: from trackers, DHT lookups, DHT announces to us and PEX.
     let mut announcers = Vec::new();
     for (torrent, torrent_hashes) in &infos {
         let tiers = torrent.meta.tracker_tiers();
@@ -486,7 +494,7 @@ async fn start_parts(
             uploaded,
             shutdown,
         );
-        shutdown.spawn(forward_peers(found, dial_tx.clone(), shutdown.clone()));
+        shutdown.spawn(forward(found, dial_tx.clone(), |p| p, shutdown.clone()));
         announcers.push(announcer);
     }
     if let Some(dht) = &dht {
@@ -500,9 +508,14 @@ async fn start_parts(
                 shutdown.clone(),
             ));
         }
-        shutdown.spawn(forward_announced(
+        // Some downloaders (rtorrent) announce to our node and wait to be called.
+        shutdown.spawn(forward(
             announced_rx,
             dial_tx.clone(),
+            |(id, addr): (Id, SocketAddr)| PeerFound {
+                info_hash: id.0,
+                addr,
+            },
             shutdown.clone(),
         ));
     }
@@ -707,35 +720,19 @@ async fn connect_loop(
     }
 }
 
-/// Passes peers from an announcer on to the dialler.
-async fn forward_peers(
-    mut found: mpsc::Receiver<PeerFound>,
+/// Passes peers found by one source (an announcer, DHT announces to our
+/// node, PEX) on to the dialler; full queues drop them.
+async fn forward<T: Send>(
+    mut found: mpsc::Receiver<T>,
     dial: mpsc::Sender<PeerFound>,
+    into: fn(T) -> PeerFound,
     shutdown: Shutdown,
 ) {
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
             peer = found.recv() => match peer {
-                Some(peer) => { let _ = dial.try_send(peer); }
-                None => return,
-            },
-        }
-    }
-}
-
-/// Dials downloaders that announced themselves to our own DHT node: some
-/// (rtorrent) wait to be called.
-async fn forward_announced(
-    mut announced: mpsc::Receiver<(Id, SocketAddr)>,
-    dial: mpsc::Sender<PeerFound>,
-    shutdown: Shutdown,
-) {
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            peer = announced.recv() => match peer {
-                Some((id, addr)) => { let _ = dial.try_send(PeerFound { info_hash: id.0, addr }); }
+                Some(peer) => { let _ = dial.try_send(into(peer)); }
                 None => return,
             },
         }
