@@ -117,9 +117,14 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = crate::peer::choker::DEFAULT_SLOTS)]
     pub slots: usize,
 
-    /// Most peer connections at once.
+    /// Most peer connections at once. When full, a peer that has not been interested for 10 s
+    /// is closed to make room for a newcomer.
     #[arg(long, value_name = "N", default_value_t = 200)]
     pub max_peers: usize,
+
+    /// Most peer connections at once from one IP address.
+    #[arg(long, value_name = "N", default_value_t = crate::peer::seeder::DEFAULT_MAX_PER_IP)]
+    pub max_peers_per_ip: usize,
 
     /// Stop after seeding this long: 90s, 10m, 2h, 1h30m, or seconds.
     #[arg(long, value_name = "DURATION")]
@@ -195,6 +200,7 @@ pub struct Plan {
     verify: Verify,
     slots: usize,
     max_peers: usize,
+    max_peers_per_ip: usize,
     stop: StopConditions,
     web_seeds: WebSeedCheck,
     /// `--torrent-url` and `--peer`, for the magnet link.
@@ -296,9 +302,9 @@ impl Plan {
         if args.until_downloads == Some(0) {
             return Err(flag_error("--until-downloads", "must be at least 1"));
         }
-        if args.slots == 0 || args.max_peers == 0 {
+        if args.slots == 0 || args.max_peers == 0 || args.max_peers_per_ip == 0 {
             return Err(Error::Conflict(
-                "--slots and --max-peers must be at least 1",
+                "--slots, --max-peers and --max-peers-per-ip must be at least 1",
             ));
         }
         if args.status_interval == 0 {
@@ -343,6 +349,7 @@ impl Plan {
             },
             slots: args.slots,
             max_peers: args.max_peers,
+            max_peers_per_ip: args.max_peers_per_ip,
             stop: StopConditions {
                 seed_time,
                 until_downloads: args.until_downloads,
@@ -637,6 +644,7 @@ pub fn execute(plan: Plan, env: &mut Env) -> Result<()> {
             all_tiers: plan.all_tiers,
             slots: plan.slots,
             max_peers: plan.max_peers,
+            max_peers_per_ip: plan.max_peers_per_ip,
             stop: plan.stop,
         };
         serve(&plan, &torrent, &torrent_path, config, env).await

@@ -52,6 +52,11 @@ const RECHOKE_INTERVAL: Duration = Duration::from_secs(10);
 const TICK: Duration = Duration::from_secs(5);
 /// Bytes queued for the socket before we stop adding blocks.
 const WRITE_BATCH: usize = 1024 * 1024;
+/// Bytes queued before we stop reading the peer: blocks alone stay under
+/// it, so only replies a peer asks for and does not read (BEP 9 metadata
+/// floods) reach it, and it bounds what such a peer makes us hold.
+const READ_PAUSE: usize = WRITE_BATCH + 256 * 1024;
+
 /// Buffers handed to one vectored write.
 const MAX_IOVECS: usize = 64;
 /// Piece bytes a connection reads ahead of the block being sent; at least
@@ -251,10 +256,18 @@ pub struct Config {
     pub upload_slots: usize,
     /// Connections open at once, across every torrent.
     pub max_connections: usize,
+    /// Connections open at once from one IP address.
+    pub max_per_ip: usize,
     /// Our DHT node's port, sent to peers that support the DHT.
     pub dht_port: Option<u16>,
     /// How long a new connection may take to complete its handshake.
     pub handshake_timeout: Duration,
+    /// A connection whose socket took nothing for this long while data was
+    /// queued is dropped, so a peer that stops reading frees its slot.
+    pub write_stall: Duration,
+    /// When the seeder is full, a connection uninterested for this long
+    /// may be closed to make room for a newcomer.
+    pub evictable_after: Duration,
     /// Told of peers learnt through PEX: (info hash, address). Dropped when full.
     pub pex_found: Option<tokio::sync::mpsc::Sender<([u8; 20], SocketAddr)>>,
 }
@@ -265,12 +278,19 @@ impl Default for Config {
             peer_id: new_peer_id(),
             upload_slots: DEFAULT_SLOTS,
             max_connections: 200,
+            max_per_ip: DEFAULT_MAX_PER_IP,
             dht_port: None,
             handshake_timeout: Duration::from_secs(10),
+            write_stall: Duration::from_secs(20),
+            evictable_after: Duration::from_secs(10),
             pex_found: None,
         }
     }
 }
+
+/// Default for [`Config::max_per_ip`]: enough for a few clients behind one
+/// NAT, too few for one address to fill the seeder.
+pub const DEFAULT_MAX_PER_IP: usize = 8;
 
 /// `-MR0100-` (Azureus style: client MR, version) and 12 random bytes.
 pub fn new_peer_id() -> [u8; 20] {
@@ -314,6 +334,14 @@ pub struct Stats {
     pub uploaded: u64,
     /// Peers that finished downloading while connected to us.
     pub completed: u64,
+    /// Connections refused because their address had its share.
+    pub refused_per_ip: u64,
+    /// Connections closed to make room when the seeder was full.
+    pub evicted: u64,
+    /// Connections refused because nobody could be evicted.
+    pub refused_full: u64,
+    /// Connections dropped because they stopped reading.
+    pub stalled: u64,
 }
 
 struct Conn {
@@ -325,6 +353,10 @@ struct Conn {
     /// The swarm it is in (the torrent's address: a hybrid's two hashes are one swarm).
     swarm: usize,
     interested: bool,
+    /// When interest last changed (or the handshake ended).
+    since: Instant,
+    /// Closes the connection when it is evicted.
+    close: tokio_util::sync::CancellationToken,
     unchoke: watch::Sender<bool>,
 }
 
@@ -337,8 +369,14 @@ struct Inner {
     next_key: AtomicU64,
     rechoke: Notify,
     peers: AtomicUsize,
+    /// Open connections per IP address (handshake or not).
+    per_ip: Mutex<HashMap<std::net::IpAddr, usize>>,
     uploaded: AtomicU64,
     completed: AtomicU64,
+    refused_per_ip: AtomicU64,
+    evicted: AtomicU64,
+    refused_full: AtomicU64,
+    stalled: AtomicU64,
 }
 
 /// The seeder. Cheap to clone; every clone drives the same connections.
@@ -372,8 +410,13 @@ impl Seeder {
                 next_key: AtomicU64::new(0),
                 rechoke: Notify::new(),
                 peers: AtomicUsize::new(0),
+                per_ip: Mutex::new(HashMap::new()),
                 uploaded: AtomicU64::new(0),
                 completed: AtomicU64::new(0),
+                refused_per_ip: AtomicU64::new(0),
+                evicted: AtomicU64::new(0),
+                refused_full: AtomicU64::new(0),
+                stalled: AtomicU64::new(0),
             }),
         }
     }
@@ -392,6 +435,10 @@ impl Seeder {
             peers_utp,
             uploaded: self.inner.uploaded.load(Ordering::Relaxed),
             completed: self.inner.completed.load(Ordering::Relaxed),
+            refused_per_ip: self.inner.refused_per_ip.load(Ordering::Relaxed),
+            evicted: self.inner.evicted.load(Ordering::Relaxed),
+            refused_full: self.inner.refused_full.load(Ordering::Relaxed),
+            stalled: self.inner.stalled.load(Ordering::Relaxed),
         }
     }
 
@@ -444,7 +491,7 @@ impl Seeder {
         R: AsyncRead + Send + Unpin + 'static,
         W: AsyncWrite + Send + Unpin + 'static,
     {
-        if let Some(slot) = ConnSlot::take(&self.inner) {
+        if let Some(slot) = ConnSlot::take(&self.inner, addr.ip()) {
             self.spawn(connection(
                 self.inner.clone(),
                 slot,
@@ -485,7 +532,7 @@ impl Seeder {
         W: AsyncWrite + Send + Unpin + 'static,
     {
         self.check_dial(info_hash)?;
-        if let Some(slot) = ConnSlot::take(&self.inner) {
+        if let Some(slot) = ConnSlot::take(&self.inner, addr.ip()) {
             self.spawn(connection(
                 self.inner.clone(),
                 slot,
@@ -542,25 +589,87 @@ impl Seeder {
     }
 }
 
-/// A place under the connection cap, given back when dropped.
-struct ConnSlot(Arc<Inner>);
+/// A place under the connection caps (total and per address), given
+/// back when dropped.
+struct ConnSlot {
+    inner: Arc<Inner>,
+    ip: std::net::IpAddr,
+}
 
 impl ConnSlot {
-    fn take(inner: &Arc<Inner>) -> Option<Self> {
+    /// A place for a connection with `ip`: refused when that address has
+    /// its share; when the seeder is full, a connection that has not been
+    /// interested for [`Config::evictable_after`] is closed to make room (the
+    /// longest uninterested first), so idle peers cannot lock out
+    /// downloaders. The cap may be passed by the evictions still closing.
+    fn take(inner: &Arc<Inner>, ip: std::net::IpAddr) -> Option<Self> {
+        let Ok(mut per_ip) = inner.per_ip.lock() else {
+            return None;
+        };
+        let count = per_ip.entry(ip).or_insert(0);
+        if *count >= inner.config.max_per_ip {
+            inner.refused_per_ip.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
         let cap = inner.config.max_connections;
-        inner
+        let taken = inner
             .peers
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (n < cap).then_some(n + 1)
             })
-            .ok()
-            .map(|_| Self(inner.clone()))
+            .is_ok();
+        if !taken {
+            if !evict_one(inner) {
+                inner.refused_full.fetch_add(1, Ordering::Relaxed);
+                return None;
+            }
+            inner.peers.fetch_add(1, Ordering::AcqRel);
+        }
+        *count += 1;
+        Some(Self {
+            inner: inner.clone(),
+            ip,
+        })
     }
 }
 
 impl Drop for ConnSlot {
     fn drop(&mut self) {
-        self.0.peers.fetch_sub(1, Ordering::AcqRel);
+        self.inner.peers.fetch_sub(1, Ordering::AcqRel);
+        if let Ok(mut per_ip) = self.inner.per_ip.lock() {
+            if let Some(count) = per_ip.get_mut(&self.ip) {
+                *count -= 1;
+                if *count == 0 {
+                    per_ip.remove(&self.ip);
+                }
+            }
+        }
+    }
+}
+
+/// Closes the connection that has been uninterested longest (at least
+/// [`Config::evictable_after`]); false when there is none.
+fn evict_one(inner: &Inner) -> bool {
+    let Ok(mut conns) = inner.conns.lock() else {
+        return false;
+    };
+    let now = Instant::now();
+    let victim = conns
+        .iter()
+        .filter(|(_, c)| {
+            !c.interested
+                && !c.close.is_cancelled()
+                && now.duration_since(c.since) >= inner.config.evictable_after
+        })
+        .min_by_key(|(_, c)| c.since)
+        .map(|(k, _)| *k);
+    match victim.and_then(|k| conns.get_mut(&k)) {
+        Some(conn) => {
+            conn.close.cancel();
+            inner.evicted.fetch_add(1, Ordering::Relaxed);
+            true
+        }
+        None => false,
     }
 }
 
@@ -610,6 +719,10 @@ enum ConnError {
     Close(#[from] Close),
     #[error("closed by the peer")]
     Eof,
+    #[error("closed to make room for another peer")]
+    Evicted,
+    #[error("the peer took nothing for {0:?}")]
+    Stalled(Duration),
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
@@ -743,6 +856,7 @@ where
     params.dht_port = inner.config.dht_port;
     let mut session = Session::new(Arc::new(params), features, Instant::now());
     let (unchoke_tx, mut unchoke_rx) = watch::channel(false);
+    let close = tokio_util::sync::CancellationToken::new();
     if let Ok(mut conns) = inner.conns.lock() {
         conns.insert(
             key,
@@ -752,6 +866,8 @@ where
                 listen: dial.map(|_| addr),
                 swarm: Arc::as_ptr(&torrent) as usize,
                 interested: false,
+                since: Instant::now(),
+                close: close.clone(),
                 unchoke: unchoke_tx,
             },
         );
@@ -759,6 +875,7 @@ where
     let mut out = Outgoing::default();
     let mut tick = tokio::time::interval(TICK);
     let mut pex = PexState::new(Instant::now());
+    let mut last_progress = Instant::now();
     // Messages that arrived with the handshake.
     take_messages(inner, key, &mut session, &mut rbuf)?;
     let ahead = read_ahead(torrent.params.pieces.piece_length);
@@ -829,9 +946,10 @@ where
                     Ok(n) => out.advance(n),
                     Err(err) => return Err(leaving(&session, err.into())),
                 }
+                last_progress = Instant::now();
                 session.sent(Instant::now());
             }
-            read = reader.read_buf(&mut rbuf) => {
+            read = reader.read_buf(&mut rbuf), if out.len() < READ_PAUSE => {
                 match read {
                     Ok(0) => return Err(leaving(&session, ConnError::Eof)),
                     Ok(_) => {}
@@ -863,8 +981,15 @@ where
                     cache.push_back((index, piece));
                 }
             }
+            () = close.cancelled() => return Err(ConnError::Evicted),
             _ = tick.tick() => {
                 let now = Instant::now();
+                if out.chunks.is_empty() {
+                    last_progress = now;
+                } else if now.duration_since(last_progress) >= inner.config.write_stall {
+                    inner.stalled.fetch_add(1, Ordering::Relaxed);
+                    return Err(leaving(&session, ConnError::Stalled(inner.config.write_stall)));
+                }
                 session.tick(now)?;
                 pex.share(inner, key, now, &mut session);
             }
@@ -994,6 +1119,7 @@ fn take_messages(
         if let Ok(mut conns) = inner.conns.lock() {
             if let Some(conn) = conns.get_mut(&key) {
                 conn.interested = session.is_interested();
+                conn.since = Instant::now();
             }
         }
         inner.rechoke.notify_one();

@@ -47,6 +47,10 @@ impl Pieces {
 
 /// Requests queued per peer by default (our `reqq`).
 pub const DEFAULT_MAX_QUEUE: usize = 512;
+/// BEP 9 replies waiting in the outbox at once; requests beyond are
+/// rejected, so a peer that floods requests cannot make us buffer copies
+/// of the info dictionary.
+const MAX_METADATA_PENDING: usize = 4;
 /// PEX messages from one peer closer together than this are ignored.
 const MIN_PEX_GAP: Duration = Duration::from_secs(45);
 /// PEX peers held per connection until the seeder takes them.
@@ -132,6 +136,8 @@ pub struct Session {
     /// Peers learnt through PEX, not yet taken by the seeder.
     pex_found: Vec<SocketAddr>,
     last_pex_in: Option<Instant>,
+    /// BEP 9 data replies in the outbox.
+    metadata_pending: usize,
     /// Block bytes sent to this peer per piece it has not announced, to
     /// recognise a finished download from peers that announce no haves to
     /// a seed, or that close before announcing their last piece
@@ -160,6 +166,7 @@ impl Session {
             peer_port: None,
             pex_found: Vec::new(),
             last_pex_in: None,
+            metadata_pending: 0,
             served: HashMap::new(),
             params,
         };
@@ -207,7 +214,13 @@ impl Session {
 
     /// The next message to send, if any.
     pub fn next_outgoing(&mut self) -> Option<Message> {
-        self.outbox.pop_front()
+        let message = self.outbox.pop_front()?;
+        if let Message::Extended { id, .. } = &message {
+            if Some(*id) == self.peer_ut_metadata {
+                self.metadata_pending = self.metadata_pending.saturating_sub(1);
+            }
+        }
+        Some(message)
     }
 
     /// The next block to read and send as a piece, while unchoked.
@@ -451,7 +464,12 @@ impl Session {
                 if let (Ok(Metadata::Request { piece }), Some(their_id)) =
                     (Metadata::parse(payload), self.peer_ut_metadata)
                 {
-                    let reply = message::metadata_reply(&self.params.info, piece);
+                    let reply = if self.metadata_pending < MAX_METADATA_PENDING {
+                        message::metadata_reply(&self.params.info, piece)
+                    } else {
+                        Metadata::Reject { piece }
+                    };
+                    self.metadata_pending += 1;
                     self.outbox.push_back(Message::Extended {
                         id: their_id,
                         payload: reply.encode(),

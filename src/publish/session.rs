@@ -78,6 +78,7 @@ pub struct Config {
     pub all_tiers: bool,
     pub slots: usize,
     pub max_peers: usize,
+    pub max_peers_per_ip: usize,
     pub stop: StopConditions,
 }
 
@@ -404,6 +405,7 @@ async fn start_parts(
         all_tiers,
         slots,
         max_peers,
+        max_peers_per_ip,
         stop,
     } = config;
     let tracker = match tracker {
@@ -456,6 +458,7 @@ async fn start_parts(
             peer_id,
             upload_slots: slots,
             max_connections: max_peers,
+            max_per_ip: max_peers_per_ip,
             dht_port: dht.as_ref().map(|d| d.local_addr().port()),
             pex_found: Some(pex_tx),
             ..seeder::Config::default()

@@ -37,6 +37,7 @@ mod help;
 mod publish;
 mod roundtrip;
 mod seeder;
+mod seeder_limits;
 mod show;
 mod tracker;
 mod v2;
