@@ -379,6 +379,12 @@ impl Connection {
         SEND_BUFFER - self.unsent.len()
     }
 
+    /// [`Connection::close`] or [`Connection::reset`] was called, or the
+    /// connection ended: writes are over.
+    pub fn write_closed(&self) -> bool {
+        self.close_requested || self.is_closed()
+    }
+
     pub fn is_writable(&self) -> bool {
         self.send_capacity() > 0
     }
