@@ -10,6 +10,8 @@
 //! - [`dht`]: the Mainline DHT node: pure KRPC codec, routing table,
 //!   tokens and peer store underneath a thin tokio UDP adapter.
 //! - [`peer`]: the peer wire protocol codecs and the seeder.
+//! - [`utp`]: uTP (BEP 29): pure packet codec and connection state machine
+//!   (LEDBAT) under a tokio socket adapter that shares its port with the DHT.
 //! - [`announce`]: the tracker client `publish` uses: pure HTTP/UDP
 //!   codecs and a tier/interval/backoff schedule under a tokio adapter.
 //! - [`shutdown`]: the stop signal and task tracking every server shares.
@@ -34,6 +36,7 @@ pub mod publish;
 pub mod shutdown;
 pub mod storage;
 pub mod tracker;
+pub mod utp;
 pub mod webseed;
 
 use std::ffi::OsString;
