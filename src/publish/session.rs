@@ -27,6 +27,7 @@ use crate::metainfo::{InfoHash, Torrent};
 use crate::peer::seeder::{self, SeedTorrent, Seeder, Transport};
 use crate::shutdown::Shutdown;
 use crate::tracker::{Tracker, TrackerConfig};
+use crate::utp::{self, UtpSocket};
 
 /// Seeder ports tried, in order, with [`Listen::Default`].
 pub const DEFAULT_PORTS: std::ops::RangeInclusive<u16> = 6881..=6889;
@@ -36,6 +37,8 @@ const REDIAL_AFTER: Duration = Duration::from_secs(60);
 const MAX_REMEMBERED_DIALS: usize = 10_000;
 /// Dials in flight at once.
 const MAX_DIALS: usize = 32;
+/// How long a uTP dial waits for the SYN's answer before TCP is tried.
+const UTP_DIAL_TIMEOUT: Duration = Duration::from_secs(4);
 /// `--connect` peers are re-dialled this often while not connected.
 const CONNECT_EVERY: Duration = Duration::from_secs(5);
 /// How long stopping (goodbyes to trackers, closing connections) may take.
@@ -119,6 +122,7 @@ pub struct Snapshot {
 /// What every task of a session shares.
 struct Parts {
     seeder: Seeder,
+    utp: Option<UtpSocket>,
     dht: Option<Dht>,
     tracker: Option<Tracker>,
     announcers: Vec<Announcer>,
@@ -416,16 +420,44 @@ async fn start_parts(
     let listen = bound.addr;
     let shutdown = &stages.peers;
 
-    let shares_port = false;
-    drop(bound.udp);
+    // uTP reads the seeder's UDP port and hands KRPC datagrams to the DHT
+    // node when it shares the port.
+    let shares_port = dht_settings
+        .as_ref()
+        .is_some_and(|d| d.listen.is_none() || d.listen == Some(listen));
+    let (krpc_tx, krpc_rx) = mpsc::channel(1024);
+    let utp = match bound.udp {
+        Some(socket) => Some(
+            UtpSocket::start(
+                socket,
+                utp::Config {
+                    max_connections: max_peers,
+                    max_per_ip: max_peers_per_ip,
+                    forward_other: shares_port.then(|| krpc_tx.clone()),
+                },
+                shutdown,
+            )
+            .map_err(|source| Error::Listen {
+                addr: listen,
+                source,
+            })?,
+        ),
+        None => None,
+    };
+    drop(krpc_tx);
     let (announced_tx, announced_rx) = mpsc::channel(256);
     let dht = match &dht_settings {
         Some(settings) => {
-            let shared: Option<(
-                std::net::UdpSocket,
-                mpsc::Receiver<(bytes::Bytes, SocketAddr)>,
-            )> = None;
-            let _ = shares_port;
+            let shared = match (&utp, shares_port) {
+                (Some(utp), true) => Some((
+                    utp.sender().map_err(|source| Error::DhtBind {
+                        addr: listen,
+                        source,
+                    })?,
+                    krpc_rx,
+                )),
+                _ => None,
+            };
             let own = match shared {
                 Some(_) => None,
                 None => Some(bind_dht(settings, listen).await?),
@@ -469,6 +501,9 @@ async fn start_parts(
     if let Some(listener) = bound.tcp {
         let seeder = seeder.clone();
         shutdown.spawn(async move { seeder.run(listener).await });
+    }
+    if let Some(utp) = &utp {
+        shutdown.spawn(accept_utp(seeder.clone(), utp.clone(), shutdown.clone()));
     }
 
     // Peers to dial: from trackers, DHT lookups, DHT announces to us and PEX.
@@ -524,6 +559,7 @@ async fn start_parts(
     }
     let parts = Parts {
         seeder,
+        utp,
         dht,
         tracker,
         announcers,
@@ -535,6 +571,7 @@ async fn start_parts(
     };
     let dialer = Dialer {
         seeder: parts.seeder.clone(),
+        utp: parts.utp.clone(),
         tcp,
     };
     shutdown.spawn(dial_loop(dialer.clone(), dial_rx, listen, shutdown.clone()));
@@ -624,24 +661,54 @@ async fn forward_events(
     }
 }
 
+/// Serves incoming uTP connections until shutdown.
+async fn accept_utp(seeder: Seeder, utp: UtpSocket, shutdown: Shutdown) {
+    loop {
+        let accepted = tokio::select! {
+            () = shutdown.cancelled() => return,
+            accepted = utp.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, addr)) => seeder.accept_stream(stream, addr, Transport::Utp),
+            Err(err) => {
+                tracing::debug!("uTP accept: {err}");
+                return;
+            }
+        }
+    }
+}
+
 /// Opens connections to peers: uTP first when it is on (as libtorrent
 /// and Transmission do), then TCP.
 #[derive(Clone)]
 struct Dialer {
     seeder: Seeder,
+    utp: Option<UtpSocket>,
     tcp: bool,
 }
 
 impl Dialer {
     async fn dial(&self, addr: SocketAddr, info_hash: [u8; 20]) -> Result<Transport> {
         self.seeder.check_dial(info_hash)?;
+        let mut last = None;
+        if let Some(utp) = &self.utp {
+            match tokio::time::timeout(UTP_DIAL_TIMEOUT, utp.connect(addr)).await {
+                Ok(Ok(stream)) => {
+                    self.seeder
+                        .dialled(stream, addr, info_hash, Transport::Utp)?;
+                    return Ok(Transport::Utp);
+                }
+                Ok(Err(err)) => last = Some(err),
+                Err(_) => last = Some(std::io::ErrorKind::TimedOut.into()),
+            }
+        }
         if self.tcp {
             self.seeder.connect(addr, info_hash).await?;
             return Ok(Transport::Tcp);
         }
         Err(seeder::SeedError::Dial {
             addr,
-            source: std::io::ErrorKind::Unsupported.into(),
+            source: last.unwrap_or_else(|| std::io::ErrorKind::Unsupported.into()),
         }
         .into())
     }

@@ -54,7 +54,7 @@ pub enum PacketError {
     Type(u8),
     #[error("extension header runs past the end of the datagram")]
     TruncatedExtension,
-    #[error("selective ACK length {0} is not a positive multiple of 4")]
+    #[error("selective ACK length {0} is empty")]
     SackLength(usize),
 }
 
@@ -126,7 +126,9 @@ impl<'a> Packet<'a> {
                 return Err(PacketError::TruncatedExtension);
             }
             if next == EXT_SACK {
-                if len == 0 || len % 4 != 0 {
+                // BEP 29 asks for a multiple of 4, but libtorrent sends
+                // whatever length its bitmask needs (1, 3, 7, 17 bytes...).
+                if len == 0 {
                     return Err(PacketError::SackLength(len));
                 }
                 sack.get_or_insert(&tail[..len]);
@@ -239,7 +241,12 @@ mod tests {
         let mut odd = d.clone();
         odd[1] = EXT_SACK;
         odd.extend_from_slice(&[0, 3, 1, 2, 3]);
-        assert_eq!(Packet::parse(&odd), Err(PacketError::SackLength(3)));
+        // libtorrent sends such lengths; they are read as they are.
+        assert_eq!(Packet::parse(&odd).unwrap().sack, Some(&[1, 2, 3][..]));
+        let mut empty = d.clone();
+        empty[1] = EXT_SACK;
+        empty.extend_from_slice(&[0, 0]);
+        assert_eq!(Packet::parse(&empty), Err(PacketError::SackLength(0)));
     }
 
     #[test]
