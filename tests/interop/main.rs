@@ -41,11 +41,14 @@ mod dht;
 mod fixtures;
 mod libtorrent;
 mod mktorrent;
+mod netns;
 mod publish;
 mod seeder;
 mod support;
+mod swarm;
 mod tracker;
 mod transmission;
+mod transmission_netns;
 mod v2;
 #[path = "../integration/web_server.rs"]
 mod web_server;
