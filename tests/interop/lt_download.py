@@ -10,7 +10,7 @@ Listens on 127.0.0.1 only (or on --listen IP, e.g. a test namespace's
 address) and adds the torrent or magnet with SAVE as its save path.
 --utp-only turns TCP off both ways, so every peer connection is uTP
 (BEP 29). Peers come from the torrent's trackers, from the magnet's x.pe,
-from --connect, or, given --dht nodes, from a DHT bootstrapped from those
+from --connect (dialled again whenever no peer is connected), or, given --dht nodes, from a DHT bootstrapped from those
 nodes alone (the DHT is off otherwise). Once every piece is here it prints
 one JSON line {"seconds", "name", "has_metadata", "info_hash", "peers",
 "utp_peers"} and
@@ -81,9 +81,14 @@ def session(dht_nodes, ip, utp_only):
     return lt.session(settings)
 
 
+# peer_info::utp_socket (bit 17 of the peer flags); the Python bindings of
+# libtorrent 2.0.8 name the bits around it but not this one.
+UTP_SOCKET = getattr(lt.peer_info, "utp_socket", 1 << 17)
+
+
 def peers_of(handle, utp=False):
     return sorted({"%s:%d" % tuple(p.ip) for p in handle.get_peer_info()
-                   if not utp or p.flags & lt.peer_info.utp_socket})
+                   if not utp or p.flags & UTP_SOCKET})
 
 
 def main():
@@ -109,9 +114,7 @@ def main():
     params.save_path = args.save
     handle = ses.add_torrent(params)
     started = time.monotonic()
-    if args.connect:
-        host, port = args.connect.rsplit(":", 1)
-        handle.connect_peer((host, int(port)))
+    dialled = 0.0
 
     notes = []  # tracker and error alerts, for the report on a stall
     seen = set()  # every peer we were connected to
@@ -124,6 +127,12 @@ def main():
         seen.update(peers_of(handle))
         seen_utp.update(peers_of(handle, utp=True))
         status = handle.status()
+        # Dial --connect again whenever no peer is left (a lossy link can
+        # time a uTP connection out), at most every 2 s.
+        if args.connect and status.num_peers == 0 and time.monotonic() - dialled > 2:
+            host, port = args.connect.rsplit(":", 1)
+            handle.connect_peer((host, int(port)))
+            dialled = time.monotonic()
         if status.is_seeding:
             print(json.dumps({
                 "seconds": round(time.monotonic() - started, 2),

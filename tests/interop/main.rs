@@ -49,6 +49,7 @@ mod swarm;
 mod tracker;
 mod transmission;
 mod transmission_netns;
+mod utp;
 mod v2;
 #[path = "../integration/web_server.rs"]
 mod web_server;

@@ -36,6 +36,8 @@ pub struct Netns {
     host_veth: String,
     ns_veth: String,
     subnet: u8,
+    /// The host's nftables table made by [`Netns::netem`]'s fallback.
+    host_table: std::sync::OnceLock<String>,
 }
 
 /// What [`Netns::netem`] could apply.
@@ -44,8 +46,8 @@ pub enum Impairment {
     /// `tc netem` loss and delay on both ends of the veth pair.
     Netem,
     /// The kernel has no netem qdisc (some VM kernels are built without
-    /// it): the loss is applied by nftables in both directions, and there
-    /// is no added delay.
+    /// it): the loss is applied by nftables where packets arrive, at both
+    /// ends, and there is no added delay.
     LossOnly,
 }
 
@@ -67,6 +69,7 @@ impl Netns {
             host_veth: format!("mh{pid}x{n}"),
             ns_veth: format!("mn{pid}x{n}"),
             subnet,
+            host_table: std::sync::OnceLock::new(),
         };
         // From here on, Drop undoes whatever part was made.
         run_ok(Command::new("ip").args(["netns", "add", &netns.name]));
@@ -104,15 +107,18 @@ impl Netns {
                 .args(["link", "set", &netns.ns_veth, "up"]),
         );
         run_ok(netns.command("ip").args(["link", "set", "lo", "up"]));
-        netns.nft(&format!(
-            "table inet mtrs {{
+        netns.nft(
+            true,
+            &format!(
+                "table inet mtrs {{
                 chain output {{
                     type filter hook output priority 0; policy drop;
                     oifname \"lo\" accept
                     ip daddr 10.231.{subnet}.0/24 accept
                 }}
             }}"
-        ));
+            ),
+        );
         netns.wait_until_reachable();
         netns
     }
@@ -167,27 +173,54 @@ impl Netns {
             "tc netem on {} failed: {said}",
             self.host_veth
         );
-        // Random loss, each way, in the namespace's own table.
-        self.nft(&format!(
-            "table inet mtrs_loss {{
-                chain input {{
-                    type filter hook input priority -10; policy accept;
-                    iifname \"{veth}\" numgen random mod 100 < {loss_pct} drop
-                }}
-                chain output {{
-                    type filter hook output priority -10; policy accept;
-                    oifname \"{veth}\" numgen random mod 100 < {loss_pct} drop
-                }}
-            }}",
-            veth = self.ns_veth
-        ));
+        // Random loss on arrival at either end: a drop on the way out would
+        // fail the sender's send() with EPERM, which netem never does.
+        let loss = |table: &str, dev: &str| {
+            format!(
+                "table netdev {table} {{
+                    chain ingress {{
+                        type filter hook ingress device \"{dev}\" priority 0; policy accept;
+                        numgen random mod 100 < {loss_pct} counter drop
+                    }}
+                }}"
+            )
+        };
+        self.nft(true, &loss("mtrs_loss", &self.ns_veth));
+        let table = self.name.replace('-', "_");
+        self.nft(false, &loss(&table, &self.host_veth));
+        self.host_table.set(table).expect("netem is applied once");
         Impairment::LossOnly
     }
 
-    fn nft(&self, ruleset: &str) {
+    /// Packets dropped so far by the nftables loss of [`Netns::netem`]
+    /// (both ends); `None` unless that fallback is in use.
+    pub fn packets_lost(&self) -> Option<u64> {
+        let table = self.host_table.get()?;
+        let count = |cmd: &mut Command| -> u64 {
+            let listing = run_ok(cmd);
+            listing
+                .split_whitespace()
+                .skip_while(|word| *word != "packets")
+                .nth(1)
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("no packet counter in:\n{listing}"))
+        };
+        let inside = count(
+            self.command("nft")
+                .args(["list", "table", "netdev", "mtrs_loss"]),
+        );
+        Some(inside + count(Command::new("nft").args(["list", "table", "netdev", table])))
+    }
+
+    /// Loads `ruleset` with `nft -f -`, in the namespace or on the host.
+    fn nft(&self, inside: bool, ruleset: &str) {
         use std::io::Write;
-        let mut child = self
-            .command("nft")
+        let mut cmd = if inside {
+            self.command("nft")
+        } else {
+            Command::new("nft")
+        };
+        let mut child = cmd
             .args(["-f", "-"])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
@@ -241,6 +274,11 @@ impl Netns {
 impl Drop for Netns {
     fn drop(&mut self) {
         kill_inside(&self.name);
+        if let Some(table) = self.host_table.get() {
+            let _ = Command::new("nft")
+                .args(["delete", "table", "netdev", table])
+                .output();
+        }
         let _ = Command::new("ip")
             .args(["link", "del", &self.host_veth])
             .output();
@@ -287,6 +325,10 @@ fn remove_stale() {
         };
         if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
             kill_inside(name);
+            let table = name.replace('-', "_");
+            let _ = Command::new("nft")
+                .args(["delete", "table", "netdev", &table])
+                .output();
             // Deleting the namespace deletes its veth end, and so the pair.
             let _ = Command::new("ip").args(["netns", "del", name]).output();
         }
@@ -331,12 +373,15 @@ fn a_namespace_reaches_the_host_only_and_leaves_nothing_behind() {
         listener
             .accept()
             .expect("the namespace connected to the host");
-        // Something left running is killed when the namespace goes.
-        let _sleeper = netns
-            .command("sleep")
-            .arg("600")
-            .spawn()
-            .expect("sleep starts");
+        // Declared last, so dropped first: the namespace's own Drop kills
+        // whatever else is still running in it.
+        let _sleeper = crate::support::KillOnDrop(
+            netns
+                .command("sleep")
+                .arg("600")
+                .spawn()
+                .expect("sleep starts"),
+        );
     }
     let list = run_ok(Command::new("ip").args(["netns", "list"]));
     assert!(!list.contains(&name), "{name} is still there:\n{list}");
