@@ -43,6 +43,7 @@ mod libtorrent;
 mod mktorrent;
 mod netns;
 mod publish;
+mod qbittorrent;
 mod rtorrent;
 mod seeder;
 mod support;
