@@ -3,13 +3,17 @@
 
     lt_download.py SAVE (--torrent FILE | --magnet URI)
                    [--dht HOST:PORT]... [--connect HOST:PORT]
+                   [--listen IP] [--utp-only]
                    [--timeout SECS] [--linger SECS]
 
-Listens on 127.0.0.1 only and adds the torrent or magnet with SAVE as its
-save path. Peers come from the torrent's trackers, from the magnet's x.pe,
-from --connect, or, given --dht nodes, from a DHT bootstrapped from those
+Listens on 127.0.0.1 only (or on --listen IP, e.g. a test namespace's
+address) and adds the torrent or magnet with SAVE as its save path.
+--utp-only turns TCP off both ways, so every peer connection is uTP
+(BEP 29). Peers come from the torrent's trackers, from the magnet's x.pe,
+from --connect (dialled again whenever no peer is connected), or, given --dht nodes, from a DHT bootstrapped from those
 nodes alone (the DHT is off otherwise). Once every piece is here it prints
-one JSON line {"seconds", "name", "has_metadata", "info_hash", "peers"} and
+one JSON line {"seconds", "name", "has_metadata", "info_hash", "peers",
+"utp_peers"} and
 keeps seeding for --linger seconds (or until killed), so the seeder sees the
 finished download. Exits 1 with a status report on stderr when the download
 is not complete within --timeout, 3 when libtorrent cannot be imported.
@@ -27,29 +31,29 @@ except ImportError as err:
     sys.exit(3)
 
 
-def free_port():
+def free_port(ip):
     # The DHT shares the TCP port number over UDP: find one free for both.
     for _ in range(20):
         tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
-            tcp.bind(("127.0.0.1", 0))
+            tcp.bind((ip, 0))
             port = tcp.getsockname()[1]
-            udp.bind(("127.0.0.1", port))
+            udp.bind((ip, port))
             return port
         except OSError:
             continue
         finally:
             tcp.close()
             udp.close()
-    sys.exit("no free loopback port for TCP and UDP")
+    sys.exit("no free port on %s for TCP and UDP" % ip)
 
 
-def session(dht_nodes):
+def session(dht_nodes, ip, utp_only):
     settings = {
-        # An explicit loopback interface: with 0.0.0.0 libtorrent runs no
-        # DHT on loopback, and nothing may leave this machine anyway.
-        "listen_interfaces": "127.0.0.1:%d" % free_port(),
+        # An explicit interface: with 0.0.0.0 libtorrent runs no DHT on
+        # loopback, and nothing may leave this machine anyway.
+        "listen_interfaces": "%s:%d" % (ip, free_port(ip)),
         "enable_dht": bool(dht_nodes),
         "enable_lsd": False,
         "enable_upnp": False,
@@ -60,6 +64,11 @@ def session(dht_nodes):
         | lt.alert.category_t.tracker_notification
         | lt.alert.category_t.status_notification,
     }
+    if utp_only:
+        settings.update({
+            "enable_outgoing_tcp": False,
+            "enable_incoming_tcp": False,
+        })
     if dht_nodes:
         settings.update({
             "dht_bootstrap_nodes": ",".join(dht_nodes),
@@ -72,8 +81,14 @@ def session(dht_nodes):
     return lt.session(settings)
 
 
-def peers_of(handle):
-    return sorted({"%s:%d" % tuple(p.ip) for p in handle.get_peer_info()})
+# peer_info::utp_socket (bit 17 of the peer flags); the Python bindings of
+# libtorrent 2.0.8 name the bits around it but not this one.
+UTP_SOCKET = getattr(lt.peer_info, "utp_socket", 1 << 17)
+
+
+def peers_of(handle, utp=False):
+    return sorted({"%s:%d" % tuple(p.ip) for p in handle.get_peer_info()
+                   if not utp or p.flags & UTP_SOCKET})
 
 
 def main():
@@ -84,11 +99,13 @@ def main():
     source.add_argument("--magnet")
     parser.add_argument("--dht", action="append", default=[])
     parser.add_argument("--connect")
+    parser.add_argument("--listen", default="127.0.0.1")
+    parser.add_argument("--utp-only", action="store_true")
     parser.add_argument("--timeout", type=float, default=60)
     parser.add_argument("--linger", type=float, default=30)
     args = parser.parse_args()
 
-    ses = session(args.dht)
+    ses = session(args.dht, args.listen, args.utp_only)
     if args.torrent:
         params = lt.add_torrent_params()
         params.ti = lt.torrent_info(args.torrent)
@@ -97,19 +114,25 @@ def main():
     params.save_path = args.save
     handle = ses.add_torrent(params)
     started = time.monotonic()
-    if args.connect:
-        host, port = args.connect.rsplit(":", 1)
-        handle.connect_peer((host, int(port)))
+    dialled = 0.0
 
     notes = []  # tracker and error alerts, for the report on a stall
     seen = set()  # every peer we were connected to
+    seen_utp = set()  # those of them connected over uTP
     while time.monotonic() - started < args.timeout:
         for alert in ses.pop_alerts():
             if alert.category() & (lt.alert.category_t.error_notification
                                    | lt.alert.category_t.tracker_notification):
                 notes.append("%s: %s" % (type(alert).__name__, alert.message()))
         seen.update(peers_of(handle))
+        seen_utp.update(peers_of(handle, utp=True))
         status = handle.status()
+        # Dial --connect again whenever no peer is left (a lossy link can
+        # time a uTP connection out), at most every 2 s.
+        if args.connect and status.num_peers == 0 and time.monotonic() - dialled > 2:
+            host, port = args.connect.rsplit(":", 1)
+            handle.connect_peer((host, int(port)))
+            dialled = time.monotonic()
         if status.is_seeding:
             print(json.dumps({
                 "seconds": round(time.monotonic() - started, 2),
@@ -117,6 +140,7 @@ def main():
                 "has_metadata": status.has_metadata,
                 "info_hash": str(status.info_hashes.v1),
                 "peers": sorted(seen),
+                "utp_peers": sorted(seen_utp),
             }), flush=True)
             end = time.monotonic() + args.linger
             while time.monotonic() < end:

@@ -1,9 +1,17 @@
-"""libtorrent as a downloader from our seeder on loopback.
+"""libtorrent as a downloader from our seeder on loopback, and as a control
+seeder for clients whose tests also run against `publish`.
 
   download TORRENT DEST HOST PORT   add the torrent, dial HOST:PORT, wait for completion
   magnet URI DEST                    add a magnet (peers from x.pe), fetch metadata, complete
+  seed TORRENT SAVE IP:PORT SECS [DHT_NODE...]
+                                     seed TORRENT (content in SAVE) on IP:PORT, TCP and uTP,
+                                     announcing to its trackers and, given DHT nodes, to a
+                                     DHT joined through them alone; dial the peers found
 
-Prints one JSON object; exits 1 on a stalled download, 3 without libtorrent.
+download and magnet print one JSON object; exit 1 on a stalled download.
+seed prints {"listening": "IP:PORT"} once the content is checked, then
+{"uploaded": BYTES} whenever that grows, and stops after SECS. All exit 3
+without libtorrent.
 """
 import json
 import sys
@@ -63,8 +71,50 @@ def magnet(uri, dest):
     return wait(handle, time.monotonic())
 
 
+def seed(torrent, save, listen, seconds, *dht_nodes):
+    settings = {
+        "listen_interfaces": listen,
+        "enable_dht": bool(dht_nodes),
+        "enable_lsd": False,
+        "enable_upnp": False,
+        "enable_natpmp": False,
+        "allow_multiple_connections_per_ip": True,
+        "announce_to_all_trackers": True,
+        "alert_mask": 0,
+    }
+    if dht_nodes:
+        settings.update({
+            "dht_bootstrap_nodes": ",".join(dht_nodes),
+            # The test's nodes share one IP: let them all in.
+            "dht_restrict_routing_ips": False,
+            "dht_restrict_search_ips": False,
+            "dht_block_ratelimit": 100000,
+            "dht_announce_interval": 5,
+        })
+    ses = lt.session(settings)
+    handle = ses.add_torrent({"ti": lt.torrent_info(torrent), "save_path": save})
+    deadline = time.monotonic() + float(seconds)
+    while not handle.status().is_seeding:
+        if time.monotonic() > deadline:
+            print(f"not seeding: {handle.status().state}", file=sys.stderr)
+            sys.exit(1)
+        time.sleep(0.1)
+    print(json.dumps({"listening": listen}), flush=True)
+    uploaded = 0
+    while time.monotonic() < deadline:
+        now = handle.status().all_time_upload
+        if now > uploaded:
+            uploaded = now
+            print(json.dumps({"uploaded": uploaded}), flush=True)
+        time.sleep(0.2)
+    return None
+
+
 def main():
     command, args = sys.argv[1], sys.argv[2:]
+    if command == "seed":
+        seed(*args)
+        return
     if command == "download":
         result = download(*args)
     elif command == "magnet":

@@ -27,37 +27,37 @@ use crate::support::{
 };
 
 /// Content every test publishes: [`crate::support::NESTED`], ~1.6 MiB.
-const NAME: &str = "release";
-const PIECE: &str = "32KiB";
+pub(crate) const NAME: &str = "release";
+pub(crate) const PIECE: &str = "32KiB";
 /// A node address nobody answers at, for torrents whose DHT is unused.
 const NO_NODE: &str = "127.0.0.1:1";
 
 /// A running `publish --json --until-downloads 1`, with every event read
 /// so far. On a failing test its events and stderr are printed, then it is
 /// killed.
-struct Publish {
+pub(crate) struct Publish {
     process: Spawned,
     events: Vec<Value>,
 }
 
 /// The `ready` event.
-struct Ready {
-    listen: SocketAddr,
-    torrent: PathBuf,
-    magnet: String,
-    info_hash: String,
-    info_hash_v2: Option<String>,
-    trackers: Vec<String>,
+pub(crate) struct Ready {
+    pub(crate) listen: SocketAddr,
+    pub(crate) torrent: PathBuf,
+    pub(crate) magnet: String,
+    pub(crate) info_hash: String,
+    pub(crate) info_hash_v2: Option<String>,
+    pub(crate) trackers: Vec<String>,
     /// The embedded tracker's HTTP addresses.
-    http: Vec<SocketAddr>,
+    pub(crate) http: Vec<SocketAddr>,
     /// The embedded tracker's UDP addresses.
-    udp: Vec<SocketAddr>,
-    dht: Option<SocketAddr>,
+    pub(crate) udp: Vec<SocketAddr>,
+    pub(crate) dht: Option<SocketAddr>,
 }
 
 impl Publish {
     /// `publish ARGS... --json --until-downloads 1`, run in `dir`.
-    fn start(dir: &Path, args: &[&OsStr]) -> Self {
+    pub(crate) fn start(dir: &Path, args: &[&OsStr]) -> Self {
         let mut cmd = ours();
         cmd.current_dir(dir)
             .arg("publish")
@@ -70,7 +70,7 @@ impl Publish {
     }
 
     /// The next event named `name`; the ones before it are kept too.
-    fn event(&mut self, name: &str) -> Value {
+    pub(crate) fn event(&mut self, name: &str) -> Value {
         let deadline = Instant::now() + LIMIT;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -87,7 +87,7 @@ impl Publish {
         }
     }
 
-    fn ready(&mut self) -> Ready {
+    pub(crate) fn ready(&mut self) -> Ready {
         let event = self.event("ready");
         let addr = |value: &Value| -> SocketAddr {
             let text = value
@@ -112,14 +112,19 @@ impl Publish {
             udp: list(&tracker["udp"]).iter().map(addr).collect(),
             dht: (!event["dht"].is_null()).then(|| addr(&event["dht"])),
         };
-        assert!(ready.listen.ip().is_loopback(), "{event}");
+        // Loopback, or the host end of a test namespace (crate::netns).
+        let ip = ready.listen.ip();
+        assert!(
+            ip.is_loopback() || ip.to_string().starts_with("10.231."),
+            "{event}"
+        );
         ready
     }
 
     /// Waits for publish to stop by itself after the one download it was
     /// told to wait for; asserts the `stopping` and `stopped` events and exit
     /// 0. Returns every event.
-    fn finish(mut self) -> Vec<Value> {
+    pub(crate) fn finish(mut self) -> Vec<Value> {
         let stopping = self.event("stopping");
         assert_eq!(stopping["reason"], "downloads", "{stopping}");
         let stopped = self.event("stopped");
@@ -162,13 +167,13 @@ fn good_announces(events: &[Value]) -> Vec<(String, String)> {
 }
 
 /// Events one per line, for failure messages.
-fn lines(events: &[Value]) -> String {
+pub(crate) fn lines(events: &[Value]) -> String {
     let lines: Vec<String> = events.iter().map(Value::to_string).collect();
     lines.join("\n")
 }
 
 /// A temp dir with [`NAME`] in it; returns (dir, content).
-fn content() -> (tempfile::TempDir, PathBuf) {
+pub(crate) fn content() -> (tempfile::TempDir, PathBuf) {
     let temp = tempfile::tempdir().expect("a temp dir");
     let content = nested_tree(temp.path(), NAME);
     (temp, content)
@@ -205,7 +210,7 @@ fn assert_peer(report: &Value, peer: SocketAddr) {
 
 /// The magnet reduced to its v1 info hash and name: no trackers, peers or
 /// v2 hash, so the DHT is the only way to the seeder.
-fn btih_only(uri: &str) -> String {
+pub(crate) fn btih_only(uri: &str) -> String {
     let full = Magnet::parse(uri).unwrap_or_else(|err| panic!("{uri}: {err}"));
     let bare = Magnet {
         info_hash: full.info_hash,
@@ -217,18 +222,24 @@ fn btih_only(uri: &str) -> String {
 
 /// `dht serve` on 127.0.0.1, joined to nothing: the network's first node.
 fn dht_node(dir: &Path) -> (Spawned, SocketAddr) {
-    let node = Spawned::start(
-        ours().args([
-            "dht",
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--no-default-routers",
-            "--rate-limit",
-            "0",
-        ]),
-        &dir.join("dht.stderr"),
-    );
+    dht_node_on(dir, "127.0.0.1", &[], "dht")
+}
+
+/// `dht serve` on `ip`, port 0, joined through `bootstrap` (none: the
+/// network's first node); its stderr goes to `dir/NAME.stderr`.
+pub(crate) fn dht_node_on(
+    dir: &Path,
+    ip: &str,
+    bootstrap: &[SocketAddr],
+    name: &str,
+) -> (Spawned, SocketAddr) {
+    let mut cmd = ours();
+    cmd.args(["dht", "serve", "--bind", &format!("{ip}:0")])
+        .args(["--no-default-routers", "--rate-limit", "0"]);
+    for node in bootstrap {
+        cmd.arg("--bootstrap").arg(node.to_string());
+    }
+    let node = Spawned::start(&mut cmd, &dir.join(format!("{name}.stderr")));
     // It says "DHT node ID listening on ADDR (N bootstrap addresses)" on
     // stderr; stdout has only its status lines.
     let started = Instant::now();
@@ -346,7 +357,7 @@ fn aria2_done(mut client: Spawned) {
     }
 }
 
-fn os<S: AsRef<OsStr> + ?Sized>(s: &S) -> &OsStr {
+pub(crate) fn os<S: AsRef<OsStr> + ?Sized>(s: &S) -> &OsStr {
     s.as_ref()
 }
 
