@@ -12,14 +12,15 @@ import for libtorrent, torrent loading for both), and ours / libtorrent's.
 
 Both seeders skip the up-front check and hash each piece on its first request (ours
 always does; libtorrent's seed_mode does the same), encryption is off on the
-downloader, so both serve plaintext, and every side is TCP only: libtorrent tries
-uTP first on outgoing connections, which over loopback caps a libtorrent seeder at
-single-digit MiB/s and costs a 3-4 s fallback against a TCP-only seeder like ours,
-so with uTP the benchmark measured uTP, not the seeders. Targets from the issue:
-throughput >= 1.0x libtorrent's and transfer CPU per GiB <= 1.0x. Prints a PASS or
-FAIL line per target, exits 0 either way (1 when a download stalls).
+downloader, so both serve plaintext. BENCH_TRANSPORTS (default "tcp,utp") names the
+transports measured, each in its own table: with tcp every side is TCP only, with utp
+every side is uTP only (BEP 29, LEDBAT on both seeders), so each table compares the
+seeders over one transport. Targets from the issues: throughput >= 1.0x libtorrent's
+and transfer CPU per GiB <= 1.0x. Prints a PASS or FAIL line per target, exits 0
+either way (1 when a download stalls).
 
     /usr/bin/python3 benches/seed.py
+    BENCH_SEED_MIB=512 BENCH_TRANSPORTS=utp /usr/bin/python3 benches/seed.py
     BENCH_SEED_MIB=128 BENCH_RUNS=1 /usr/bin/python3 benches/seed.py   # smoke
 
 Needs cargo and python3-libtorrent (Debian: apt-get install python3-libtorrent). Holds
@@ -28,6 +29,7 @@ waiting while another holder has it, and never while building.
 Data and downloads go under benches/work/seed/ (gitignored).
 """
 
+import json
 import os
 import random
 import signal
@@ -51,15 +53,18 @@ PIECE = "1MiB"
 # A lock file shared with other benchmark users of the machine (BENCH_LOCK=PATH).
 LOCK = Path(os.environ["BENCH_LOCK"]) if os.environ.get("BENCH_LOCK") else None
 LIMIT = 120  # seconds for one download; keeps the lock well under 6 minutes
-TCP_ONLY = {"enable_outgoing_utp": False, "enable_incoming_utp": False}
+TRANSPORTS = os.environ.get("BENCH_TRANSPORTS", "tcp,utp").split(",")
+ONLY = {
+    "tcp": {"enable_outgoing_utp": False, "enable_incoming_utp": False},
+    "utp": {"enable_outgoing_tcp": False, "enable_incoming_tcp": False},
+}
 
 LT_SEEDER = """
-import signal, sys, time, libtorrent as lt
-torrent, save = sys.argv[1], sys.argv[2]
+import json, signal, sys, time, libtorrent as lt
+torrent, save, only = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 ses = lt.session({"listen_interfaces": "127.0.0.1:0", "enable_dht": False, "enable_lsd": False,
                   "enable_upnp": False, "enable_natpmp": False, "alert_mask": 0,
-                  "allow_multiple_connections_per_ip": True,
-                  "enable_outgoing_utp": False, "enable_incoming_utp": False})
+                  "allow_multiple_connections_per_ip": True, **only})
 ses.add_torrent({"ti": lt.torrent_info(torrent), "save_path": save,
                  "flags": lt.torrent_flags.seed_mode})
 print(ses.listen_port(), flush=True)
@@ -82,13 +87,13 @@ def data_file():
     return path
 
 
-def downloader():
+def downloader(transport):
     return lt.session({
         "listen_interfaces": "127.0.0.1:0",
         "enable_dht": False, "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
         "allow_multiple_connections_per_ip": True, "alert_mask": 0,
         "out_enc_policy": 2, "in_enc_policy": 2,  # pe_disabled: plaintext to both seeders
-        **TCP_ONLY,
+        **ONLY[transport],
     })
 
 
@@ -115,11 +120,11 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def download(torrent, port, pid):
+def download(torrent, port, pid, transport):
     """Seconds from connect to complete into a fresh directory, and the
     seeder's CPU seconds over the same span."""
     with tempfile.TemporaryDirectory(dir=WORK) as dest:
-        ses = downloader()
+        ses = downloader(transport)
         handle = ses.add_torrent({"ti": lt.torrent_info(str(torrent)), "save_path": dest})
         cpu = cpu_seconds(pid)
         started = time.monotonic()
@@ -142,14 +147,14 @@ def stop(proc):
     return usage.ru_utime + usage.ru_stime
 
 
-def run_seeder(command, parse_port, torrent):
+def run_seeder(command, parse_port, torrent, transport):
     """Starts a seeder, times one download from it, stops it (also on
     failure). Returns (seconds, transfer CPU s, whole-process CPU s)."""
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         port = parse_port(proc.stdout.readline())
         with Lock():
-            seconds, cpu = download(torrent, port, proc.pid)
+            seconds, cpu = download(torrent, port, proc.pid, transport)
     except BaseException:
         proc.kill()
         proc.wait()
@@ -157,10 +162,11 @@ def run_seeder(command, parse_port, torrent):
     return seconds, cpu, stop(proc)
 
 
-def ours(binary, torrent, data):
+def ours(binary, torrent, data, transport):
+    only = ["--no-utp"] if transport == "tcp" else ["--no-tcp"]
     return run_seeder(
         [str(binary), "publish", str(torrent), "--content", str(data), "--listen", "127.0.0.1:0",
-         "--no-dht", "--skip-verify", "-q"], x_pe_port, torrent)
+         "--no-dht", "--skip-verify", "-q", *only], x_pe_port, torrent, transport)
 
 
 def x_pe_port(line):
@@ -168,9 +174,9 @@ def x_pe_port(line):
     return int(line.strip().rsplit("x.pe=", 1)[1].split("&")[0].rsplit(":", 1)[1])
 
 
-def libtorrent(torrent, data):
-    return run_seeder([sys.executable, "-c", LT_SEEDER, str(torrent), str(data.parent)],
-                      int, torrent)
+def libtorrent(torrent, data, transport):
+    return run_seeder([sys.executable, "-c", LT_SEEDER, str(torrent), str(data.parent),
+                       json.dumps(ONLY[transport])], int, torrent, transport)
 
 
 def main():
@@ -182,17 +188,22 @@ def main():
                     "--no-date", "-q", "--force"], check=True)
     subprocess.run(["cat", str(data)], stdout=subprocess.DEVNULL, check=True)  # page cache
 
+    for transport in TRANSPORTS:
+        report(transport, binary, torrent, data)
+
+
+def report(transport, binary, torrent, data):
     results = {"ours": [], "libtorrent": []}
     try:
         for _ in range(RUNS):
-            results["ours"].append(ours(binary, torrent, data))
-            results["libtorrent"].append(libtorrent(torrent, data))
+            results["ours"].append(ours(binary, torrent, data, transport))
+            results["libtorrent"].append(libtorrent(torrent, data, transport))
     except RuntimeError as err:
-        sys.exit(f"seed.py: {err}")
+        sys.exit(f"seed.py ({transport}): {err}")
 
     gib = SIZE_MIB / 1024
-    print(f"{SIZE_MIB} MiB (1 MiB pieces) over loopback TCP to a libtorrent {lt.__version__} "
-          f"downloader, {RUNS} run(s) each; best (min) of each column")
+    print(f"{SIZE_MIB} MiB (1 MiB pieces) over loopback {transport.upper()} to a libtorrent "
+          f"{lt.__version__} downloader, {RUNS} run(s) each; best (min) of each column")
     print(f"{'seeder':<12} {'seconds':>8} {'MiB/s':>8} {'CPU s/GiB':>10} {'(whole process)':>16}"
           f"   all runs: seconds / transfer CPU s")
     best = {}
@@ -205,14 +216,14 @@ def main():
         print(f"{name:<12} {seconds:8.2f} {SIZE_MIB / seconds:8.1f} {cpu:10.2f} {whole:16.2f}"
               f"   {every}")
     throughput = best["libtorrent"][0] / best["ours"][0]
-    print(f"ours / libtorrent: throughput {throughput:.2f}x, transfer CPU per GiB "
+    print(f"ours / libtorrent ({transport}): throughput {throughput:.2f}x, transfer CPU per GiB "
           f"{best['ours'][1] / best['libtorrent'][1]:.2f}x, whole-process CPU per GiB "
           f"{best['ours'][2] / best['libtorrent'][2]:.2f}x")
     cpu = best["ours"][1] / best["libtorrent"][1]
-    print(f"{'PASS' if throughput >= 1.0 else 'FAIL'}: throughput {throughput:.2f}x libtorrent's "
-          f"(target >= 1.0x)")
-    print(f"{'PASS' if cpu <= 1.0 else 'FAIL'}: CPU per GiB {cpu:.2f}x libtorrent's "
-          f"(target <= 1.0x)")
+    print(f"{'PASS' if throughput >= 1.0 else 'FAIL'}: {transport} throughput {throughput:.2f}x "
+          f"libtorrent's (target >= 1.0x)")
+    print(f"{'PASS' if cpu <= 1.0 else 'FAIL'}: {transport} CPU per GiB {cpu:.2f}x libtorrent's "
+          f"(target <= 1.0x)\n")
 
 
 if __name__ == "__main__":

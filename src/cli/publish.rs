@@ -379,8 +379,14 @@ fn default_dht_state() -> Option<PathBuf> {
 }
 
 pub fn run(args: Args, env: &mut Env) -> Result<()> {
+    let json = args.json;
     let plan = Plan::resolve(args, env)?;
-    execute(plan, env)
+    let result = execute(plan, env);
+    // Scripts reading events learn why publish ended, whatever failed.
+    if let (true, Err(err)) = (json, &result) {
+        emit(env, true, &json!({"event": "error", "error": err.to_string()}))?;
+    }
+    result
 }
 
 /// Prints one event: a JSON line with `--json`, else nothing (human output

@@ -540,3 +540,66 @@ fn upload_ratio_stops_it() {
     assert_eq!((code, stopped["reason"].as_str()), (0, Some("ratio")));
     assert_eq!(stopped["uploaded"], expected.len() as u64);
 }
+
+/// Runs publish and waits at most `limit` for it to exit: (code, stdout, stderr).
+fn publish_exits_within(dir: &Path, args: &[&str], limit: Duration) -> (i32, String, String) {
+    let mut child = std::process::Command::new(crate::common::BIN)
+        .current_dir(dir)
+        .arg("publish")
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("publish {args:?} still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut out = String::new();
+    let mut err = String::new();
+    use std::io::Read;
+    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    (status.code().unwrap_or(-1), out, err)
+}
+
+#[test]
+fn a_failing_part_ends_publish_even_with_an_embedded_tracker() {
+    let temp = tempfile::tempdir().unwrap();
+    release(temp.path());
+    run(temp.path(), &["create", "dist", "-o", "dist.torrent", "-q"]).success();
+    // The seeder's port is taken: the tracker has started by then, and
+    // must not keep the process alive.
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port().to_string();
+    let listen = format!("127.0.0.1:{port}");
+    let (code, out, err) = publish_exits_within(
+        temp.path(),
+        &[
+            "dist.torrent",
+            "--listen",
+            &listen,
+            "--tracker-listen",
+            "127.0.0.1:0",
+            "--no-dht",
+            "--json",
+        ],
+        Duration::from_secs(10),
+    );
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains(&listen), "names the address: {err}");
+    let error: serde_json::Value = out
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .find(|e: &serde_json::Value| e["event"] == "error")
+        .unwrap_or_else(|| panic!("no error event: {out}"));
+    assert!(error["error"].as_str().unwrap().contains(&listen), "{error}");
+}
