@@ -422,10 +422,9 @@ async fn read_loop(shared: Arc<Shared>, forward: Option<mpsc::Sender<(Bytes, Soc
             () = shared.shutdown.cancelled() => break,
         };
         for _ in 0..RECV_BATCH {
-            match next {
-                Ok((n, from)) => route(&shared, &forward, &buf[..n], from, &mut touched),
-                // Per-datagram errors (ICMP reports on some systems): skip.
-                Err(_) => {}
+            // Per-datagram errors (ICMP reports on some systems): skip.
+            if let Ok((n, from)) = next {
+                route(&shared, &forward, &buf[..n], from, &mut touched);
             }
             next = shared.socket.try_recv_from(&mut buf);
             if next
