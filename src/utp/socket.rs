@@ -404,6 +404,8 @@ async fn drive(shared: Arc<Shared>, entry: Arc<Entry>) {
             () = shared.shutdown.cancelled() => break,
         }
     }
+    // Shutdown, or a dropped stream whose FIN was acknowledged while the
+    // peer keeps its half open: nobody will read, so say so with a RESET.
     {
         let mut st = lock(&entry.state);
         st.conn.reset();
@@ -422,10 +424,9 @@ async fn read_loop(shared: Arc<Shared>, forward: Option<mpsc::Sender<(Bytes, Soc
             () = shared.shutdown.cancelled() => break,
         };
         for _ in 0..RECV_BATCH {
-            match next {
-                Ok((n, from)) => route(&shared, &forward, &buf[..n], from, &mut touched),
-                // Per-datagram errors (ICMP reports on some systems): skip.
-                Err(_) => {}
+            // Per-datagram errors (ICMP reports on some systems): skip.
+            if let Ok((n, from)) = next {
+                route(&shared, &forward, &buf[..n], from, &mut touched);
             }
             next = shared.socket.try_recv_from(&mut buf);
             if next
@@ -477,7 +478,11 @@ fn route(
             // A RESET may carry either of the connection's ids.
             PacketType::Reset => [id, id.wrapping_add(1), id.wrapping_sub(1)]
                 .iter()
-                .find_map(|id| table.conns.get(&(from, *id)))
+                .filter_map(|key| table.conns.get(&(from, *key)))
+                .find(|entry| {
+                    let st = lock(&entry.state);
+                    st.conn.recv_id() == id || st.conn.send_id() == id
+                })
                 .cloned(),
             _ => table.conns.get(&(from, id)).cloned(),
         }

@@ -466,7 +466,7 @@ fn transfer(
         }
         // Transmit, checking the window on every new data packet.
         let mut out = Vec::new();
-        for side in 0..2 {
+        for (side, highest) in highest_new.iter_mut().enumerate() {
             let conn = if side == 0 {
                 &mut a
             } else if let Some(b) = b.as_mut() {
@@ -476,9 +476,8 @@ fn transfer(
             };
             while conn.poll_transmit(now, &mut out) {
                 let p = parse(&out);
-                if p.ty == PacketType::Data && highest_new[side].is_none_or(|h| seq_lt(h, p.seq_nr))
-                {
-                    highest_new[side] = Some(p.seq_nr);
+                if p.ty == PacketType::Data && highest.is_none_or(|h| seq_lt(h, p.seq_nr)) {
+                    *highest = Some(p.seq_nr);
                     let window = conn.cwnd().min(conn.peer_window()).max(MAX_PAYLOAD);
                     assert!(
                         conn.bytes_in_flight() <= window,
