@@ -44,9 +44,8 @@
 //!   and the DHT, and over a lossy namespace link.
 //!
 //!   Each of the last four proves its client harness against the libtorrent
-//!   control (`*_control_libtorrent_seeder`); the `publish` variants that
-//!   need uTP or dialling DHT peers are `#[ignore]`d until publish has them
-//!   (`cargo test --features interop --test interop -- --ignored`).
+//!   control (`*_control_libtorrent_seeder`), then downloads from
+//!   `publish` the same way (over uTP, or by publish dialling the client).
 //! - `tracker`: libtorrent and aria2 announce to our tracker over HTTP and
 //!   UDP and download through it.
 //! - `webseed`: aria2 and libtorrent download our single- and multi-file

@@ -101,7 +101,6 @@ fn rtorrent_downloads_a_dht_only_magnet_control_libtorrent_seeder() {
 }
 
 #[test]
-#[ignore = "needs publish to dial peers that announce to the DHT (branch utp)"]
 fn rtorrent_downloads_a_dht_only_magnet_from_publish() {
     let netns = Netns::new();
     let host = IpAddr::V4(netns.host_ip());

@@ -113,7 +113,6 @@ fn transmission_downloads_through_a_tracker_control_libtorrent_seeder() {
 }
 
 #[test]
-#[ignore = "needs uTP in publish (branch utp)"]
 fn transmission_downloads_from_publish_through_its_embedded_tracker() {
     let netns = Netns::new();
     let (temp, content) = content();
@@ -160,7 +159,6 @@ fn transmission_finds_a_dht_only_magnet_control_libtorrent_seeder() {
 }
 
 #[test]
-#[ignore = "needs uTP in publish (branch utp)"]
 fn transmission_finds_publish_through_the_dht_from_a_bare_magnet() {
     let netns = Netns::new();
     let (temp, content) = content();

@@ -130,7 +130,6 @@ fn libtorrent_utp_only_downloads_through_a_tracker_control_libtorrent_seeder() {
 }
 
 #[test]
-#[ignore = "needs uTP in publish (branch utp)"]
 fn libtorrent_utp_only_downloads_through_the_embedded_tracker() {
     let (temp, content) = content();
     let network = DhtNetwork::start(temp.path(), LOOPBACK, 1);
@@ -175,7 +174,6 @@ fn libtorrent_utp_only_downloads_from_a_magnet_x_pe_control_libtorrent_seeder() 
 }
 
 #[test]
-#[ignore = "needs uTP in publish (branch utp)"]
 fn libtorrent_utp_only_downloads_from_the_magnet_publish_prints() {
     let (temp, content) = content();
     let network = DhtNetwork::start(temp.path(), LOOPBACK, 1);
@@ -217,7 +215,6 @@ fn libtorrent_utp_only_finds_a_seeder_through_the_dht_control_libtorrent_seeder(
 }
 
 #[test]
-#[ignore = "needs uTP in publish (branch utp)"]
 fn libtorrent_utp_only_finds_publish_through_the_dht() {
     let (temp, content) = content();
     let network = DhtNetwork::start(temp.path(), LOOPBACK, 1);
@@ -292,7 +289,6 @@ fn assert_lossy(netns: &Netns) {
 }
 
 #[test]
-#[ignore = "needs uTP in publish (branch utp)"]
 fn a_utp_download_from_publish_survives_a_lossy_link() {
     let netns = lossy();
     let host = IpAddr::V4(netns.host_ip());
