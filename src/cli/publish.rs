@@ -384,7 +384,11 @@ pub fn run(args: Args, env: &mut Env) -> Result<()> {
     let result = execute(plan, env);
     // Scripts reading events learn why publish ended, whatever failed.
     if let (true, Err(err)) = (json, &result) {
-        emit(env, true, &json!({"event": "error", "error": err.to_string()}))?;
+        emit(
+            env,
+            true,
+            &json!({"event": "error", "error": err.to_string()}),
+        )?;
     }
     result
 }

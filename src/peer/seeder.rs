@@ -491,17 +491,24 @@ impl Seeder {
         R: AsyncRead + Send + Unpin + 'static,
         W: AsyncWrite + Send + Unpin + 'static,
     {
-        if let Some(slot) = ConnSlot::take(&self.inner, addr.ip()) {
-            self.spawn(connection(
-                self.inner.clone(),
-                slot,
-                halves,
-                Peer {
-                    addr,
-                    transport,
-                    dial: None,
-                },
-            ));
+        self.start_halves(
+            halves,
+            Peer {
+                addr,
+                transport,
+                dial: None,
+            },
+        );
+    }
+
+    /// Serves a connection in a task, if the caps leave it a place.
+    fn start_halves<R, W>(&self, halves: (R, W), peer: Peer)
+    where
+        R: AsyncRead + Send + Unpin + 'static,
+        W: AsyncWrite + Send + Unpin + 'static,
+    {
+        if let Some(slot) = ConnSlot::take(&self.inner, peer.addr.ip()) {
+            self.spawn(connection(self.inner.clone(), slot, halves, peer));
         }
     }
 
@@ -532,18 +539,14 @@ impl Seeder {
         W: AsyncWrite + Send + Unpin + 'static,
     {
         self.check_dial(info_hash)?;
-        if let Some(slot) = ConnSlot::take(&self.inner, addr.ip()) {
-            self.spawn(connection(
-                self.inner.clone(),
-                slot,
-                halves,
-                Peer {
-                    addr,
-                    transport,
-                    dial: Some(info_hash),
-                },
-            ));
-        }
+        self.start_halves(
+            halves,
+            Peer {
+                addr,
+                transport,
+                dial: Some(info_hash),
+            },
+        );
         Ok(())
     }
 

@@ -566,8 +566,18 @@ fn publish_exits_within(dir: &Path, args: &[&str], limit: Duration) -> (i32, Str
     let mut out = String::new();
     let mut err = String::new();
     use std::io::Read;
-    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     (status.code().unwrap_or(-1), out, err)
 }
 
@@ -601,5 +611,8 @@ fn a_failing_part_ends_publish_even_with_an_embedded_tracker() {
         .filter_map(|l| serde_json::from_str(l).ok())
         .find(|e: &serde_json::Value| e["event"] == "error")
         .unwrap_or_else(|| panic!("no error event: {out}"));
-    assert!(error["error"].as_str().unwrap().contains(&listen), "{error}");
+    assert!(
+        error["error"].as_str().unwrap().contains(&listen),
+        "{error}"
+    );
 }
