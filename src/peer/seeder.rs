@@ -453,11 +453,22 @@ impl Seeder {
     /// Serves connections accepted on `listener` until shutdown, then
     /// returns once every connection task (dialled ones too) has ended.
     pub async fn run(&self, listener: TcpListener) {
+        self.serve(Some(listener)).await;
+    }
+
+    /// As [`Seeder::run`], with or without a TCP listener: uTP-only
+    /// seeders still need the choker, which runs here.
+    pub async fn serve(&self, listener: Option<TcpListener>) {
         let choker = self.spawn(choke_loop(self.inner.clone()));
         loop {
             let accepted = tokio::select! {
                 () = self.inner.shutdown.cancelled() => break,
-                accepted = listener.accept() => accepted,
+                accepted = async {
+                    match &listener {
+                        Some(listener) => listener.accept().await,
+                        None => std::future::pending().await,
+                    }
+                } => accepted,
             };
             match accepted {
                 Ok((stream, addr)) => {

@@ -498,9 +498,10 @@ async fn start_parts(
         torrents,
         shutdown.clone(),
     );
-    if let Some(listener) = bound.tcp {
+    {
         let seeder = seeder.clone();
-        shutdown.spawn(async move { seeder.run(listener).await });
+        let listener = bound.tcp;
+        shutdown.spawn(async move { seeder.serve(listener).await });
     }
     if let Some(utp) = &utp {
         shutdown.spawn(accept_utp(seeder.clone(), utp.clone(), shutdown.clone()));
