@@ -12,6 +12,8 @@
 //! - [`peer`]: the peer wire protocol codecs and the seeder.
 //! - [`announce`]: the tracker client `publish` uses: pure HTTP/UDP
 //!   codecs and a tier/interval/backoff schedule under a tokio adapter.
+//! - `fuzzing` (hidden): the body of every fuzz target, also run on the
+//!   committed seeds by the ordinary test suite.
 //! - [`shutdown`]: the stop signal and task tracking every server shares.
 //! - [`cli`]: one module per subcommand (args struct + `run`), all I/O
 //!   through [`env::Env`]; [`error`]: the crate error.
@@ -24,6 +26,8 @@ pub mod env;
 pub mod error;
 pub mod files;
 pub mod format;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hasher;
 pub mod magnet;
 pub mod merkle;
