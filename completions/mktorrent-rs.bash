@@ -499,7 +499,7 @@ _mktorrent__rs() {
             return 0
             ;;
         mktorrent__subcmd__rs__subcmd__dht__subcmd__serve)
-            opts="-h -V --bind --bootstrap --no-default-routers --state --rate-limit --status-interval --bind6 --metrics --help --version"
+            opts="-h -V --bind --bootstrap --no-default-routers --state --rate-limit --status-interval --bind6 --metrics --max-hashes --max-peers-per-hash --max-peers --max-ports-per-ip --max-entries-per-ip --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -530,6 +530,26 @@ _mktorrent__rs() {
                     return 0
                     ;;
                 --metrics)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-hashes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-peers-per-hash)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-peers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-ports-per-ip)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-entries-per-ip)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

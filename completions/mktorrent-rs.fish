@@ -92,6 +92,11 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fis
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l status-interval -d 'Seconds between status lines on stdout' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l bind6 -d 'Also run an IPv6 node (BEP 32) on this address, e.g. [::]:6881; it shares the node id' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l metrics -d 'Write Prometheus-style counters to this file at each status line' -r -F
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l max-hashes -d 'Info hashes the peer store holds; when full, a swarm of one peer of the address holding the most entries makes room' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l max-peers-per-hash -d 'Peers stored per info hash; when full, the stalest entry of the address holding the most in that swarm makes room' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l max-peers -d 'Peers stored in all (about 200 bytes each); when full, the stalest entry of the address holding the most makes room' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l max-ports-per-ip -d 'Ports one IP address may hold in one swarm; its stalest makes room for more' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l max-entries-per-ip -d 'Entries (info hash, port) one IP address may hold in all; its stalest makes room for more' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l no-default-routers -d 'Use no public router (e.g. to start a private network as its first node)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -s h -l help -d 'Print help'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -s V -l version -d 'Print version'
