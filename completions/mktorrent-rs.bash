@@ -1009,7 +1009,7 @@ _mktorrent__rs() {
             return 0
             ;;
         mktorrent__subcmd__rs__subcmd__tracker)
-            opts="-h -V --http --udp --no-http --no-udp --announce-path --interval --min-interval --peer-timeout --numwant --max-numwant --max-scrape --full-scrape --max-torrents --max-peers --rate-limit --rate-burst --max-query --udp-key --connection-id-ttl --allowed-dir --allow-list --deny-list --state --save-every --trust-proxy --stats-from --udp-workers --help --version"
+            opts="-h -V --http --udp --no-http --no-udp --announce-path --interval --min-interval --peer-timeout --numwant --max-numwant --max-scrape --full-scrape --max-torrents --max-peers --max-total-peers --max-ports-per-ip --max-peers-per-ip --rate-limit --rate-burst --max-query --udp-key --connection-id-ttl --allowed-dir --allow-list --deny-list --state --save-every --trust-proxy --stats-from --udp-workers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1056,6 +1056,18 @@ _mktorrent__rs() {
                     return 0
                     ;;
                 --max-peers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-total-peers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-ports-per-ip)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-peers-per-ip)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

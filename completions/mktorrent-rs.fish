@@ -188,8 +188,11 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l nu
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l max-numwant -d 'Most peers returned to one announce' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l max-scrape -d 'Most info hashes in one HTTP scrape' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l max-torrents -d 'Most torrents tracked; new ones are refused beyond it' -r
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l max-peers -d 'Most peers in one swarm; new peers are refused beyond it' -r
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l rate-limit -d 'Requests per second allowed per client IP [default: unlimited]' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l max-peers -d 'Most peers in one swarm; beyond it a newcomer takes the place of one of 8 sampled peers, the one whose address holds the most ports there' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l max-total-peers -d 'Most peers in all swarms (about 100 bytes each); beyond it a newcomer takes the place of a peer of its swarm, as for --max-peers' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l max-ports-per-ip -d 'Most ports one IP address holds in one swarm; more are refused' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l max-peers-per-ip -d 'Most peers one IP address holds in all swarms; more are refused' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l rate-limit -d 'Requests per second allowed per client IP (0: unlimited). A client announces each torrent every 30 minutes, so even a seedbox of 10,000 torrents needs about 6' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l rate-burst -d 'Burst allowed above --rate-limit [default: 5 × the rate]' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l max-query -d 'Longest accepted HTTP query string, in bytes' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l udp-key -d 'Key for UDP connection IDs, 32 hex digits; instances sharing it accept each other\'s IDs [default: random per start]' -r

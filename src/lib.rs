@@ -14,6 +14,7 @@
 //!   codecs and a tier/interval/backoff schedule under a tokio adapter.
 //! - `fuzzing` (hidden): the body of every fuzz target, also run on the
 //!   committed seeds by the ordinary test suite.
+//! - [`limits`]: the soft open-file limit raised at server start.
 //! - [`shutdown`]: the stop signal and task tracking every server shares.
 //! - [`cli`]: one module per subcommand (args struct + `run`), all I/O
 //!   through [`env::Env`]; [`error`]: the crate error.
@@ -29,6 +30,7 @@ pub mod format;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod hasher;
+pub mod limits;
 pub mod magnet;
 pub mod merkle;
 pub mod metainfo;
