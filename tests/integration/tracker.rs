@@ -165,8 +165,8 @@ async fn http_binary_hashes_with_plus_and_percent_escapes() {
     let mut hash = [0xfe; 20];
     hash[..3].copy_from_slice(b"+% ");
     let a = announce_url(&hash, 2001, 1, "");
-    // Same hash, the space written as '+' instead of %20.
-    let b = announce_url(&hash, 2002, 1, "").replacen("%2B%25%20", "%2B%25+", 1);
+    // Same hash, the '+' left unescaped (as some clients send it): the byte 0x2B.
+    let b = announce_url(&hash, 2002, 1, "").replacen("%2B%25%20", "+%25%20", 1);
     assert_ne!(a, b);
     get(server.http4(), &a).await;
     let body = get(server.http4(), &b).await;
@@ -177,6 +177,10 @@ async fn http_binary_hashes_with_plus_and_percent_escapes() {
         "both spellings are one torrent"
     );
     assert_eq!(ports(bytes_of(&reply, "peers"), 6), vec![2001]);
+    // A '+' where the hash has a space is another torrent, not this one.
+    let c = announce_url(&hash, 2003, 1, "").replacen("%2B%25%20", "%2B%25+", 1);
+    let reply = get(server.http4(), &c).await;
+    assert_eq!(int(&bencode::decode(&reply).unwrap(), "incomplete"), 1);
     server.stop().await;
 }
 
