@@ -1051,3 +1051,31 @@ fn binary_raises_the_soft_open_file_limit_to_the_hard_limit() {
     assert_ne!(soft, "256");
     assert_eq!(exit.code(), Some(0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_state_temp_files_are_removed_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("tracker.state");
+    // Ten saves killed before their rename, one of them large.
+    for n in 0..10 {
+        let size = if n == 0 { 1 << 20 } else { 100 };
+        std::fs::write(
+            dir.path().join(format!(".tracker.state.tmp-{n:06}")),
+            vec![0; size],
+        )
+        .unwrap();
+    }
+    std::fs::write(dir.path().join("unrelated.tmp"), b"keep").unwrap();
+    let mut cfg = config();
+    cfg.state_file = Some(state.clone());
+    let server = Server::start(cfg).await;
+    get(server.http4(), &announce_url(&[3; 20], 4001, 0, "")).await;
+    server.tracker.shared().save_state().unwrap();
+    let mut left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["tracker.state", "unrelated.tmp"]);
+    server.stop().await;
+}
