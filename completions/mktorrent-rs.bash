@@ -1131,7 +1131,7 @@ _mktorrent__rs() {
             return 0
             ;;
         mktorrent__subcmd__rs__subcmd__verify)
-            opts="-j -q -h -V --content --threads --quiet --json --help --version"
+            opts="-j -q -h -V --content --threads --quiet --json --follow-symlinks --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

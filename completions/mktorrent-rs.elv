@@ -92,6 +92,7 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand -q 'No progress bar; only problems are printed'
             cand --quiet 'No progress bar; only problems are printed'
             cand --json 'Print a JSON report instead of text'
+            cand --follow-symlinks 'Read files through symbolic links that lead outside the content directory (by default such files are not read and count as missing, as `create` skips them)'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'

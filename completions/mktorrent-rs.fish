@@ -72,6 +72,7 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand verify" -l con
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand verify" -s j -l threads -d 'Hashing threads [default: one per core]' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand verify" -s q -l quiet -d 'No progress bar; only problems are printed'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand verify" -l json -d 'Print a JSON report instead of text'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand verify" -l follow-symlinks -d 'Read files through symbolic links that lead outside the content directory (by default such files are not read and count as missing, as `create` skips them)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand verify" -s h -l help -d 'Print help'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand verify" -s V -l version -d 'Print version'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand magnet" -l torrent-url -d 'Where the .torrent will be hosted (http or https), added as `xs=`: clients fetch the metadata from it when no peer is online. Repeatable' -r
