@@ -25,9 +25,12 @@ use crate::tracker::http_proto;
 use crate::tracker::swarm::Event;
 use crate::tracker::udp_proto::{self, Request, MAX_SCRAPE_HASHES};
 
+/// A harness: the input, and a panic when a property fails.
+pub type Harness = fn(&[u8]);
+
 /// Every target, by the name of its `fuzz/fuzz_targets/<name>.rs` and
 /// `fuzz/seeds/<name>/`.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Harness)] = &[
     ("torrent_reader", torrent_reader),
     ("bencode", bencode),
     ("magnet", magnet),

@@ -323,7 +323,7 @@ fn any_addr(port: u16) -> SocketAddr {
 
 async fn serve(args: ServeArgs, env: &mut Env) -> Result<()> {
     if let Err(err) = crate::limits::raise_fd_limit() {
-        env.warn(&err.to_string())?;
+        env.warn(err)?;
     }
     let mut plan = resolve(&args.node, any_addr(6881), Vec::new(), true, env).await?;
     plan.config.max_hashes = args.max_hashes;

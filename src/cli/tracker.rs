@@ -314,7 +314,7 @@ pub fn run(args: Args, env: &mut Env) -> Result<()> {
     }
     // Every idle connection holds a descriptor; the inherited soft limit is often 1024.
     if let Err(err) = crate::limits::raise_fd_limit() {
-        env.warn(&err.to_string())?;
+        env.warn(err)?;
     }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(

@@ -108,7 +108,7 @@ fn a_file_that_grows_while_hashing_fails() {
     write_tree(&temp.path().join("g"), &[("small.txt", b"x")]);
     std::fs::write(temp.path().join("g/big.bin"), bytes(64 << 20, 3)).unwrap();
     run(temp.path(), &["create", "g", "-q", "-l", "1m"]).success();
-    let mut child = std::process::Command::new(crate::common::BIN)
+    let child = std::process::Command::new(crate::common::BIN)
         .args(["verify", "g.torrent", "-q", "-j", "1"])
         .current_dir(temp.path())
         .stdout(std::process::Stdio::null())
