@@ -234,7 +234,10 @@ def main():
     udp, http = free_port(), free_port(socket.SOCK_STREAM)
     ours = subprocess.Popen(
         [OURS, "tracker", "--udp", f"127.0.0.1:{udp}", "--udp-workers", "1", "--http", f"127.0.0.1:{http}", "--full-scrape",
-         "--max-peers", "10000000", "--max-torrents", "10000000"],
+         "--max-peers", "10000000", "--max-torrents", "10000000",
+         # The load generator is one address with many ports: lift the per-address shares.
+         "--max-total-peers", "100000000", "--max-ports-per-ip", "1000000", "--max-peers-per-ip", "100000000",
+         "--rate-limit", "0"],
         stdout=subprocess.DEVNULL, stderr=open(os.path.join(WORK, "ours.log"), "w"),
     )
     udp_ready(udp)

@@ -499,7 +499,7 @@ _mktorrent__rs() {
             return 0
             ;;
         mktorrent__subcmd__rs__subcmd__dht__subcmd__serve)
-            opts="-h -V --bind --bootstrap --no-default-routers --state --rate-limit --status-interval --bind6 --metrics --help --version"
+            opts="-h -V --bind --bootstrap --no-default-routers --state --rate-limit --status-interval --bind6 --metrics --max-hashes --max-peers-per-hash --max-peers --max-ports-per-ip --max-entries-per-ip --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -530,6 +530,26 @@ _mktorrent__rs() {
                     return 0
                     ;;
                 --metrics)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-hashes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-peers-per-hash)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-peers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-ports-per-ip)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-entries-per-ip)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -993,7 +1013,7 @@ _mktorrent__rs() {
             return 0
             ;;
         mktorrent__subcmd__rs__subcmd__tracker)
-            opts="-h -V --http --udp --no-http --no-udp --announce-path --interval --min-interval --peer-timeout --numwant --max-numwant --max-scrape --full-scrape --max-torrents --max-peers --rate-limit --rate-burst --max-query --udp-key --connection-id-ttl --allowed-dir --allow-list --deny-list --state --save-every --trust-proxy --stats-from --udp-workers --help --version"
+            opts="-h -V --http --udp --no-http --no-udp --announce-path --interval --min-interval --peer-timeout --numwant --max-numwant --max-scrape --full-scrape --max-torrents --max-peers --max-total-peers --max-ports-per-ip --max-peers-per-ip --rate-limit --rate-burst --max-query --udp-key --connection-id-ttl --allowed-dir --allow-list --deny-list --state --save-every --trust-proxy --stats-from --udp-workers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1040,6 +1060,18 @@ _mktorrent__rs() {
                     return 0
                     ;;
                 --max-peers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-total-peers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-ports-per-ip)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-peers-per-ip)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1103,7 +1135,7 @@ _mktorrent__rs() {
             return 0
             ;;
         mktorrent__subcmd__rs__subcmd__verify)
-            opts="-j -q -h -V --content --threads --quiet --json --help --version"
+            opts="-j -q -h -V --content --threads --quiet --json --follow-symlinks --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

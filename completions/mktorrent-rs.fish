@@ -72,6 +72,7 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand verify" -l con
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand verify" -s j -l threads -d 'Hashing threads [default: one per core]' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand verify" -s q -l quiet -d 'No progress bar; only problems are printed'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand verify" -l json -d 'Print a JSON report instead of text'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand verify" -l follow-symlinks -d 'Read files through symbolic links that lead outside the content directory (by default such files are not read and count as missing, as `create` skips them)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand verify" -s h -l help -d 'Print help'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand verify" -s V -l version -d 'Print version'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand magnet" -l torrent-url -d 'Where the .torrent will be hosted (http or https), added as `xs=`: clients fetch the metadata from it when no peer is online. Repeatable' -r
@@ -92,6 +93,11 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fis
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l status-interval -d 'Seconds between status lines on stdout' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l bind6 -d 'Also run an IPv6 node (BEP 32) on this address, e.g. [::]:6881; it shares the node id' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l metrics -d 'Write Prometheus-style counters to this file at each status line' -r -F
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l max-hashes -d 'Info hashes the peer store holds; when full, a swarm of one peer of the address holding the most entries makes room' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l max-peers-per-hash -d 'Peers stored per info hash; when full, the stalest entry of the address holding the most in that swarm makes room' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l max-peers -d 'Peers stored in all (about 200 bytes each); when full, the stalest entry of the address holding the most makes room' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l max-ports-per-ip -d 'Ports one IP address may hold in one swarm; its stalest makes room for more' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l max-entries-per-ip -d 'Entries (info hash, port) one IP address may hold in all; its stalest makes room for more' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l no-default-routers -d 'Use no public router (e.g. to start a private network as its first node)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -s h -l help -d 'Print help'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -s V -l version -d 'Print version'
@@ -184,8 +190,11 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l nu
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l max-numwant -d 'Most peers returned to one announce' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l max-scrape -d 'Most info hashes in one HTTP scrape' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l max-torrents -d 'Most torrents tracked; new ones are refused beyond it' -r
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l max-peers -d 'Most peers in one swarm; new peers are refused beyond it' -r
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l rate-limit -d 'Requests per second allowed per client IP [default: unlimited]' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l max-peers -d 'Most peers in one swarm; beyond it a newcomer takes the place of one of 8 sampled peers, the one whose address holds the most ports there' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l max-total-peers -d 'Most peers in all swarms (about 100 bytes each); beyond it a newcomer takes the place of a peer of its swarm, as for --max-peers' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l max-ports-per-ip -d 'Most ports one IP address holds in one swarm; more are refused' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l max-peers-per-ip -d 'Most peers one IP address holds in all swarms; more are refused' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l rate-limit -d 'Requests per second allowed per client IP (0: unlimited). A client announces each torrent every 30 minutes, so even a seedbox of 10,000 torrents needs about 6' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l rate-burst -d 'Burst allowed above --rate-limit [default: 5 × the rate]' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l max-query -d 'Longest accepted HTTP query string, in bytes' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l udp-key -d 'Key for UDP connection IDs, 32 hex digits; instances sharing it accept each other\'s IDs [default: random per start]' -r

@@ -14,6 +14,9 @@
 //!   (LEDBAT) under a tokio socket adapter that shares its port with the DHT.
 //! - [`announce`]: the tracker client `publish` uses: pure HTTP/UDP
 //!   codecs and a tier/interval/backoff schedule under a tokio adapter.
+//! - `fuzzing` (hidden): the body of every fuzz target, also run on the
+//!   committed seeds by the ordinary test suite.
+//! - [`limits`]: the soft open-file limit raised at server start.
 //! - [`shutdown`]: the stop signal and task tracking every server shares.
 //! - [`cli`]: one module per subcommand (args struct + `run`), all I/O
 //!   through [`env::Env`]; [`error`]: the crate error.
@@ -26,7 +29,10 @@ pub mod env;
 pub mod error;
 pub mod files;
 pub mod format;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hasher;
+pub mod limits;
 pub mod magnet;
 pub mod merkle;
 pub mod metainfo;

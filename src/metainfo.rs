@@ -87,6 +87,14 @@ pub enum MetainfoError {
         path: String,
         reason: &'static str,
     },
+    /// Two files at one path, or a file that is also another's directory:
+    /// such a torrent can never be laid out on disk, nor verified.
+    #[error("path {path:?} appears twice in `{field}`{}", if *is_directory { " (as a file and as a directory)" } else { "" })]
+    DuplicatePath {
+        field: &'static str,
+        path: String,
+        is_directory: bool,
+    },
 }
 
 /// A DHT bootstrap node from the `nodes` key (BEP 5).
@@ -863,7 +871,32 @@ fn parse_file_tree(tree: &Value<'_>) -> Result<Vec<V2File>, MetainfoError> {
         });
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
+    check_unique_paths("info.file tree", files.iter().map(|f| f.path.as_slice()))?;
     Ok(files)
+}
+
+/// Rejects two files at one path (a repeated `file tree` key, a repeated v1
+/// `files` entry) and a file that is also a directory of another. BEP 47
+/// pad files are left out by the caller: clients name them by size
+/// (`.pad/16384`), so several may share a path, and none is written.
+fn check_unique_paths<'p>(
+    field: &'static str,
+    paths: impl Iterator<Item = &'p [String]>,
+) -> Result<(), MetainfoError> {
+    let mut sorted: Vec<&[String]> = paths.collect();
+    sorted.sort_unstable();
+    // Sorted, a path that is a prefix of others is directly followed by one.
+    for pair in sorted.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        if b.starts_with(a) {
+            return Err(MetainfoError::DuplicatePath {
+                field,
+                path: a.join("/"),
+                is_directory: a.len() != b.len(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// BEP 52 `piece layers`, checked for shape; absent means none (a torrent
@@ -941,6 +974,13 @@ fn parse_files(files: &Value<'_>) -> Result<Vec<FileEntry>, MetainfoError> {
             attr: file.get(b"attr").and_then(Value::as_str).map(str::to_owned),
         });
     }
+    check_unique_paths(
+        "info.files",
+        entries
+            .iter()
+            .filter(|f| !f.is_padding())
+            .map(|f| f.path.as_slice()),
+    )?;
     Ok(entries)
 }
 
@@ -1095,6 +1135,85 @@ mod tests {
         let err = Torrent::parse(&both).unwrap_err();
         assert!(
             err.to_string().contains("both a file and a directory"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn v1_files_reject_a_repeated_path_naming_it() {
+        let mut meta = sample();
+        let Layout::Multi { files } = &mut meta.info.layout else {
+            unreachable!("sample is multi-file")
+        };
+        files.push(files[0].clone());
+        meta.info.pieces = vec![[7; 20]; 2];
+        meta.info.piece_length = 10;
+        let bytes = Torrent::from_metainfo(meta).encode();
+        let err = Torrent::parse(&bytes).unwrap_err();
+        assert!(
+            matches!(&err, MetainfoError::DuplicatePath { field: "info.files", path, is_directory: false } if path == "a/b.txt"),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "path \"a/b.txt\" appears twice in `info.files`"
+        );
+    }
+
+    #[test]
+    fn v1_files_reject_a_file_that_is_also_a_directory() {
+        let mut meta = sample();
+        let Layout::Multi { files } = &mut meta.info.layout else {
+            unreachable!("sample is multi-file")
+        };
+        files.push(FileEntry {
+            path: vec!["a".into()],
+            length: 0,
+            attr: None,
+        });
+        let err = Torrent::parse(&Torrent::from_metainfo(meta).encode()).unwrap_err();
+        assert!(
+            matches!(&err, MetainfoError::DuplicatePath { path, is_directory: true, .. } if path == "a"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn v1_pad_files_may_share_a_path() {
+        let mut meta = sample();
+        let Layout::Multi { files } = &mut meta.info.layout else {
+            unreachable!("sample is multi-file")
+        };
+        let pad = FileEntry {
+            path: vec![".pad".into(), "6".into()],
+            length: 6,
+            attr: Some("p".into()),
+        };
+        files.push(pad.clone());
+        files.push(pad);
+        assert!(Torrent::parse(&Torrent::from_metainfo(meta).encode()).is_ok());
+    }
+
+    #[test]
+    fn v2_file_tree_rejects_a_repeated_key_naming_the_path() {
+        // The bencode reader keeps repeated keys; `a` twice means two files at `a`.
+        let info = b"d9:file treed1:ad0:d6:lengthi0eee1:ad0:d6:lengthi0eee\
+            e12:meta versioni2e4:name1:x12:piece lengthi16384ee";
+        let mut doc = b"d4:info".to_vec();
+        doc.extend_from_slice(info);
+        doc.push(b'e');
+        let err = Torrent::parse(&doc).unwrap_err();
+        assert!(
+            matches!(&err, MetainfoError::DuplicatePath { field: "info.file tree", path, is_directory: false } if path == "a"),
+            "{err:?}"
+        );
+        // A file `a` repeated as a directory `a/b`.
+        let doc = b"d4:infod9:file treed1:ad0:d6:lengthi0eee1:ad1:bd0:d6:lengthi0eeee\
+            e12:meta versioni2e4:name1:x12:piece lengthi16384eee";
+        let err = Torrent::parse(doc).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("\"a\" appears twice in `info.file tree` (as a file and as a directory)"),
             "{err}"
         );
     }

@@ -28,6 +28,53 @@ pub enum StorageError {
     Cancelled,
     #[error("read past the end of the content: {offset} + {len} > {total}")]
     OutOfRange { offset: u64, len: u64, total: u64 },
+    #[error(
+        "{} is reached through a symbolic link to {}, outside the content directory \
+         (--follow-symlinks reads it)",
+        path.display(),
+        target.display()
+    )]
+    OutsideLink { path: PathBuf, target: PathBuf },
+}
+
+/// The rule `create` applies to symbolic links, for every reader of
+/// content (verify, the seeder): a file of the torrent at `path` below the
+/// content directory `root` must not be reached through a link that leads
+/// outside `root`, unless the user asked to follow links. Links that stay
+/// inside are harmless and allowed. `root` itself may be a link: the user
+/// named it. A path that does not exist passes (reads report it missing).
+pub fn check_inside(root: &Path, path: &Path, follow_symlinks: bool) -> Result<(), StorageError> {
+    if follow_symlinks || path == root {
+        return Ok(());
+    }
+    let Ok(relative) = path.strip_prefix(root) else {
+        return Ok(());
+    };
+    let io = |source| StorageError::Io {
+        path: root.to_owned(),
+        source,
+    };
+    let real_root = std::fs::canonicalize(root).map_err(io)?;
+    let mut at = root.to_path_buf();
+    for component in relative.components() {
+        at.push(component);
+        let is_link = std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink());
+        if !is_link {
+            continue;
+        }
+        let target = match std::fs::canonicalize(&at) {
+            Ok(target) => target,
+            // A dangling link reads as missing.
+            Err(_) => return Ok(()),
+        };
+        if !target.starts_with(&real_root) {
+            return Err(StorageError::OutsideLink {
+                path: path.to_owned(),
+                target,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// One file's place in the content.
@@ -220,6 +267,33 @@ fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> std::io::R
 
 #[cfg(test)]
 mod tests {
+    #[cfg(unix)]
+    #[test]
+    fn links_outside_the_content_are_refused_unless_followed() {
+        use super::{check_inside, StorageError};
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), b"outside bytes").unwrap();
+        std::fs::create_dir(outside.path().join("dir")).unwrap();
+        std::fs::write(outside.path().join("dir/f"), b"x").unwrap();
+        let content = tempfile::tempdir().unwrap();
+        let root = content.path();
+        std::fs::write(root.join("real"), b"inside").unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret"), root.join("leak")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("dir"), root.join("sub")).unwrap();
+        std::os::unix::fs::symlink(root.join("real"), root.join("alias")).unwrap();
+
+        let err = check_inside(root, &root.join("leak"), false).unwrap_err();
+        assert!(matches!(err, StorageError::OutsideLink { .. }), "{err}");
+        assert!(err.to_string().contains("leak"), "{err}");
+        // A linked directory on the way counts too.
+        assert!(check_inside(root, &root.join("sub/f"), false).is_err());
+        // Inside links, plain files, missing files and --follow-symlinks pass.
+        check_inside(root, &root.join("alias"), false).unwrap();
+        check_inside(root, &root.join("real"), false).unwrap();
+        check_inside(root, &root.join("nothing"), false).unwrap();
+        check_inside(root, &root.join("leak"), true).unwrap();
+    }
+
     use super::*;
 
     fn storage(dir: &Path, files: &[(&str, &[u8])]) -> Storage {

@@ -469,9 +469,18 @@ impl Tracker {
         let swarms = Swarms::new(config.limits);
         if let Some(path) = &config.state_file {
             let path = path.clone();
-            let records = tokio::task::spawn_blocking(move || state::load(&path))
-                .await
-                .map_err(|e| TrackerError::Internal(e.to_string()))??;
+            let records = tokio::task::spawn_blocking(move || {
+                let removed = state::remove_stale_temp_files(&path)?;
+                if removed > 0 {
+                    tracing::info!(
+                        removed,
+                        "removed temporary files of interrupted state saves"
+                    );
+                }
+                state::load(&path)
+            })
+            .await
+            .map_err(|e| TrackerError::Internal(e.to_string()))??;
             swarms.import(
                 records
                     .into_iter()

@@ -77,6 +77,30 @@ pub struct ServeArgs {
     /// Write Prometheus-style counters to this file at each status line.
     #[arg(long, value_name = "FILE")]
     pub metrics: Option<PathBuf>,
+
+    /// Info hashes the peer store holds; when full, a swarm of one peer of the
+    /// address holding the most entries makes room.
+    #[arg(long, default_value_t = 20_000, value_name = "N")]
+    pub max_hashes: usize,
+
+    /// Peers stored per info hash; when full, the stalest entry of the address
+    /// holding the most in that swarm makes room.
+    #[arg(long, default_value_t = 200, value_name = "N")]
+    pub max_peers_per_hash: usize,
+
+    /// Peers stored in all (about 200 bytes each); when full, the stalest entry of
+    /// the address holding the most makes room.
+    #[arg(long, default_value_t = 100_000, value_name = "N")]
+    pub max_peers: usize,
+
+    /// Ports one IP address may hold in one swarm; its stalest makes room for more.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub max_ports_per_ip: usize,
+
+    /// Entries (info hash, port) one IP address may hold in all; its stalest
+    /// makes room for more.
+    #[arg(long, default_value_t = 1_000, value_name = "N")]
+    pub max_entries_per_ip: usize,
 }
 
 /// Find peers of a torrent through the DHT.
@@ -298,7 +322,15 @@ fn any_addr(port: u16) -> SocketAddr {
 }
 
 async fn serve(args: ServeArgs, env: &mut Env) -> Result<()> {
-    let plan = resolve(&args.node, any_addr(6881), Vec::new(), true, env).await?;
+    if let Err(err) = crate::limits::raise_fd_limit() {
+        env.warn(err)?;
+    }
+    let mut plan = resolve(&args.node, any_addr(6881), Vec::new(), true, env).await?;
+    plan.config.max_hashes = args.max_hashes;
+    plan.config.max_peers_per_hash = args.max_peers_per_hash;
+    plan.config.max_peers = args.max_peers;
+    plan.config.max_ports_per_ip = args.max_ports_per_ip;
+    plan.config.max_entries_per_ip = args.max_entries_per_ip;
     let node_shutdown = Shutdown::new();
     let dht = start(&plan, &node_shutdown).await?;
     let dht6 = match args.bind6 {

@@ -85,16 +85,31 @@ pub struct Args {
     #[arg(long, default_value_t = 1_000_000, value_name = "N")]
     pub max_torrents: usize,
 
-    /// Most peers in one swarm; new peers are refused beyond it.
+    /// Most peers in one swarm; beyond it a newcomer takes the place of one of 8 sampled
+    /// peers, the one whose address holds the most ports there.
     #[arg(long, default_value_t = 100_000, value_name = "N")]
     pub max_peers: usize,
 
-    /// Requests per second allowed per client IP [default: unlimited].
-    #[arg(long, value_name = "N")]
-    pub rate_limit: Option<u32>,
+    /// Most peers in all swarms (about 100 bytes each); beyond it a newcomer takes the
+    /// place of a peer of its swarm, as for --max-peers.
+    #[arg(long, default_value_t = 5_000_000, value_name = "N")]
+    pub max_total_peers: usize,
+
+    /// Most ports one IP address holds in one swarm; more are refused.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub max_ports_per_ip: usize,
+
+    /// Most peers one IP address holds in all swarms; more are refused.
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    pub max_peers_per_ip: usize,
+
+    /// Requests per second allowed per client IP (0: unlimited). A client announces each
+    /// torrent every 30 minutes, so even a seedbox of 10,000 torrents needs about 6.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub rate_limit: u32,
 
     /// Burst allowed above --rate-limit [default: 5 × the rate].
-    #[arg(long, value_name = "N", requires = "rate_limit")]
+    #[arg(long, value_name = "N")]
     pub rate_burst: Option<u32>,
 
     /// Longest accepted HTTP query string, in bytes.
@@ -211,8 +226,14 @@ impl Plan {
                 ),
             ));
         }
-        if args.rate_limit == Some(0) {
-            return Err(bad("--rate-limit", "must be at least 1".into()));
+        for (flag, value) in [
+            ("--max-ports-per-ip", args.max_ports_per_ip),
+            ("--max-peers-per-ip", args.max_peers_per_ip),
+            ("--max-total-peers", args.max_total_peers),
+        ] {
+            if value == 0 {
+                return Err(bad(flag, "must be at least 1".into()));
+            }
         }
         if args.save_every == 0 {
             return Err(bad("--save-every", "must be at least 1 second".into()));
@@ -232,9 +253,10 @@ impl Plan {
                 }
             }
         };
-        let rate_limit = args
-            .rate_limit
-            .map(|rate| (rate, args.rate_burst.unwrap_or(rate.saturating_mul(5))));
+        let rate_limit = (args.rate_limit > 0).then(|| {
+            let rate = args.rate_limit;
+            (rate, args.rate_burst.unwrap_or(rate.saturating_mul(5)))
+        });
         let config = TrackerConfig {
             http,
             udp,
@@ -250,6 +272,9 @@ impl Plan {
             limits: Limits {
                 max_torrents: args.max_torrents,
                 max_peers_per_swarm: args.max_peers,
+                max_peers: args.max_total_peers,
+                max_ports_per_ip: args.max_ports_per_ip,
+                max_peers_per_ip: args.max_peers_per_ip,
             },
             max_query: args.max_query,
             rate_limit,
@@ -286,6 +311,10 @@ pub fn run(args: Args, env: &mut Env) -> Result<()> {
         env.warn("no IPv6 on this host; serving IPv4 only")?;
         plan.config.http.retain(SocketAddr::is_ipv4);
         plan.config.udp.retain(SocketAddr::is_ipv4);
+    }
+    // Every idle connection holds a descriptor; the inherited soft limit is often 1024.
+    if let Err(err) = crate::limits::raise_fd_limit() {
+        env.warn(err)?;
     }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(

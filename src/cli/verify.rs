@@ -34,6 +34,11 @@ pub struct Args {
     /// Print a JSON report instead of text.
     #[arg(long)]
     pub json: bool,
+
+    /// Read files through symbolic links that lead outside the content directory (by
+    /// default such files are not read and count as missing, as `create` skips them).
+    #[arg(long)]
+    pub follow_symlinks: bool,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -61,6 +66,10 @@ pub struct Report {
     pub missing_files: Vec<String>,
     pub wrong_size: Vec<WrongSize>,
     pub damaged_files: Vec<DamagedFile>,
+    /// Files reached through a link outside the content (not read).
+    pub outside_links: Vec<String>,
+    /// Files whose size changed while they were hashed (sizes after).
+    pub changed_while_verifying: Vec<WrongSize>,
 }
 
 /// Where the content is: the explicit path, else NAME beside the torrent,
@@ -158,6 +167,20 @@ pub fn run(args: Args, env: &mut Env) -> Result<()> {
         }
     };
 
+    let mut files = files;
+    let mut outside_links = Vec::new();
+    for (shown, disk, _) in &mut files {
+        let Some(path) = disk else { continue };
+        if let Err(err) = crate::storage::check_inside(&root, path, args.follow_symlinks) {
+            if matches!(err, crate::storage::StorageError::OutsideLink { .. }) {
+                // Not read: its pieces read as zeros and fail.
+                env.warn(&err)?;
+                outside_links.push(shown.clone());
+                *disk = None;
+            }
+        }
+    }
+
     let mut missing_files = Vec::new();
     let mut wrong_size = Vec::new();
     for (shown, disk, expected) in &files {
@@ -188,6 +211,22 @@ pub fn run(args: Args, env: &mut Env) -> Result<()> {
         check_v1(info, &storage, threads, &progress)?
     };
     bar.finish_and_clear();
+    // A file that grew or shrank while it was read may still have hashed
+    // right (it was read up to its expected length): check the sizes again.
+    let changed_while_verifying: Vec<WrongSize> = files
+        .iter()
+        .filter(|(shown, _, _)| {
+            !wrong_size.iter().any(|w| &w.path == shown) && !missing_files.contains(shown)
+        })
+        .filter_map(|(shown, disk, expected)| {
+            let found = std::fs::metadata(disk.as_ref()?).map_or(0, |m| m.len());
+            (found != *expected).then(|| WrongSize {
+                path: shown.clone(),
+                expected: *expected,
+                found,
+            })
+        })
+        .collect();
     let piece_count = if info.version.has_v2() {
         hasher::v2_pieces(&storage, info.piece_length).len()
     } else {
@@ -205,7 +244,11 @@ pub fn run(args: Args, env: &mut Env) -> Result<()> {
         .collect();
 
     let report = Report {
-        ok: bad_pieces.is_empty() && missing_files.is_empty() && wrong_size.is_empty(),
+        ok: bad_pieces.is_empty()
+            && missing_files.is_empty()
+            && wrong_size.is_empty()
+            && outside_links.is_empty()
+            && changed_while_verifying.is_empty(),
         name: info.name.clone(),
         info_hash: torrent.info_hash.to_hex(),
         content: root.display().to_string(),
@@ -214,6 +257,8 @@ pub fn run(args: Args, env: &mut Env) -> Result<()> {
         missing_files,
         wrong_size,
         damaged_files,
+        outside_links,
+        changed_while_verifying,
     };
     if args.json {
         let text = serde_json::to_string_pretty(&report).map_err(std::io::Error::other)?;
@@ -238,6 +283,17 @@ pub fn run(args: Args, env: &mut Env) -> Result<()> {
     }
     if !report.wrong_size.is_empty() {
         problems.push(plural(report.wrong_size.len(), "file") + " of the wrong size");
+    }
+    for link in &report.outside_links {
+        problems.push(format!(
+            "{link} is a link outside the content (--follow-symlinks reads it)"
+        ));
+    }
+    for w in &report.changed_while_verifying {
+        problems.push(format!(
+            "{} changed size while it was verified (expected {} bytes, now {})",
+            w.path, w.expected, w.found
+        ));
     }
     Err(Error::VerifyFailed(format!(
         "{} does not match {}: {}",
@@ -387,6 +443,16 @@ fn print_human(r: &Report, quiet: bool, out: &mut dyn Write) -> std::io::Result<
         writeln!(
             out,
             "wrong size    {} (expected {} bytes, found {})",
+            w.path, w.expected, w.found
+        )?;
+    }
+    for path in &r.outside_links {
+        writeln!(out, "outside link  {path}")?;
+    }
+    for w in &r.changed_while_verifying {
+        writeln!(
+            out,
+            "changed size  {} while verifying (expected {} bytes, now {})",
             w.path, w.expected, w.found
         )?;
     }

@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::id::Id;
 use super::krpc::{self, Body, DecodeError, Message, Method, NodeInfo, Query, Response, Want};
 use super::lookup::Lookup;
-use super::peer_store::{PeerStore, Stored};
+use super::peer_store::{self, PeerStore, Stored};
 use super::rate_limit::RateLimiter;
 use super::routing_table::{self, Heard, Outcome, RoutingTable, Status, K};
 use super::tokens::Tokens;
@@ -77,8 +77,13 @@ pub struct Config {
     pub query_timeout: Duration,
     /// Nodes per public IP in the routing table.
     pub max_nodes_per_ip: usize,
+    /// Peer store bounds (see [`peer_store::Limits`]): hashes, peers per
+    /// hash, peers in all, ports per IP per hash, entries per IP.
     pub max_hashes: usize,
     pub max_peers_per_hash: usize,
+    pub max_peers: usize,
+    pub max_ports_per_ip: usize,
+    pub max_entries_per_ip: usize,
     /// Incoming queries per second per IP (0: no limit), and the burst allowed.
     pub rate_limit: u32,
     pub rate_burst: u32,
@@ -109,8 +114,11 @@ impl Default for Config {
             bootstrap: Vec::new(),
             query_timeout: Duration::from_secs(2),
             max_nodes_per_ip: 1,
-            max_hashes: 20_000,
-            max_peers_per_hash: 200,
+            max_hashes: peer_store::Limits::default().max_hashes,
+            max_peers_per_hash: peer_store::Limits::default().max_peers_per_hash,
+            max_peers: peer_store::Limits::default().max_peers,
+            max_ports_per_ip: peer_store::Limits::default().max_ports_per_ip,
+            max_entries_per_ip: peer_store::Limits::default().max_entries_per_ip,
             rate_limit: 50,
             rate_burst: 100,
             max_queries_per_sec: 250,
@@ -165,6 +173,8 @@ pub struct Counters {
     /// Our queries that waited for the outgoing budget.
     pub queries_deferred: u64,
     pub peers_announced_to_us: u64,
+    /// What the peer store's bounds evicted or refused.
+    pub peer_store: peer_store::StoreCounters,
 }
 
 /// A snapshot of the node.
@@ -209,6 +219,26 @@ impl Stats {
             ("lookups_started_total", c.lookups_started),
             ("queries_deferred_total", c.queries_deferred),
             ("peers_announced_to_us_total", c.peers_announced_to_us),
+            (
+                "peer_store_evicted_ports_per_ip_total",
+                c.peer_store.evicted_ports_per_ip,
+            ),
+            (
+                "peer_store_evicted_entries_per_ip_total",
+                c.peer_store.evicted_entries_per_ip,
+            ),
+            (
+                "peer_store_evicted_swarm_full_total",
+                c.peer_store.evicted_swarm_full,
+            ),
+            (
+                "peer_store_evicted_store_full_total",
+                c.peer_store.evicted_store_full,
+            ),
+            (
+                "peer_store_refused_store_full_total",
+                c.peer_store.refused_store_full,
+            ),
         ];
         let mut out = String::new();
         for (kind, list) in [("gauge", &gauges[..]), ("counter", &counters[..])] {
@@ -288,7 +318,13 @@ impl Dht {
             id,
             table: RoutingTable::new(id, config.max_nodes_per_ip, now),
             tokens: Tokens::new(now, &mut rng),
-            store: PeerStore::new(config.max_hashes, config.max_peers_per_hash),
+            store: PeerStore::new(peer_store::Limits {
+                max_hashes: config.max_hashes,
+                max_peers_per_hash: config.max_peers_per_hash,
+                max_peers: config.max_peers,
+                max_ports_per_ip: config.max_ports_per_ip,
+                max_entries_per_ip: config.max_entries_per_ip,
+            }),
             limiter: RateLimiter::new(config.rate_limit, config.rate_burst),
             outgoing: RateLimiter::new(config.max_queries_per_sec, config.max_queries_per_sec / 2),
             deferred: std::collections::VecDeque::new(),
@@ -534,7 +570,10 @@ impl Node {
             pending_queries: self.pending.len() + self.deferred.len(),
             lookups_running: self.lookups.len(),
             external_ip: self.external_ip,
-            counters: self.counters.clone(),
+            counters: Counters {
+                peer_store: self.store.counters(),
+                ..self.counters.clone()
+            },
         }
     }
 

@@ -70,9 +70,12 @@ fn hex_digit(b: u8) -> Option<u8> {
     }
 }
 
-/// Percent-decodes `raw` into `out` (`+` is a space, as in form encoding);
-/// returns the decoded length, or `None` on a bad escape or overflow.
-fn decode_into(raw: &[u8], out: &mut [u8]) -> Result<usize, DecodeFail> {
+/// Percent-decodes `raw` into `out`; returns the decoded length, or `None`
+/// on a bad escape or overflow. With `plus_is_space`, `+` is a space as in
+/// form encoding; binary ids pass false, since clients that leave `+`
+/// unescaped mean the byte 0x2B (as opentracker reads it), and reading a
+/// space would put them in another swarm.
+fn decode_into(raw: &[u8], out: &mut [u8], plus_is_space: bool) -> Result<usize, DecodeFail> {
     let mut len = 0;
     let mut i = 0;
     while i < raw.len() {
@@ -88,7 +91,7 @@ fn decode_into(raw: &[u8], out: &mut [u8]) -> Result<usize, DecodeFail> {
                     _ => return Err(DecodeFail::Escape),
                 }
             }
-            b'+' => {
+            b'+' if plus_is_space => {
                 i += 1;
                 b' '
             }
@@ -114,7 +117,7 @@ enum DecodeFail {
 
 fn decode_id(field: &'static str, raw: &[u8]) -> Result<Id20, QueryError> {
     let mut out = [0; 20];
-    match decode_into(raw, &mut out) {
+    match decode_into(raw, &mut out, false) {
         Ok(20) => Ok(out),
         Ok(len) | Err(DecodeFail::TooLong(len)) => Err(QueryError::BadLength { field, len }),
         Err(DecodeFail::Escape) => Err(QueryError::BadEscape(field)),
@@ -127,7 +130,7 @@ fn decode_small<'a>(
     raw: &[u8],
     buf: &'a mut [u8; 24],
 ) -> Result<&'a [u8], QueryError> {
-    match decode_into(raw, buf) {
+    match decode_into(raw, buf, true) {
         Ok(len) => Ok(&buf[..len]),
         Err(DecodeFail::Escape) => Err(QueryError::BadEscape(field)),
         Err(DecodeFail::TooLong(_)) => Err(QueryError::BadNumber(field)),
@@ -474,11 +477,19 @@ mod tests {
     }
 
     #[test]
-    fn plus_is_a_space_and_escaped_plus_and_percent_are_literal() {
-        let raw = "info_hash=%2B%25+aaaaaaaaaaaaaaaaa&peer_id=-qB4650-abcdefghijkl&port=1";
+    fn a_raw_plus_in_an_id_is_the_byte_0x2b_and_escapes_are_literal() {
+        let raw = "info_hash=%2B%25+aaaaaaaaaaaaaaaaa&peer_id=-qB4650-abcd+fghijkl&port=1";
         let q = parse_announce(raw.as_bytes()).unwrap();
-        assert_eq!(&q.info_hash[..3], b"+% ");
+        assert_eq!(&q.info_hash[..3], b"+%+");
+        assert_eq!(&q.peer_id[..13], b"-qB4650-abcd+");
         assert_eq!(q.left, None);
+        // A space in an id is still written %20.
+        let raw = "info_hash=%20aaaaaaaaaaaaaaaaaaa&peer_id=-qB4650-abcdefghijkl&port=1";
+        assert_eq!(parse_announce(raw.as_bytes()).unwrap().info_hash[0], b' ');
+        // Scrape reads ids the same way.
+        let mut hashes = Vec::new();
+        parse_scrape(b"info_hash=+aaaaaaaaaaaaaaaaaaa", 8, &mut hashes).unwrap();
+        assert_eq!(hashes[0][0], b'+');
     }
 
     #[test]

@@ -2,7 +2,11 @@
 //! loses nothing users care about (bttrack.py's `dfile`).
 //!
 //! Bencode, written to a temporary file beside the target and renamed over
-//! it, so a crash mid-write leaves the previous state intact. Layout:
+//! it, so a crash mid-write leaves the previous state intact. Each save's
+//! temporary file has a name of its own (`.<state name>.tmp-<random>`), so
+//! overlapping saves never share one; a save killed before its rename
+//! leaves one behind, and the next start removes them
+//! ([`remove_stale_temp_files`]). Layout:
 //! `{version: 1, torrents: [{info hash, completed, peers: [[compact
 //! address (6 or 18 bytes), peer id, flags (1 seeder, 2 counted)]]}]}`.
 
@@ -123,22 +127,61 @@ pub fn load(path: &Path) -> Result<Vec<TorrentRecord>, TrackerError> {
     })
 }
 
-/// Writes the state atomically: temporary file in the same directory, then
-/// rename.
+/// The directory of the state file and the prefix of its temporary files.
+fn temp_prefix(path: &Path) -> (&Path, String) {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map_or_else(|| "state".into(), |n| n.to_string_lossy().into_owned());
+    (dir, format!(".{name}.tmp-"))
+}
+
+/// Writes the state atomically: a temporary file of its own in the same
+/// directory, then rename.
 pub fn save(path: &Path, torrents: &[TorrentRecord]) -> Result<(), TrackerError> {
     let err = |source| TrackerError::WriteState {
         path: path.to_owned(),
         source,
     };
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
+    let (dir, prefix) = temp_prefix(path);
+    let mut file = tempfile::Builder::new()
+        .prefix(&prefix)
+        .tempfile_in(dir)
+        .map_err(err)?;
     file.write_all(&encode(torrents)).map_err(err)?;
     file.as_file().sync_all().map_err(err)?;
     file.persist(path).map_err(|e| err(e.error))?;
     Ok(())
+}
+
+/// Removes temporary files that saves killed before their rename left
+/// beside the state file (at start, before anything saves). Returns how
+/// many were removed; the error names the file that could not be.
+pub fn remove_stale_temp_files(path: &Path) -> Result<usize, TrackerError> {
+    let (dir, prefix) = temp_prefix(path);
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        // No directory yet: nothing to clean; the first save reports it.
+        Err(_) => return Ok(0),
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let is_ours = name.to_str().is_some_and(|n| n.starts_with(&prefix));
+        let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+        if is_ours && is_file {
+            let stale = entry.path();
+            std::fs::remove_file(&stale).map_err(|source| TrackerError::WriteState {
+                path: stale,
+                source,
+            })?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 #[cfg(test)]
@@ -173,6 +216,55 @@ mod tests {
         assert_eq!(load(&path).unwrap(), vec![], "missing file: empty state");
         save(&path, &sample()).unwrap();
         assert_eq!(load(&path).unwrap(), sample());
+    }
+
+    #[test]
+    fn stale_temp_files_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tracker.state");
+        save(&path, &sample()).unwrap();
+        // What killed saves leave behind, and files that are not ours.
+        for name in [".tracker.state.tmp-abc123", ".tracker.state.tmp-zzz"] {
+            std::fs::write(dir.path().join(name), b"partial").unwrap();
+        }
+        for name in ["other.state", ".other.state.tmp-abc", ".tmp123456"] {
+            std::fs::write(dir.path().join(name), b"keep").unwrap();
+        }
+        assert_eq!(remove_stale_temp_files(&path).unwrap(), 2);
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                ".other.state.tmp-abc",
+                ".tmp123456",
+                "other.state",
+                "tracker.state"
+            ]
+        );
+        assert_eq!(load(&path).unwrap(), sample());
+    }
+
+    #[test]
+    fn each_save_writes_a_temp_file_of_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s");
+        // A leftover with the prefix does not block or get reused by saves.
+        std::fs::write(dir.path().join(".s.tmp-000000"), b"partial").unwrap();
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || save(&path, &sample()))
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap().unwrap();
+        }
+        assert_eq!(load(&path).unwrap(), sample());
+        assert_eq!(remove_stale_temp_files(&path).unwrap(), 1);
     }
 
     #[test]

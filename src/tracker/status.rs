@@ -72,6 +72,7 @@ pub fn json(totals: &Totals, counters: &[(Counter, u64)]) -> String {
         "peers": totals.seeders + totals.leechers,
         "completed": totals.completed,
         "counters": requests,
+        "limits": totals.limits,
     })
     .to_string()
 }
@@ -97,6 +98,37 @@ pub fn prometheus(totals: &Totals, counters: &[(Counter, u64)]) -> String {
         let _ = writeln!(
             out,
             "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+        );
+    }
+    let l = &totals.limits;
+    let _ = writeln!(
+        out,
+        "# HELP tracker_limit_refused_total Announces refused by a limit.\n\
+         # TYPE tracker_limit_refused_total counter"
+    );
+    for (limit, value) in [
+        ("max_torrents", l.refused_torrents),
+        ("max_ports_per_ip", l.refused_ports_per_ip),
+        ("max_peers_per_ip", l.refused_peers_per_ip),
+        ("max_total_peers", l.refused_tracker_full),
+    ] {
+        let _ = writeln!(
+            out,
+            "tracker_limit_refused_total{{limit=\"{limit}\"}} {value}"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP tracker_limit_evicted_total Peers evicted to make room for a newcomer.\n\
+         # TYPE tracker_limit_evicted_total counter"
+    );
+    for (limit, value) in [
+        ("max_peers", l.evicted_swarm_full),
+        ("max_total_peers", l.evicted_tracker_full),
+    ] {
+        let _ = writeln!(
+            out,
+            "tracker_limit_evicted_total{{limit=\"{limit}\"}} {value}"
         );
     }
     let mut last = "";
@@ -140,6 +172,7 @@ mod tests {
             seeders: 2,
             leechers: 3,
             completed: 4,
+            limits: Default::default(),
         };
         let page = html(&totals, &[([1; 20], counts)], &names);
         assert!(page.contains("&lt;b&gt;x &amp; y&lt;/b&gt;"));

@@ -8,6 +8,16 @@
 //! leechers live in separate vectors so seeders can be handed leechers
 //! first without scanning. The store is sharded by info hash, each shard
 //! behind its own mutex that is never held across an `.await`.
+//!
+//! Every source has a share and the whole a bound ([`Limits`]): one IP
+//! address holds at most `max_ports_per_ip` ports in a swarm and
+//! `max_peers_per_ip` peers in all (more from it are refused: it is over its
+//! share, not a newcomer); a full swarm, or a full tracker, makes room for a
+//! newcomer by evicting one of 8 randomly sampled peers of the swarm, the
+//! one whose address holds the most ports there (the stalest on a tie).
+//! Per-address counts live beside the peers: per swarm in each peer list,
+//! in all in a separate set of shards, locked after a swarm shard (never
+//! the other way round).
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -120,6 +130,12 @@ pub enum Refused {
     TooManyTorrents,
     #[error("swarm is full: this torrent has the maximum number of peers")]
     SwarmFull,
+    #[error("too many ports of your address in this swarm")]
+    PortsPerIp,
+    #[error("too many peers from your address")]
+    PeersPerIp,
+    #[error("tracker is full: it stores the maximum number of peers")]
+    TrackerFull,
 }
 
 /// A peer handed out by an announce: compact address (6 or 18 bytes) and id.
@@ -180,6 +196,22 @@ struct PeerList<const N: usize> {
     leechers: Vec<Peer<N>>,
     seeders: Vec<Peer<N>>,
     index: HashMap<[u8; N], u32>,
+    /// Peers per IP address (the address bytes, zero-padded to 16).
+    per_ip: HashMap<IpKey, u16>,
+}
+
+/// An IP address as a map key: 4 or 16 address bytes, zero-padded.
+pub type IpKey = [u8; 16];
+
+fn ip_key(addr: &[u8]) -> IpKey {
+    let mut key = [0; 16];
+    let ip_len = addr.len().saturating_sub(2).min(16);
+    key[..ip_len].copy_from_slice(&addr[..ip_len]);
+    if ip_len == 4 {
+        // Keep IPv4 keys apart from the IPv6 address 0a00:0001::.
+        key[15] = 4;
+    }
+    key
 }
 
 impl<const N: usize> Default for PeerList<N> {
@@ -188,6 +220,7 @@ impl<const N: usize> Default for PeerList<N> {
             leechers: Vec::new(),
             seeders: Vec::new(),
             index: HashMap::new(),
+            per_ip: HashMap::new(),
         }
     }
 }
@@ -235,10 +268,18 @@ impl<const N: usize> PeerList<N> {
             let moved_addr = moved.addr;
             self.index.insert(moved_addr, slot(seeder, pos));
         }
+        let key = ip_key(&peer.addr);
+        if let Entry::Occupied(mut count) = self.per_ip.entry(key) {
+            *count.get_mut() = count.get().saturating_sub(1);
+            if *count.get() == 0 {
+                count.remove();
+            }
+        }
         Some(peer)
     }
 
     fn insert(&mut self, peer: Peer<N>, seeder: bool) {
+        *self.per_ip.entry(ip_key(&peer.addr)).or_default() += 1;
         let vec = self.vec_mut(seeder);
         let pos = vec.len();
         let addr = peer.addr;
@@ -246,8 +287,49 @@ impl<const N: usize> PeerList<N> {
         self.index.insert(addr, slot(seeder, pos));
     }
 
-    /// Drops peers last seen before `cutoff`; returns how many.
-    fn expire(&mut self, cutoff: u32) -> usize {
+    /// Ports of the address of `addr` in this list.
+    fn ports_of(&self, addr: &[u8; N]) -> usize {
+        self.per_ip
+            .get(&ip_key(addr))
+            .map_or(0, |n| usize::from(*n))
+    }
+
+    /// Evicts one of [`EVICTION_SAMPLE`] randomly sampled peers: the one
+    /// whose address holds the most ports here, the stalest on a tie.
+    /// Returns its address key.
+    fn evict_one(&mut self, rng: &mut dyn Rng) -> Option<IpKey> {
+        let (seeders, total) = (self.seeders.len(), self.len());
+        let mut victim: Option<(bool, usize, (usize, std::cmp::Reverse<u32>))> = None;
+        for _ in 0..EVICTION_SAMPLE.min(total) {
+            let i = rng.below(total);
+            let (seeder, pos) = if i < seeders {
+                (true, i)
+            } else {
+                (false, i - seeders)
+            };
+            let peer = if seeder {
+                &self.seeders[pos]
+            } else {
+                &self.leechers[pos]
+            };
+            let rank = (self.ports_of(&peer.addr), std::cmp::Reverse(peer.last_seen));
+            if victim.as_ref().is_none_or(|(_, _, best)| rank > *best) {
+                victim = Some((seeder, pos, rank));
+            }
+        }
+        let (seeder, pos, _) = victim?;
+        let addr = if seeder {
+            self.seeders[pos].addr
+        } else {
+            self.leechers[pos].addr
+        };
+        self.index.remove(&addr);
+        self.take_at(seeder, pos).map(|peer| ip_key(&peer.addr))
+    }
+
+    /// Drops peers last seen before `cutoff`, telling `gone` each address;
+    /// returns how many.
+    fn expire(&mut self, cutoff: u32, gone: &mut dyn FnMut(IpKey)) -> usize {
         let mut removed = 0;
         for seeder in [false, true] {
             let mut pos = 0;
@@ -257,6 +339,7 @@ impl<const N: usize> PeerList<N> {
                     let addr = peer.addr;
                     self.index.remove(&addr);
                     self.take_at(seeder, pos);
+                    gone(ip_key(&addr));
                     removed += 1;
                 } else {
                     pos += 1;
@@ -273,6 +356,7 @@ impl<const N: usize> PeerList<N> {
         self.leechers.shrink_to_fit();
         self.seeders.shrink_to_fit();
         self.index.shrink_to_fit();
+        self.per_ip.shrink_to_fit();
     }
 
     /// Hands out up to `want` peers other than `requester`, from a random
@@ -366,13 +450,37 @@ impl Swarm {
     fn peer_count(&self) -> usize {
         self.v4.len() + self.v6.as_ref().map_or(0, |v6| v6.len())
     }
+
+    /// Calls `f` with the address of every peer.
+    fn for_each_peer_ip(&self, f: &mut dyn FnMut(IpKey)) {
+        for peer in self.v4.leechers.iter().chain(&self.v4.seeders) {
+            f(ip_key(&peer.addr));
+        }
+        if let Some(v6) = &self.v6 {
+            for peer in v6.leechers.iter().chain(&v6.seeders) {
+                f(ip_key(&peer.addr));
+            }
+        }
+    }
 }
+
+/// Peers sampled when one must make room (see [`PeerList::evict_one`]).
+const EVICTION_SAMPLE: usize = 8;
 
 /// Limits on what requests can make the store grow to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
+    /// Torrents tracked; new ones are refused beyond it.
     pub max_torrents: usize,
+    /// Peers in one swarm; a newcomer evicts one beyond it.
     pub max_peers_per_swarm: usize,
+    /// Peers in all swarms (about 90-110 bytes each); a newcomer evicts one
+    /// of its swarm beyond it (a newcomer to an empty swarm is refused).
+    pub max_peers: usize,
+    /// Ports one IP address holds in one swarm (clients behind one NAT).
+    pub max_ports_per_ip: usize,
+    /// Peers one IP address holds in all swarms (a seedbox's torrents).
+    pub max_peers_per_ip: usize,
 }
 
 impl Default for Limits {
@@ -380,8 +488,36 @@ impl Default for Limits {
         Self {
             max_torrents: 1_000_000,
             max_peers_per_swarm: 100_000,
+            max_peers: 5_000_000,
+            max_ports_per_ip: 8,
+            max_peers_per_ip: 10_000,
         }
     }
+}
+
+/// What each limit refused or evicted since start (only ever growing).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LimitCounts {
+    pub refused_torrents: u64,
+    pub refused_ports_per_ip: u64,
+    pub refused_peers_per_ip: u64,
+    pub refused_tracker_full: u64,
+    pub evicted_swarm_full: u64,
+    pub evicted_tracker_full: u64,
+}
+
+#[derive(Debug, Default)]
+struct AtomicLimitCounts {
+    refused_torrents: std::sync::atomic::AtomicU64,
+    refused_ports_per_ip: std::sync::atomic::AtomicU64,
+    refused_peers_per_ip: std::sync::atomic::AtomicU64,
+    refused_tracker_full: std::sync::atomic::AtomicU64,
+    evicted_swarm_full: std::sync::atomic::AtomicU64,
+    evicted_tracker_full: std::sync::atomic::AtomicU64,
+}
+
+fn bump(counter: &std::sync::atomic::AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
 }
 
 /// One stored peer, for state files and status pages.
@@ -408,6 +544,8 @@ pub struct Totals {
     pub seeders: u64,
     pub leechers: u64,
     pub completed: u64,
+    /// What each limit refused or evicted since start.
+    pub limits: LimitCounts,
 }
 
 const SHARDS: usize = 64;
@@ -418,7 +556,12 @@ pub struct Swarms {
     shards: Box<[Mutex<HashMap<Id20, Swarm>>]>,
     /// Entries over all shards, so the torrent limit is global.
     torrents: AtomicUsize,
+    /// Peers over all shards, for `max_peers`.
+    peers: AtomicUsize,
+    /// Peers per IP address over all swarms, sharded by address.
+    per_ip: Box<[Mutex<HashMap<IpKey, u32>>]>,
     limits: Limits,
+    counts: AtomicLimitCounts,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -430,18 +573,19 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[allow(clippy::too_many_arguments)]
 fn announce_in<const N: usize>(
     list: &mut PeerList<N>,
-    swarm_peers: usize,
+    swarms: &Swarms,
     completed: &mut u32,
     addr: [u8; N],
     req: &Announce,
     now: u32,
-    limits: &Limits,
     rng: &mut dyn Rng,
     out: &mut dyn FnMut(PeerRef<'_>),
 ) -> Result<(), Refused> {
     let seeder = req.left == 0;
     if req.event == Event::Stopped {
-        list.remove(&addr);
+        if list.remove(&addr).is_some() {
+            swarms.forget(ip_key(&addr));
+        }
         return Ok(());
     }
     let existing = list.index.get(&addr).copied().map(unslot);
@@ -454,9 +598,7 @@ fn announce_in<const N: usize>(
             }
         }
         None => {
-            if swarm_peers >= limits.max_peers_per_swarm {
-                return Err(Refused::SwarmFull);
-            }
+            swarms.admit(list, &addr, rng)?;
             Peer {
                 addr,
                 peer_id: req.peer_id,
@@ -483,8 +625,98 @@ impl Swarms {
         Self {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             torrents: AtomicUsize::new(0),
+            peers: AtomicUsize::new(0),
+            per_ip: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             limits,
+            counts: AtomicLimitCounts::default(),
         }
+    }
+
+    fn ip_shard(&self, key: &IpKey) -> &Mutex<HashMap<IpKey, u32>> {
+        let spread = key
+            .iter()
+            .fold(0usize, |h, b| h.wrapping_mul(31) ^ usize::from(*b));
+        &self.per_ip[spread % SHARDS]
+    }
+
+    /// Peers stored in all swarms.
+    pub fn peer_count(&self) -> usize {
+        self.peers.load(Ordering::Relaxed)
+    }
+
+    /// What each limit refused or evicted since start.
+    pub fn limit_counts(&self) -> LimitCounts {
+        let c = &self.counts;
+        let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+        LimitCounts {
+            refused_torrents: get(&c.refused_torrents),
+            refused_ports_per_ip: get(&c.refused_ports_per_ip),
+            refused_peers_per_ip: get(&c.refused_peers_per_ip),
+            refused_tracker_full: get(&c.refused_tracker_full),
+            evicted_swarm_full: get(&c.evicted_swarm_full),
+            evicted_tracker_full: get(&c.evicted_tracker_full),
+        }
+    }
+
+    /// Records a new peer of address `key` (the swarm shard is locked).
+    fn remember(&self, key: IpKey) {
+        *lock(self.ip_shard(&key)).entry(key).or_default() += 1;
+        self.peers.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records that a peer of address `key` is gone.
+    fn forget(&self, key: IpKey) {
+        let mut shard = lock(self.ip_shard(&key));
+        if let Entry::Occupied(mut count) = shard.entry(key) {
+            *count.get_mut() = count.get().saturating_sub(1);
+            if *count.get() == 0 {
+                count.remove();
+            }
+        }
+        drop(shard);
+        self.peers.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Lets a new peer `addr` into `list` (remembered by the caller's
+    /// insert): refuses an address over its share, and makes room in a full
+    /// swarm or a full tracker by evicting one peer of this list.
+    fn admit<const N: usize>(
+        &self,
+        list: &mut PeerList<N>,
+        addr: &[u8; N],
+        rng: &mut dyn Rng,
+    ) -> Result<(), Refused> {
+        let key = ip_key(addr);
+        if list.ports_of(addr) >= self.limits.max_ports_per_ip {
+            bump(&self.counts.refused_ports_per_ip);
+            return Err(Refused::PortsPerIp);
+        }
+        let held = lock(self.ip_shard(&key)).get(&key).copied().unwrap_or(0);
+        if held as usize >= self.limits.max_peers_per_ip {
+            bump(&self.counts.refused_peers_per_ip);
+            return Err(Refused::PeersPerIp);
+        }
+        let (full, counter) = if list.len() >= self.limits.max_peers_per_swarm {
+            (true, &self.counts.evicted_swarm_full)
+        } else if self.peer_count() >= self.limits.max_peers {
+            (true, &self.counts.evicted_tracker_full)
+        } else {
+            (false, &self.counts.evicted_swarm_full)
+        };
+        if full {
+            match list.evict_one(rng) {
+                Some(gone) => {
+                    self.forget(gone);
+                    bump(counter);
+                }
+                None => {
+                    bump(&self.counts.refused_tracker_full);
+                    return Err(Refused::TrackerFull);
+                }
+            }
+        }
+        self.remember(key);
+        Ok(())
     }
 
     fn shard(&self, info_hash: &Id20) -> &Mutex<HashMap<Id20, Swarm>> {
@@ -508,38 +740,27 @@ impl Swarms {
             Entry::Vacant(_) if req.event == Event::Stopped => return Ok(Counts::default()),
             Entry::Vacant(entry) => {
                 if self.torrents.load(Ordering::Relaxed) >= self.limits.max_torrents {
+                    bump(&self.counts.refused_torrents);
                     return Err(Refused::TooManyTorrents);
                 }
                 self.torrents.fetch_add(1, Ordering::Relaxed);
                 entry.insert(Swarm::default())
             }
         };
-        let peers = swarm.peer_count();
         match req.endpoint {
             Endpoint::V4(addr) => announce_in(
                 &mut swarm.v4,
-                peers,
+                self,
                 &mut swarm.completed,
                 addr,
                 req,
                 now,
-                &self.limits,
                 rng,
                 out,
             )?,
             Endpoint::V6(addr) => {
                 let v6 = swarm.v6.get_or_insert_with(Box::default);
-                announce_in(
-                    v6,
-                    peers,
-                    &mut swarm.completed,
-                    addr,
-                    req,
-                    now,
-                    &self.limits,
-                    rng,
-                    out,
-                )?;
+                announce_in(v6, self, &mut swarm.completed, addr, req, now, rng, out)?;
             }
         }
         Ok(swarm.counts())
@@ -562,9 +783,9 @@ impl Swarms {
             let mut shard = lock(shard);
             let before = shard.len();
             shard.retain(|_, swarm| {
-                removed += swarm.v4.expire(cutoff);
+                removed += swarm.v4.expire(cutoff, &mut |key| self.forget(key));
                 if let Some(v6) = &mut swarm.v6 {
-                    removed += v6.expire(cutoff);
+                    removed += v6.expire(cutoff, &mut |key| self.forget(key));
                     if v6.len() == 0 {
                         swarm.v6 = None;
                     }
@@ -587,7 +808,13 @@ impl Swarms {
         for shard in &*self.shards {
             let mut shard = lock(shard);
             let before = shard.len();
-            shard.retain(|hash, _| keep(hash));
+            shard.retain(|hash, swarm| {
+                let kept = keep(hash);
+                if !kept {
+                    swarm.for_each_peer_ip(&mut |key| self.forget(key));
+                }
+                kept
+            });
             dropped += before - shard.len();
         }
         self.torrents.fetch_sub(dropped, Ordering::Relaxed);
@@ -595,7 +822,10 @@ impl Swarms {
     }
 
     pub fn totals(&self) -> Totals {
-        let mut totals = Totals::default();
+        let mut totals = Totals {
+            limits: self.limit_counts(),
+            ..Totals::default()
+        };
         for shard in &*self.shards {
             for swarm in lock(shard).values() {
                 let counts = swarm.counts();
@@ -681,14 +911,27 @@ impl Swarms {
             };
             swarm.completed = swarm.completed.max(record.completed);
             for peer in record.peers {
-                if swarm.peer_count() >= self.limits.max_peers_per_swarm {
+                if swarm.peer_count() >= self.limits.max_peers_per_swarm
+                    || self.peer_count() >= self.limits.max_peers
+                {
                     break;
+                }
+                let key = match peer.endpoint {
+                    Endpoint::V4(addr) => ip_key(&addr),
+                    Endpoint::V6(addr) => ip_key(&addr),
+                };
+                let held = lock(self.ip_shard(&key)).get(&key).copied().unwrap_or(0);
+                if held as usize >= self.limits.max_peers_per_ip {
+                    continue;
                 }
                 match peer.endpoint {
                     Endpoint::V4(addr) => {
-                        if swarm.v4.index.contains_key(&addr) {
+                        if swarm.v4.index.contains_key(&addr)
+                            || swarm.v4.ports_of(&addr) >= self.limits.max_ports_per_ip
+                        {
                             continue;
                         }
+                        self.remember(key);
                         swarm.v4.insert(
                             Peer {
                                 addr,
@@ -701,9 +944,12 @@ impl Swarms {
                     }
                     Endpoint::V6(addr) => {
                         let v6 = swarm.v6.get_or_insert_with(Box::default);
-                        if v6.index.contains_key(&addr) {
+                        if v6.index.contains_key(&addr)
+                            || v6.ports_of(&addr) >= self.limits.max_ports_per_ip
+                        {
                             continue;
                         }
+                        self.remember(key);
                         v6.insert(
                             Peer {
                                 addr,

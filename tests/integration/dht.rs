@@ -855,3 +855,144 @@ async fn cli_serve_routes_survives_junk_and_saves_its_table() {
     assert_eq!(saved.nodes.iter().filter(|n| n.addr.is_ipv6()).count(), 1);
     assert!(saved.id.is_some());
 }
+
+/// Asks `to` for peers of `hash` from `socket`: the values and a token.
+async fn get_peers_raw(
+    socket: &UdpSocket,
+    to: SocketAddr,
+    hash: &[u8; 20],
+) -> (Vec<SocketAddr>, Vec<u8>) {
+    let me = [b'g'; 20];
+    let reply = exchange(
+        socket,
+        to,
+        &bencoded_query(b"gp", "get_peers", &[("id", &me), ("info_hash", hash)]),
+    )
+    .await
+    .expect("a get_peers reply");
+    let krpc::Body::Response(r) = reply.body else {
+        panic!("{reply:?}")
+    };
+    (r.values, r.token.expect("a token"))
+}
+
+/// Sends announce_peer for `hash` and `port` and waits for the node's answer.
+async fn announce_raw(
+    socket: &UdpSocket,
+    to: SocketAddr,
+    hash: &[u8; 20],
+    port: u16,
+    token: &[u8],
+) -> krpc::Message {
+    let me = [b'a'; 20];
+    let port = format!("i:{port}");
+    exchange(
+        socket,
+        to,
+        &bencoded_query(
+            b"ap",
+            "announce_peer",
+            &[
+                ("id", &me),
+                ("info_hash", hash),
+                ("port", port.as_bytes()),
+                ("token", token),
+            ],
+        ),
+    )
+    .await
+    .expect("an announce_peer answer")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_good_announce_is_stored_after_two_hundred_addresses_filled_the_store() {
+    let clock = Clock::default();
+    let shutdown = Shutdown::new();
+    let run = async {
+        let config = Config {
+            max_hashes: 400,
+            ..test_config(vec![], &clock)
+        };
+        let node = start(config, &shutdown).await;
+        let to = node.local_addr();
+        // 200 source addresses, 4 new hashes each: twice what the store holds.
+        for a in 0..200u8 {
+            let socket = UdpSocket::bind((std::net::Ipv4Addr::new(127, 1, 0, a), 0))
+                .await
+                .unwrap();
+            let (_, token) = get_peers_raw(&socket, to, &[a; 20]).await;
+            for n in 0..4u8 {
+                let mut hash = [a; 20];
+                hash[19] = n;
+                let reply = announce_raw(&socket, to, &hash, 6881, &token).await;
+                assert_eq!(error_code(&reply), None, "{reply:?}");
+            }
+        }
+        let stats = node.stats().await.unwrap();
+        assert_eq!(stats.stored_hashes, 400, "{stats:?}");
+        assert!(
+            stats.counters.peer_store.evicted_store_full >= 400,
+            "{stats:?}"
+        );
+
+        let good = UdpSocket::bind("127.0.0.2:0").await.unwrap();
+        let hash = [0xee; 20];
+        let (_, token) = get_peers_raw(&good, to, &hash).await;
+        let reply = announce_raw(&good, to, &hash, 51413, &token).await;
+        assert_eq!(
+            error_code(&reply),
+            None,
+            "the good announce is stored: {reply:?}"
+        );
+        let asker = UdpSocket::bind("127.0.0.3:0").await.unwrap();
+        let (values, _) = get_peers_raw(&asker, to, &hash).await;
+        assert_eq!(values, vec!["127.0.0.2:51413".parse().unwrap()]);
+        let metrics = node.stats().await.unwrap().to_prometheus();
+        assert!(
+            metrics.contains("mktorrent_dht_peer_store_evicted_store_full_total "),
+            "{metrics}"
+        );
+    };
+    tokio::time::timeout(DEADLINE, run).await.expect("in time");
+    shutdown.finished().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_announcing_260_ports_cannot_push_the_real_peer_out() {
+    let clock = Clock::default();
+    let shutdown = Shutdown::new();
+    let run = async {
+        let node = start(test_config(vec![], &clock), &shutdown).await;
+        let to = node.local_addr();
+        let hash = [0x5a; 20];
+        let real = UdpSocket::bind("127.0.0.2:0").await.unwrap();
+        let (_, token) = get_peers_raw(&real, to, &hash).await;
+        announce_raw(&real, to, &hash, 51413, &token).await;
+
+        let attacker = UdpSocket::bind("127.0.0.4:0").await.unwrap();
+        let (_, token) = get_peers_raw(&attacker, to, &hash).await;
+        for port in 0..260u16 {
+            let reply = announce_raw(&attacker, to, &hash, 20_000 + port, &token).await;
+            assert_eq!(error_code(&reply), None, "{reply:?}");
+        }
+        let asker = UdpSocket::bind("127.0.0.3:0").await.unwrap();
+        for _ in 0..10 {
+            let (values, _) = get_peers_raw(&asker, to, &hash).await;
+            assert!(
+                values.contains(&"127.0.0.2:51413".parse().unwrap()),
+                "{values:?}"
+            );
+            assert!(
+                values.len() <= 5,
+                "4 ports of the attacker at most: {values:?}"
+            );
+        }
+        let stats = node.stats().await.unwrap();
+        assert_eq!(
+            stats.counters.peer_store.evicted_ports_per_ip, 256,
+            "{stats:?}"
+        );
+    };
+    tokio::time::timeout(DEADLINE, run).await.expect("in time");
+    shutdown.finished().await;
+}

@@ -13,6 +13,8 @@
 //! - `dht`: a loopback network of our DHT nodes (lookups, announce, expiry)
 //!   and a raw KRPC probe of one node.
 //! - `dht_mainline`: interop with the `mainline` crate's nodes, both directions.
+//! - `fuzz_corpus`: every fuzz target's committed seeds through its harness
+//!   (`mktorrent_rs::fuzzing`) on stable.
 //! - `generated`: man/ and completions/ match the clap definition.
 //! - `publish`: the real binary seeding to our downloader via the embedded
 //!   tracker, the DHT only and the magnet's x.pe; stop conditions, SIGTERM,
@@ -32,6 +34,7 @@ mod create;
 mod dht;
 mod dht_mainline;
 mod downloader;
+mod fuzz_corpus;
 mod generated;
 mod help;
 mod publish;

@@ -165,8 +165,8 @@ async fn http_binary_hashes_with_plus_and_percent_escapes() {
     let mut hash = [0xfe; 20];
     hash[..3].copy_from_slice(b"+% ");
     let a = announce_url(&hash, 2001, 1, "");
-    // Same hash, the space written as '+' instead of %20.
-    let b = announce_url(&hash, 2002, 1, "").replacen("%2B%25%20", "%2B%25+", 1);
+    // Same hash, the '+' left unescaped (as some clients send it): the byte 0x2B.
+    let b = announce_url(&hash, 2002, 1, "").replacen("%2B%25%20", "+%25%20", 1);
     assert_ne!(a, b);
     get(server.http4(), &a).await;
     let body = get(server.http4(), &b).await;
@@ -177,6 +177,10 @@ async fn http_binary_hashes_with_plus_and_percent_escapes() {
         "both spellings are one torrent"
     );
     assert_eq!(ports(bytes_of(&reply, "peers"), 6), vec![2001]);
+    // A '+' where the hash has a space is another torrent, not this one.
+    let c = announce_url(&hash, 2003, 1, "").replacen("%2B%25%20", "%2B%25+", 1);
+    let reply = get(server.http4(), &c).await;
+    assert_eq!(int(&bencode::decode(&reply).unwrap(), "incomplete"), 1);
     server.stop().await;
 }
 
@@ -432,13 +436,15 @@ async fn limits_refuse_new_entries_with_a_clear_reason() {
     cfg.limits = Limits {
         max_torrents: 1,
         max_peers_per_swarm: 1,
+        max_ports_per_ip: 1,
+        ..Limits::default()
     };
     cfg.rate_limit = Some((1, 8));
     let server = Server::start(cfg).await;
     get(server.http4(), &announce_url(&[1; 20], 8001, 1, "")).await;
     let full = get(server.http4(), &announce_url(&[1; 20], 8002, 1, "")).await;
     assert!(
-        failure(&full).contains("swarm is full"),
+        failure(&full).contains("too many ports of your address"),
         "{}",
         failure(&full)
     );
@@ -647,7 +653,9 @@ async fn udp_drops_bad_ids_short_packets_and_unknown_actions() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn udp_reply_fits_one_datagram() {
-    let server = Server::start(config()).await;
+    let mut cfg = config();
+    cfg.limits.max_ports_per_ip = 1_000;
+    let server = Server::start(cfg).await;
     let hash = [0xbb; 20];
     let socket = udp_client(server.udp6()).await;
     let cid = connect(&socket).await;
@@ -900,4 +908,174 @@ fn binary_rejects_bad_flags_by_name() {
     )
     .failure();
     assert!(run.stderr.contains("bad-list:1"), "{}", run.stderr);
+}
+
+/// A UDP socket on `local` (another loopback address is another client IP).
+async fn udp_client_on(local: &str, server: SocketAddr) -> UdpSocket {
+    let socket = UdpSocket::bind(local).await.unwrap();
+    socket.connect(server).await.unwrap();
+    socket
+}
+
+/// Whether a UDP announce was accepted (action 1) or refused (action 3).
+async fn udp_accepted(socket: &UdpSocket, cid: u64, hash: [u8; 20], port: u16) -> bool {
+    let reply = exchange(socket, &udp_announce(cid, hash, port, 1, Event::Started))
+        .await
+        .expect("an announce reply");
+    match be32(&reply, 0) {
+        1 => true,
+        3 => false,
+        action => panic!("action {action} in {reply:?}"),
+    }
+}
+
+async fn metrics(server: &Server) -> String {
+    String::from_utf8(get(server.http4(), "/metrics").await).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_with_100_ports_cannot_lock_other_peers_out_of_a_swarm() {
+    for ports_per_ip in [Limits::default().max_ports_per_ip, 1_000] {
+        let mut cfg = config();
+        cfg.limits = Limits {
+            max_peers_per_swarm: 100,
+            max_ports_per_ip: ports_per_ip,
+            ..Limits::default()
+        };
+        let server = Server::start(cfg).await;
+        let hash = [0x42; 20];
+        let attacker = udp_client_on("127.0.0.1:0", server.udp4()).await;
+        let cid = connect(&attacker).await;
+        let mut stored = 0;
+        for port in 0..100 {
+            stored += usize::from(udp_accepted(&attacker, cid, hash, 10_000 + port).await);
+        }
+        assert_eq!(stored, ports_per_ip.min(100));
+        let later = udp_client_on("127.0.0.2:0", server.udp4()).await;
+        let cid = connect(&later).await;
+        assert!(
+            udp_accepted(&later, cid, hash, 6881).await,
+            "a later peer from another address is accepted"
+        );
+        let text = metrics(&server).await;
+        if ports_per_ip == 1_000 {
+            assert!(
+                text.contains("tracker_limit_evicted_total{limit=\"max_peers\"} 1"),
+                "{text}"
+            );
+        } else {
+            assert!(
+                text.contains("tracker_limit_refused_total{limit=\"max_ports_per_ip\"} 92"),
+                "{text}"
+            );
+        }
+        server.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_socket_stores_at_most_its_share_of_peers() {
+    let mut cfg = config();
+    cfg.limits = Limits {
+        max_peers_per_ip: 300,
+        ..Limits::default()
+    };
+    let server = Server::start(cfg).await;
+    let socket = udp_client_on("127.0.0.1:0", server.udp4()).await;
+    let cid = connect(&socket).await;
+    let mut stored = 0;
+    for n in 0u32..1_000 {
+        let mut hash = [0u8; 20];
+        hash[..4].copy_from_slice(&n.to_be_bytes());
+        stored += usize::from(udp_accepted(&socket, cid, hash, 7000).await);
+    }
+    assert_eq!(stored, 300);
+    let stats = get(server.http4(), "/stats.json").await;
+    let stats: serde_json::Value = serde_json::from_slice(&stats).unwrap();
+    assert_eq!(stats["peers"], 300, "{stats}");
+    assert_eq!(stats["limits"]["refused_peers_per_ip"], 700, "{stats}");
+    let text = metrics(&server).await;
+    assert!(
+        text.contains("tracker_limit_refused_total{limit=\"max_peers_per_ip\"} 700"),
+        "{text}"
+    );
+    let other = udp_client_on("127.0.0.2:0", server.udp4()).await;
+    let cid = connect(&other).await;
+    assert!(udp_accepted(&other, cid, [0; 20], 6881).await);
+    // The CLI's default share is far below the 200,000 one socket once stored.
+    assert_eq!(Limits::default().max_peers_per_ip, 10_000);
+    server.stop().await;
+}
+
+/// The soft and hard open-file limits of a running process, from /proc.
+#[cfg(target_os = "linux")]
+fn open_file_limits(pid: u32) -> (String, String) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("a Max open files line");
+    let mut fields = line["Max open files".len()..].split_whitespace();
+    (
+        fields.next().unwrap().to_owned(),
+        fields.next().unwrap().to_owned(),
+    )
+}
+
+/// Started with a soft open-file limit of 256 (and a higher hard limit), the
+/// tracker raises it to the hard limit before serving.
+#[cfg(target_os = "linux")]
+#[test]
+fn binary_raises_the_soft_open_file_limit_to_the_hard_limit() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "ulimit -Sn 256 && exec \"$0\" tracker --http 127.0.0.1:0 --udp 127.0.0.1:0",
+            super::common::BIN,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let http = lines.next().unwrap().unwrap();
+    assert!(http.starts_with("http://127.0.0.1:"), "{http}");
+    let (soft, hard) = open_file_limits(child.id());
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let exit = child.wait().unwrap();
+    assert_eq!(soft, hard, "soft limit raised to the hard limit");
+    assert_ne!(soft, "256");
+    assert_eq!(exit.code(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_state_temp_files_are_removed_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("tracker.state");
+    // Ten saves killed before their rename, one of them large.
+    for n in 0..10 {
+        let size = if n == 0 { 1 << 20 } else { 100 };
+        std::fs::write(
+            dir.path().join(format!(".tracker.state.tmp-{n:06}")),
+            vec![0; size],
+        )
+        .unwrap();
+    }
+    std::fs::write(dir.path().join("unrelated.tmp"), b"keep").unwrap();
+    let mut cfg = config();
+    cfg.state_file = Some(state.clone());
+    let server = Server::start(cfg).await;
+    get(server.http4(), &announce_url(&[3; 20], 4001, 0, "")).await;
+    server.tracker.shared().save_state().unwrap();
+    let mut left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["tracker.state", "unrelated.tmp"]);
+    server.stop().await;
 }

@@ -72,3 +72,76 @@ fn single_file_content_path_may_be_the_file_or_its_directory() {
     );
     assert!(out.stderr.contains("bad pieces of"), "{}", out.stderr);
 }
+
+/// A link inside the content that leads outside it is not read (as `create`
+/// skips it), unless `--follow-symlinks`.
+#[cfg(unix)]
+#[test]
+fn links_outside_the_content_are_not_read_unless_followed() {
+    let temp = tempfile::tempdir().unwrap();
+    let outside = temp.path().join("outside.bin");
+    std::fs::write(&outside, bytes(300_000, 9)).unwrap();
+    write_tree(&temp.path().join("c"), &[("a.txt", b"inside")]);
+    std::fs::copy(&outside, temp.path().join("c/b.bin")).unwrap();
+    run(temp.path(), &["create", "c", "-q", "-l", "16k"]).success();
+    // Same bytes, now through a link to outside the content.
+    std::fs::remove_file(temp.path().join("c/b.bin")).unwrap();
+    std::os::unix::fs::symlink(&outside, temp.path().join("c/b.bin")).unwrap();
+    let out = run(temp.path(), &["verify", "c.torrent"]).failure();
+    assert!(
+        out.stderr.contains("b.bin is a link outside the content"),
+        "{}",
+        out.stderr
+    );
+    let json = run(temp.path(), &["verify", "c.torrent", "--json"]).failure();
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(json["outside_links"], serde_json::json!(["b.bin"]));
+    run(temp.path(), &["verify", "c.torrent", "--follow-symlinks"]).success();
+}
+
+/// A file that grows while it is hashed fails verify, naming it.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_file_that_grows_while_hashing_fails() {
+    use std::io::Write;
+    let temp = tempfile::tempdir().unwrap();
+    write_tree(&temp.path().join("g"), &[("small.txt", b"x")]);
+    std::fs::write(temp.path().join("g/big.bin"), bytes(64 << 20, 3)).unwrap();
+    run(temp.path(), &["create", "g", "-q", "-l", "1m"]).success();
+    let child = std::process::Command::new(crate::common::BIN)
+        .args(["verify", "g.torrent", "-q", "-j", "1"])
+        .current_dir(temp.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once verify has the file open (sizes were checked before), it grows.
+    let big = temp.path().join("g/big.bin").canonicalize().unwrap();
+    let fd_dir = format!("/proc/{}/fd", child.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let open = std::fs::read_dir(&fd_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|target| target == big));
+        if open {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "verify never opened the file"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let mut file = std::fs::OpenOptions::new().append(true).open(&big).unwrap();
+    file.write_all(b"appended while hashing").unwrap();
+    drop(file);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("big.bin changed size while it was verified"),
+        "{stderr}"
+    );
+}

@@ -171,10 +171,11 @@ fn expiry_drops_quiet_peers_and_empty_swarms_but_keeps_completed() {
 }
 
 #[test]
-fn limits_refuse_new_entries_but_serve_existing_ones() {
+fn limits_refuse_new_torrents_evict_in_full_swarms_and_serve_existing_peers() {
     let swarms = Swarms::new(Limits {
         max_torrents: 1,
         max_peers_per_swarm: 2,
+        ..Limits::default()
     });
     let mut rng = XorShift::new(1);
     swarms
@@ -193,17 +194,19 @@ fn limits_refuse_new_entries_but_serve_existing_ones() {
             &mut |_| {},
         )
         .unwrap();
-    assert_eq!(
-        swarms.announce(
+    // A full swarm makes room for the newcomer.
+    swarms
+        .announce(
             &req(v4(3, 1), Event::Started, 1, 0),
             0,
             &mut rng,
-            &mut |_| {}
-        ),
-        Err(Refused::SwarmFull)
-    );
+            &mut |_| {},
+        )
+        .unwrap();
+    assert_eq!(swarms.peer_count(), 2);
+    assert_eq!(swarms.limit_counts().evicted_swarm_full, 1);
     swarms
-        .announce(&req(v4(1, 1), Event::None, 0, 0), 0, &mut rng, &mut |_| {})
+        .announce(&req(v4(3, 1), Event::None, 0, 0), 0, &mut rng, &mut |_| {})
         .unwrap();
     let other = Announce {
         info_hash: [1; 20],
@@ -213,6 +216,127 @@ fn limits_refuse_new_entries_but_serve_existing_ones() {
         swarms.announce(&other, 0, &mut rng, &mut |_| {}),
         Err(Refused::TooManyTorrents)
     );
+    assert_eq!(swarms.limit_counts().refused_torrents, 1);
+}
+
+/// Every per-address count agrees with the peers stored.
+fn assert_counts_consistent(swarms: &Swarms) {
+    let mut per_ip: HashMap<IpKey, u32> = HashMap::new();
+    let mut total = 0;
+    for shard in &*swarms.shards {
+        for swarm in lock(shard).values() {
+            let mut here: HashMap<IpKey, u16> = HashMap::new();
+            swarm.for_each_peer_ip(&mut |key| {
+                *per_ip.entry(key).or_default() += 1;
+                total += 1;
+            });
+            for peer in swarm.v4.leechers.iter().chain(&swarm.v4.seeders) {
+                *here.entry(ip_key(&peer.addr)).or_default() += 1;
+            }
+            assert_eq!(here, swarm.v4.per_ip);
+        }
+    }
+    let mut stored: HashMap<IpKey, u32> = HashMap::new();
+    for shard in &*swarms.per_ip {
+        stored.extend(lock(shard).iter().map(|(k, v)| (*k, *v)));
+    }
+    assert_eq!(stored, per_ip);
+    assert_eq!(swarms.peer_count(), total);
+}
+
+#[test]
+fn a_later_peer_is_accepted_after_one_address_filled_a_swarm() {
+    // One address with 100 ports in a swarm of at most 100 (its share raised
+    // so it can fill it): another address still gets in, and stays.
+    let swarms = Swarms::new(Limits {
+        max_peers_per_swarm: 100,
+        max_ports_per_ip: 1_000,
+        ..Limits::default()
+    });
+    for port in 0..100 {
+        announce(&swarms, &req(v4(1, 1000 + port), Event::Started, 1, 0), 1);
+    }
+    let (counts, _) = announce(&swarms, &req(v4(2, 6881), Event::Started, 1, 0), 2);
+    assert_eq!(counts.leechers, 100);
+    for port in 100..400 {
+        announce(&swarms, &req(v4(1, 1000 + port), Event::Started, 1, 0), 3);
+    }
+    let (_, peers) = announce(&swarms, &req(v4(3, 6881), Event::None, 1, 200), 4);
+    assert!(
+        peers.contains(&bytes(v4(2, 6881))),
+        "the other address was kept"
+    );
+    assert_eq!(swarms.limit_counts().evicted_swarm_full, 302);
+    assert_counts_consistent(&swarms);
+}
+
+#[test]
+fn an_address_has_a_share_per_swarm_and_in_all() {
+    let swarms = Swarms::new(Limits {
+        max_ports_per_ip: 3,
+        max_peers_per_ip: 10,
+        ..Limits::default()
+    });
+    let mut rng = XorShift::new(3);
+    let mut try_announce = |hash: u8, endpoint: Endpoint| {
+        let announce = Announce {
+            info_hash: [hash; 20],
+            ..req(endpoint, Event::Started, 1, 0)
+        };
+        swarms.announce(&announce, 0, &mut rng, &mut |_| {})
+    };
+    for port in 0..3 {
+        try_announce(1, v4(1, port)).unwrap();
+    }
+    assert_eq!(try_announce(1, v4(1, 3)), Err(Refused::PortsPerIp));
+    try_announce(1, v4(2, 3)).unwrap();
+    for hash in 2..5 {
+        for port in 0..3 {
+            let _ = try_announce(hash, v4(1, port));
+        }
+    }
+    assert_eq!(try_announce(9, v4(1, 0)), Err(Refused::PeersPerIp));
+    try_announce(9, v4(2, 0)).unwrap();
+    let counts = swarms.limit_counts();
+    assert_eq!(
+        (counts.refused_ports_per_ip, counts.refused_peers_per_ip),
+        (1, 3)
+    );
+    // Stopping frees the share.
+    swarms
+        .announce(
+            &req(v4(1, 0), Event::Stopped, 1, 0),
+            0,
+            &mut XorShift::new(1),
+            &mut |_| {},
+        )
+        .unwrap();
+    assert_counts_consistent(&swarms);
+}
+
+#[test]
+fn a_full_tracker_evicts_within_the_newcomers_swarm() {
+    let swarms = Swarms::new(Limits {
+        max_peers: 5,
+        ..Limits::default()
+    });
+    for n in 0..5 {
+        announce(&swarms, &req(v4(n, 1), Event::Started, 1, 0), 0);
+    }
+    let (counts, _) = announce(&swarms, &req(v4(9, 1), Event::Started, 1, 0), 1);
+    assert_eq!(counts.leechers, 5);
+    assert_eq!(swarms.limit_counts().evicted_tracker_full, 1);
+    let empty = Announce {
+        info_hash: [2; 20],
+        ..req(v4(10, 1), Event::Started, 1, 0)
+    };
+    assert_eq!(
+        swarms.announce(&empty, 1, &mut XorShift::new(1), &mut |_| {}),
+        Err(Refused::TrackerFull)
+    );
+    swarms.expire(1);
+    assert_eq!(swarms.peer_count(), 1);
+    assert_counts_consistent(&swarms);
 }
 
 #[test]
@@ -316,5 +440,6 @@ proptest! {
             Counts { seeders, leechers: model.len() as u32 - seeders, completed }
         };
         prop_assert_eq!(swarms.scrape(&HASH), expected);
+        assert_counts_consistent(&swarms);
     }
 }
