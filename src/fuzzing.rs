@@ -40,6 +40,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("tracker_http_response", tracker_http_response),
     ("tracker_udp_response", tracker_udp_response),
     ("peer_wire", peer_wire),
+    ("utp_packet", utp_packet),
 ];
 
 /// The swarm id an info dictionary must get: SHA-1 of its bytes when it has
@@ -412,4 +413,60 @@ pub fn peer_wire(data: &[u8]) {
         }
         at += used;
     }
+}
+
+/// `utp_packet`: the uTP parser (BEP 29) on any datagram, and the
+/// connection state machine on whatever it accepts: an accepted packet
+/// re-encodes to itself, and every datagram a connection then emits parses.
+pub fn utp_packet(data: &[u8]) {
+    use crate::utp::{is_utp, Connection, Packet, PacketType};
+    use std::time::{Duration, Instant};
+
+    fn drain(conn: &mut Connection, now: Instant) {
+        let mut out = Vec::new();
+        for _ in 0..64 {
+            if !conn.poll_transmit(now, &mut out) {
+                break;
+            }
+            assert!(
+                Packet::parse(&out).is_ok(),
+                "we emitted an unparsable datagram"
+            );
+        }
+    }
+
+    let Ok(packet) = Packet::parse(data) else {
+        return;
+    };
+    assert!(is_utp(data));
+    let encoded = packet.to_vec();
+    assert_eq!(
+        Packet::parse(&encoded),
+        Ok(packet.clone()),
+        "packet changed across encode/parse"
+    );
+    let now = Instant::now();
+    let syn = Packet {
+        ty: PacketType::Syn,
+        connection_id: packet.connection_id.wrapping_sub(1),
+        seq_nr: packet.seq_nr.wrapping_sub(1),
+        ack_nr: 0,
+        sack: None,
+        payload: &[],
+        ..packet.clone()
+    };
+    let mut accepted = Connection::accept(&syn, now, packet.ack_nr.wrapping_sub(3));
+    accepted.write(b"some data to have packets in flight");
+    drain(&mut accepted, now);
+    accepted.on_packet(&packet, now);
+    let mut buf = [0; 2048];
+    accepted.read(&mut buf);
+    drain(&mut accepted, now);
+    accepted.on_timeout(now + Duration::from_secs(2));
+    drain(&mut accepted, now + Duration::from_secs(2));
+    let mut connecting = Connection::connect(packet.connection_id, now);
+    drain(&mut connecting, now);
+    connecting.on_packet(&packet, now);
+    connecting.on_packet(&packet, now);
+    drain(&mut connecting, now);
 }

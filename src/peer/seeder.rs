@@ -85,6 +85,8 @@ pub enum SeedError {
     UnknownTorrent(String),
     #[error("the seeder has stopped")]
     Stopped,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
 }
 
 /// Whether to hash all content before serving.
@@ -129,11 +131,21 @@ impl SeedTorrent {
         }
         let storage = match &info.layout {
             Layout::Single { length } => Storage::new([(Some(content.to_owned()), *length)]),
-            Layout::Multi { files } => Storage::new(files.iter().map(|f| {
-                let disk = (!f.is_padding())
-                    .then(|| f.path.iter().fold(content.to_owned(), |p, c| p.join(c)));
-                (disk, f.length)
-            })),
+            Layout::Multi { files } => {
+                let disk: Vec<(Option<PathBuf>, u64)> = files
+                    .iter()
+                    .map(|f| {
+                        let disk = (!f.is_padding())
+                            .then(|| f.path.iter().fold(content.to_owned(), |p, c| p.join(c)));
+                        (disk, f.length)
+                    })
+                    .collect();
+                // As create and verify: links leading out of the content are not served.
+                for path in disk.iter().filter_map(|(p, _)| p.as_ref()) {
+                    crate::storage::check_inside(content, path, false)?;
+                }
+                Storage::new(disk)
+            }
         };
         let pieces = Pieces {
             piece_length: info.piece_length,

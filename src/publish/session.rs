@@ -412,6 +412,12 @@ async fn start_parts(
         max_peers_per_ip,
         stop,
     } = config;
+    // Every peer, tracker client and DHT query holds descriptors.
+    if let Err(err) = crate::limits::raise_fd_limit() {
+        let _ = events.send(Event::Warning(format!(
+            "cannot raise the open-file limit: {err}"
+        )));
+    }
     let tracker = match tracker {
         Some(tracker_config) => Some(Tracker::start(tracker_config, &stages.tracker).await?),
         None => None,
