@@ -81,6 +81,10 @@ pub struct TrackerConfig {
     pub stats_from: Vec<Cidr>,
     /// UDP worker threads per socket (0: one per core).
     pub udp_workers: usize,
+    /// Told of every announcing peer still downloading, so a seeder in the
+    /// same process can dial it at once instead of re-announcing; when
+    /// the channel is full the peer is not told.
+    pub announced: Option<tokio::sync::mpsc::Sender<(swarm::Id20, SocketAddr)>>,
 }
 
 impl Default for TrackerConfig {
@@ -110,6 +114,7 @@ impl Default for TrackerConfig {
             trust_proxy: Vec::new(),
             stats_from: Vec::new(),
             udp_workers: 0,
+            announced: None,
         }
     }
 }
@@ -369,6 +374,16 @@ impl Shared {
     }
 
     /// Whether `info_hash` may be tracked. Open trackers skip the lock.
+    /// Passes a stored announce of a downloader to [`TrackerConfig::announced`].
+    pub fn tell(&self, request: &swarm::Announce) {
+        if let Some(tx) = &self.config.announced {
+            if request.left > 0 && request.event != swarm::Event::Stopped {
+                let addr = SocketAddr::new(request.endpoint.ip(), request.endpoint.port());
+                let _ = tx.try_send((request.info_hash, addr));
+            }
+        }
+    }
+
     pub fn allows(&self, info_hash: &swarm::Id20) -> bool {
         self.config.access.is_open() || self.access().allows(info_hash)
     }

@@ -418,8 +418,18 @@ async fn start_parts(
             "cannot raise the open-file limit: {err}"
         )));
     }
+    // Downloaders announcing to the embedded tracker are dialled at once:
+    // one that announced before us got no peers and may not ask again for
+    // the whole interval, and the min interval keeps us from asking early.
+    let (tracked_tx, tracked_rx) = mpsc::channel(256);
     let tracker = match tracker {
-        Some(tracker_config) => Some(Tracker::start(tracker_config, &stages.tracker).await?),
+        Some(tracker_config) => {
+            let tracker_config = TrackerConfig {
+                announced: Some(tracked_tx),
+                ..tracker_config
+            };
+            Some(Tracker::start(tracker_config, &stages.tracker).await?)
+        }
         None => None,
     };
     let bound = bind_seeder(listen, tcp, utp_on).await?;
@@ -541,6 +551,14 @@ async fn start_parts(
         );
         shutdown.spawn(forward(found, dial_tx.clone(), |p| p, shutdown.clone()));
         announcers.push(announcer);
+    }
+    if tracker.is_some() {
+        shutdown.spawn(forward(
+            tracked_rx,
+            dial_tx.clone(),
+            |(info_hash, addr)| PeerFound { info_hash, addr },
+            shutdown.clone(),
+        ));
     }
     if let Some(dht) = &dht {
         for hash in &hashes {

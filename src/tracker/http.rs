@@ -258,6 +258,7 @@ fn announce(shared: &Shared, ip: IpAddr, query: &[u8]) -> Result<Vec<u8>, Vec<u8
         (counts, shared.interval(rng))
     });
     let counts = counts.map_err(|refused| failure(&refused.to_string()))?;
+    shared.tell(&request);
     let head = ReplyHead {
         interval,
         min_interval: config.min_interval,

@@ -146,6 +146,7 @@ pub fn handle(shared: &Shared, packet: &[u8], from: SocketAddr, out: &mut Vec<u8
                     out[12..16].copy_from_slice(&counts.leechers.to_be_bytes());
                     out[16..20].copy_from_slice(&counts.seeders.to_be_bytes());
                     shared.metrics.add(Counter::UdpAnnounceOk, 1);
+                    shared.tell(&announce);
                 }
                 (Err(refused), _) => {
                     out.clear();

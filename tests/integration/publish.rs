@@ -182,10 +182,16 @@ fn compact_peers(body: &[u8]) -> Vec<SocketAddr> {
 /// Announces a leecher for `info_hash` to an HTTP tracker and returns the
 /// peers it gives back.
 async fn tracker_peers(tracker: SocketAddr, info_hash: [u8; 20]) -> Vec<SocketAddr> {
+    announce_leecher(tracker, info_hash, 1).await
+}
+
+/// Announces a leecher listening on `port` to an HTTP tracker and returns
+/// the peers it gives back.
+async fn announce_leecher(tracker: SocketAddr, info_hash: [u8; 20], port: u16) -> Vec<SocketAddr> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let escape = |b: &[u8]| -> String { b.iter().map(|x| format!("%{x:02X}")).collect() };
     let request = format!(
-        "GET /announce?info_hash={}&peer_id={}&port=1&uploaded=0&downloaded=0&left=1000&compact=1 \
+        "GET /announce?info_hash={}&peer_id={}&port={port}&uploaded=0&downloaded=0&left=1000&compact=1 \
          HTTP/1.0\r\nHost: {tracker}\r\n\r\n",
         escape(&info_hash),
         escape(b"-TEST00-leecher00000")
@@ -216,6 +222,46 @@ where
         assert!(Instant::now() < deadline, "{want} never listed");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+#[test]
+fn a_downloader_announcing_to_the_embedded_tracker_is_dialled_at_once() {
+    use tokio::io::AsyncReadExt;
+    let temp = tempfile::tempdir().unwrap();
+    release(temp.path());
+    let publish = Publish::start(
+        temp.path(),
+        &[
+            "dist",
+            "--tracker-listen",
+            "127.0.0.1:0",
+            "--listen",
+            "127.0.0.1:0",
+            "--no-dht",
+            "--no-utp",
+        ],
+    );
+    let tracker: SocketAddr = publish.ready["embedded_tracker"]["http"][0]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let info_hash = publish.info_hash();
+    runtime().block_on(async {
+        // A downloader that only waits to be called, like rtorrent behind
+        // a tracker; publish's own re-announce is 15 s or more away.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        announce_leecher(tracker, info_hash, port).await;
+        let (mut stream, _) = tokio::time::timeout(Duration::from_secs(5), listener.accept())
+            .await
+            .expect("publish dials the announced downloader within 5 s")
+            .unwrap();
+        let mut handshake = [0; 68];
+        stream.read_exact(&mut handshake).await.unwrap();
+        assert_eq!(&handshake[1..20], b"BitTorrent protocol");
+        assert_eq!(handshake[28..48], info_hash);
+    });
 }
 
 #[test]

@@ -142,6 +142,11 @@ impl Publish {
 impl Drop for Publish {
     fn drop(&mut self) {
         if std::thread::panicking() {
+            // Events printed after the last one the test waited for.
+            for line in self.process.pending_lines() {
+                self.events
+                    .push(serde_json::from_str(&line).unwrap_or(Value::String(line)));
+            }
             eprintln!(
                 "{}\nJSON events:\n{}\nstderr:\n{}",
                 self.process.what(),

@@ -398,6 +398,11 @@ impl Spawned {
         }
     }
 
+    /// The lines already printed, without waiting for more.
+    pub fn pending_lines(&mut self) -> Vec<String> {
+        self.lines.try_iter().collect()
+    }
+
     /// Waits (at most `within`) for the process to exit.
     pub fn wait(&mut self, within: Duration) -> ExitStatus {
         let start = Instant::now();
