@@ -4,6 +4,7 @@
 //! [`session`]; nothing else here does I/O or reads a clock.
 
 pub mod session;
+pub mod snapshot;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
