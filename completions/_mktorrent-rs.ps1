@@ -210,6 +210,10 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
             break
         }
         'mktorrent-rs;publish' {
+            [CompletionResult]::new('--watch', '--watch', [CompletionResultType]::ParameterName, 'Seed every .torrent in DIR (content beside it, or under --content-root), adding and stopping torrents as files appear and disappear; runs until SIGINT or SIGTERM. SIGHUP looks at DIR at once')
+            [CompletionResult]::new('--content-root', '--content-root', [CompletionResultType]::ParameterName, 'With --watch: the content of a torrent named N is DIR/N [default: N beside the torrent]')
+            [CompletionResult]::new('--rescan-every', '--rescan-every', [CompletionResultType]::ParameterName, 'With --watch: seconds between looks at DIR')
+            [CompletionResult]::new('--status-listen', '--status-listen', [CompletionResultType]::ParameterName, 'Serve a status page at /, JSON at /status.json and Prometheus text at /metrics on ADDR')
             [CompletionResult]::new('-a', '-a', [CompletionResultType]::ParameterName, 'Tracker announce URL (http, https or udp). Each flag is one tier; commas put several URLs in the same tier')
             [CompletionResult]::new('--tracker', '--tracker', [CompletionResultType]::ParameterName, 'Tracker announce URL (http, https or udp). Each flag is one tier; commas put several URLs in the same tier')
             [CompletionResult]::new('--announce', '--announce', [CompletionResultType]::ParameterName, 'Tracker announce URL (http, https or udp). Each flag is one tier; commas put several URLs in the same tier')
@@ -246,6 +250,8 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
             [CompletionResult]::new('--seed-time', '--seed-time', [CompletionResultType]::ParameterName, 'Stop after seeding this long: 90s, 10m, 2h, 1h30m, or seconds')
             [CompletionResult]::new('--until-downloads', '--until-downloads', [CompletionResultType]::ParameterName, 'Stop once N completed downloads were seen (by our seeder or reported by a tracker)')
             [CompletionResult]::new('--ratio', '--ratio', [CompletionResultType]::ParameterName, 'Stop once R times the content size was uploaded')
+            [CompletionResult]::new('--until-seeders', '--until-seeders', [CompletionResultType]::ParameterName, 'Stop once N seeders other than us are seen (trackers'' counts, or connected peers holding every piece): someone else has taken over')
+            [CompletionResult]::new('--until-idle', '--until-idle', [CompletionResultType]::ParameterName, 'Stop once no peer asked for data for this long (90s, 10m, 2h, 1h30m, or seconds)')
             [CompletionResult]::new('--status-interval', '--status-interval', [CompletionResultType]::ParameterName, 'Seconds between status lines (or `status` events)')
             [CompletionResult]::new('--trackerless', '--trackerless', [CompletionResultType]::ParameterName, 'Make a trackerless torrent: DHT only (BEP 5), no announce URL')
             [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Mark the torrent private (BEP 27): peers only from its trackers')

@@ -191,6 +191,10 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
         &'mktorrent-rs;dht;help;help'= {
         }
         &'mktorrent-rs;publish'= {
+            cand --watch 'Seed every .torrent in DIR (content beside it, or under --content-root), adding and stopping torrents as files appear and disappear; runs until SIGINT or SIGTERM. SIGHUP looks at DIR at once'
+            cand --content-root 'With --watch: the content of a torrent named N is DIR/N [default: N beside the torrent]'
+            cand --rescan-every 'With --watch: seconds between looks at DIR'
+            cand --status-listen 'Serve a status page at /, JSON at /status.json and Prometheus text at /metrics on ADDR'
             cand -a 'Tracker announce URL (http, https or udp). Each flag is one tier; commas put several URLs in the same tier'
             cand --tracker 'Tracker announce URL (http, https or udp). Each flag is one tier; commas put several URLs in the same tier'
             cand --announce 'Tracker announce URL (http, https or udp). Each flag is one tier; commas put several URLs in the same tier'
@@ -227,6 +231,8 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand --seed-time 'Stop after seeding this long: 90s, 10m, 2h, 1h30m, or seconds'
             cand --until-downloads 'Stop once N completed downloads were seen (by our seeder or reported by a tracker)'
             cand --ratio 'Stop once R times the content size was uploaded'
+            cand --until-seeders 'Stop once N seeders other than us are seen (trackers'' counts, or connected peers holding every piece): someone else has taken over'
+            cand --until-idle 'Stop once no peer asked for data for this long (90s, 10m, 2h, 1h30m, or seconds)'
             cand --status-interval 'Seconds between status lines (or `status` events)'
             cand --trackerless 'Make a trackerless torrent: DHT only (BEP 5), no announce URL'
             cand -p 'Mark the torrent private (BEP 27): peers only from its trackers'

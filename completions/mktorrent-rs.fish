@@ -131,6 +131,10 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fis
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from help" -f -a "announce" -d 'Announce that a peer on this machine has a torrent'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from help" -f -a "ping" -d 'Check that a DHT node answers'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l watch -d 'Seed every .torrent in DIR (content beside it, or under --content-root), adding and stopping torrents as files appear and disappear; runs until SIGINT or SIGTERM. SIGHUP looks at DIR at once' -r -F
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l content-root -d 'With --watch: the content of a torrent named N is DIR/N [default: N beside the torrent]' -r -F
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l rescan-every -d 'With --watch: seconds between looks at DIR' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l status-listen -d 'Serve a status page at /, JSON at /status.json and Prometheus text at /metrics on ADDR' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -s a -l tracker -l announce -d 'Tracker announce URL (http, https or udp). Each flag is one tier; commas put several URLs in the same tier' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l nodes -d 'DHT bootstrap nodes written to `nodes` (IPv6 as [addr]:port). With --trackerless and no --nodes, well-known public routers are used' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -s w -l web-seed -d 'Web seed URL (BEP 19 url-list); repeatable. Single file: the file\'s own URL, or a folder URL ending in \'/\' (clients append the name). Multi-file: the folder URL ending in \'/\' that holds NAME/ (clients append NAME/PATH)' -r
@@ -158,6 +162,8 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l ma
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l seed-time -d 'Stop after seeding this long: 90s, 10m, 2h, 1h30m, or seconds' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l until-downloads -d 'Stop once N completed downloads were seen (by our seeder or reported by a tracker)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l ratio -d 'Stop once R times the content size was uploaded' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l until-seeders -d 'Stop once N seeders other than us are seen (trackers\' counts, or connected peers holding every piece): someone else has taken over' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l until-idle -d 'Stop once no peer asked for data for this long (90s, 10m, 2h, 1h30m, or seconds)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l status-interval -d 'Seconds between status lines (or `status` events)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l trackerless -d 'Make a trackerless torrent: DHT only (BEP 5), no announce URL'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -s p -l private -d 'Mark the torrent private (BEP 27): peers only from its trackers'

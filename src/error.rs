@@ -100,6 +100,10 @@ pub enum Error {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
+    #[error("{name} ({info_hash}) is published already")]
+    AlreadyPublished { name: String, info_hash: String },
+    #[error("publish has stopped; {0} was not added")]
+    PublishStopped(String),
     #[error("cannot write output: {0}")]
     Output(#[source] std::io::Error),
 }

@@ -5,6 +5,7 @@
 
 pub mod session;
 pub mod snapshot;
+pub mod watch;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -18,6 +19,10 @@ pub struct StopConditions {
     pub until_downloads: Option<u64>,
     /// Until this many times the content size was uploaded.
     pub ratio: Option<f64>,
+    /// Until this many seeders other than us are seen.
+    pub until_seeders: Option<u64>,
+    /// Until no peer asked for data for this long.
+    pub until_idle: Option<Duration>,
 }
 
 /// Why publish stopped.
@@ -27,6 +32,10 @@ pub enum StopReason {
     SeedTime,
     Downloads,
     Ratio,
+    Seeders,
+    Idle,
+    /// Its torrent file left the watched directory.
+    Removed,
     Signal,
 }
 
@@ -36,6 +45,9 @@ impl StopReason {
             Self::SeedTime => "seed time reached",
             Self::Downloads => "download count reached",
             Self::Ratio => "upload ratio reached",
+            Self::Seeders => "other seeders took over",
+            Self::Idle => "no peer asked for data",
+            Self::Removed => "torrent file removed",
             Self::Signal => "interrupted",
         }
     }
@@ -51,6 +63,10 @@ pub struct Progress {
     pub uploaded: u64,
     /// Content size in bytes (the ratio's denominator).
     pub size: u64,
+    /// Seeders other than us: the most any one source reports.
+    pub other_seeders: u64,
+    /// Since a peer last asked for data (or since the start).
+    pub idle: Duration,
 }
 
 impl Progress {
@@ -78,7 +94,47 @@ impl StopConditions {
         if self.ratio.is_some_and(|r| progress.ratio() >= r) {
             return Some(StopReason::Ratio);
         }
+        if self
+            .until_seeders
+            .is_some_and(|n| progress.other_seeders >= n)
+        {
+            return Some(StopReason::Seeders);
+        }
+        if self.until_idle.is_some_and(|d| progress.idle >= d) {
+            return Some(StopReason::Idle);
+        }
         None
+    }
+}
+
+/// Upload rate over a sliding window of samples (bytes sent so far, taken
+/// about once a second).
+#[derive(Debug, Clone, Default)]
+pub struct RateMeter {
+    samples: std::collections::VecDeque<(std::time::Instant, u64)>,
+}
+
+/// How far back [`RateMeter`] looks.
+pub const RATE_WINDOW: Duration = Duration::from_secs(5);
+
+impl RateMeter {
+    /// Records `total` bytes sent by `now`; returns bytes per second over
+    /// the window.
+    pub fn sample(&mut self, now: std::time::Instant, total: u64) -> u64 {
+        self.samples.push_back((now, total));
+        while self
+            .samples
+            .get(1)
+            .is_some_and(|(at, _)| now.duration_since(*at) >= RATE_WINDOW)
+        {
+            self.samples.pop_front();
+        }
+        match self.samples.front() {
+            Some((at, first)) if now > *at => {
+                (total.saturating_sub(*first) as f64 / now.duration_since(*at).as_secs_f64()) as u64
+            }
+            _ => 0,
+        }
     }
 }
 
@@ -238,6 +294,8 @@ mod tests {
             downloads: 2,
             uploaded: 300,
             size: 100,
+            other_seeders: 1,
+            idle: Duration::from_secs(30),
         };
         assert_eq!(StopConditions::default().check(&progress), None);
         let time = StopConditions {
@@ -255,13 +313,41 @@ mod tests {
             until_downloads: Some(3),
             ratio: Some(3.5),
             seed_time: Some(Duration::from_secs(61)),
+            until_seeders: Some(2),
+            until_idle: Some(Duration::from_secs(31)),
         };
         assert_eq!(not_yet.check(&progress), None);
+        let seeders = StopConditions {
+            until_seeders: Some(1),
+            ..not_yet
+        };
+        assert_eq!(seeders.check(&progress), Some(StopReason::Seeders));
+        let idle = StopConditions {
+            until_idle: Some(Duration::from_secs(30)),
+            ..not_yet
+        };
+        assert_eq!(idle.check(&progress), Some(StopReason::Idle));
         let zero = Progress {
             size: 0,
             ..progress
         };
         assert_eq!(zero.ratio(), 0.0);
+    }
+
+    #[test]
+    fn rate_meter_averages_over_its_window() {
+        let start = std::time::Instant::now();
+        let mut meter = RateMeter::default();
+        assert_eq!(meter.sample(start, 0), 0);
+        let mut rate = 0;
+        for s in 1..=10u64 {
+            rate = meter.sample(start + Duration::from_secs(s), s * 1000);
+        }
+        assert_eq!(rate, 1000);
+        // A stop shows as a falling rate, reaching 0 once the window passed.
+        let later = start + Duration::from_secs(12);
+        assert!(meter.sample(later, 10_000) < 1000);
+        assert_eq!(meter.sample(start + Duration::from_secs(20), 10_000), 0);
     }
 
     #[test]

@@ -579,6 +579,18 @@ impl Tracker {
         &self.shared
     }
 
+    /// Allows (or, with `allowed: false`, forbids again) a torrent by its
+    /// hashes at run time, as `publish` does for torrents it adds and
+    /// removes. A reload from files drops these changes.
+    pub fn set_allowed(&self, hashes: &[swarm::Id20], name: &str, allowed: bool) {
+        let mut access = self
+            .shared
+            .access
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *access = Arc::new(access.with_torrent(hashes, name, allowed));
+    }
+
     /// Re-reads the access lists (SIGHUP). Swarms still allowed stay.
     pub async fn reload(&self) -> Result<(), TrackerError> {
         let shared = self.shared.clone();

@@ -285,6 +285,7 @@ impl Plan {
                 allow_list: args.allow_list.map(|p| env.path(p)),
                 deny_list: args.deny_list.map(|p| env.path(p)),
                 allow_torrents: Vec::new(),
+                closed: false,
             },
             state_file: args.state.map(|p| env.path(p)),
             save_every: Duration::from_secs(args.save_every),

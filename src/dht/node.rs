@@ -256,6 +256,7 @@ enum Command {
     GetPeers(Id, oneshot::Sender<GetPeers>),
     Announce(Id, Option<u16>, oneshot::Sender<Announce>),
     Seed(Id, u16, oneshot::Sender<()>),
+    Forget(Id, oneshot::Sender<()>),
     FindNode(Id, oneshot::Sender<Vec<NodeInfo>>),
     Ping(SocketAddr, oneshot::Sender<Result<Id, DhtError>>),
     Stats(oneshot::Sender<Stats>),
@@ -392,6 +393,12 @@ impl Dht {
     /// whose only entry point is this node still finds us.
     pub async fn seed(&self, info_hash: Id, port: u16) -> Result<(), DhtError> {
         self.ask(|tx| Command::Seed(info_hash, port, tx)).await
+    }
+
+    /// Undoes [`Dht::seed`] and [`Dht::announce`] for `info_hash`: our
+    /// replies stop naming us and it is no longer re-announced.
+    pub async fn forget(&self, info_hash: Id) -> Result<(), DhtError> {
+        self.ask(|tx| Command::Forget(info_hash, tx)).await
     }
 
     /// Iterative find_node lookup: the k closest nodes to `target` that answered.
@@ -540,6 +547,11 @@ impl Node {
             }
             Command::Seed(hash, port, done) => {
                 self.seeds.insert(hash, port);
+                let _ = done.send(());
+            }
+            Command::Forget(hash, done) => {
+                self.seeds.remove(&hash);
+                self.announces.remove(&hash);
                 let _ = done.send(());
             }
             Command::FindNode(target, reply) => {

@@ -109,6 +109,29 @@ pub struct SeedTorrent {
     /// The most recently read pieces, newest last, at most `recent_cap`.
     recent: Mutex<VecDeque<(u32, Bytes)>>,
     recent_cap: usize,
+    counters: TorrentCounters,
+}
+
+/// What one torrent's connections did, for per-torrent status and stops.
+#[derive(Debug, Default)]
+struct TorrentCounters {
+    uploaded: AtomicU64,
+    completed: AtomicU64,
+    /// When a block was last sent.
+    last_block: Mutex<Option<Instant>>,
+}
+
+/// One torrent's figures now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TorrentStats {
+    /// Handshaken connections.
+    pub peers: usize,
+    /// Connected peers that hold every piece.
+    pub seeders: usize,
+    pub uploaded: u64,
+    pub completed: u64,
+    /// When a block was last sent; `None`: never.
+    pub last_block: Option<Instant>,
 }
 
 impl SeedTorrent {
@@ -183,11 +206,24 @@ impl SeedTorrent {
             torrent,
             storage,
             params,
+            counters: TorrentCounters::default(),
         })
     }
 
     pub fn torrent(&self) -> &Torrent {
         &self.torrent
+    }
+
+    /// The hashes peers may greet us with: v1, and a hybrid's truncated v2
+    /// (BEP 52: one swarm, the same v1-aligned pieces).
+    pub fn hashes(&self) -> Vec<[u8; 20]> {
+        let mut hashes = vec![self.torrent.info_hash.0];
+        if let Some(v2) = &self.torrent.info_hash_v2 {
+            let mut truncated = [0; 20];
+            truncated.copy_from_slice(&v2[..20]);
+            hashes.push(truncated);
+        }
+        hashes
     }
 
     /// Piece `index` if it was read recently (by any connection).
@@ -364,6 +400,9 @@ struct Conn {
     listen: Option<SocketAddr>,
     /// The swarm it is in (the torrent's address: a hybrid's two hashes are one swarm).
     swarm: usize,
+    torrent: Arc<SeedTorrent>,
+    /// Whether the peer has every piece.
+    complete: bool,
     interested: bool,
     /// When interest last changed (or the handshake ended).
     since: Instant,
@@ -374,7 +413,8 @@ struct Conn {
 
 struct Inner {
     config: Config,
-    torrents: HashMap<[u8; 20], Arc<SeedTorrent>>,
+    /// By every hash each torrent goes by; torrents come and go at run time.
+    torrents: std::sync::RwLock<HashMap<[u8; 20], Arc<SeedTorrent>>>,
     shutdown: Shutdown,
     tasks: TaskTracker,
     conns: Mutex<HashMap<PeerKey, Conn>>,
@@ -399,23 +439,10 @@ pub struct Seeder {
 
 impl Seeder {
     pub fn new(config: Config, torrents: Vec<SeedTorrent>, shutdown: Shutdown) -> Self {
-        // A hybrid is one swarm under two hashes (BEP 52): peers may
-        // greet us with either, and get the same (v1-aligned) pieces.
-        let mut map = HashMap::new();
-        for seed in torrents {
-            let seed = Arc::new(seed);
-            if let Some(v2) = &seed.torrent.info_hash_v2 {
-                let mut truncated = [0; 20];
-                truncated.copy_from_slice(&v2[..20]);
-                map.insert(truncated, seed.clone());
-            }
-            map.insert(seed.torrent.info_hash.0, seed);
-        }
-        let torrents = map;
-        Self {
+        let seeder = Self {
             inner: Arc::new(Inner {
                 config,
-                torrents,
+                torrents: std::sync::RwLock::new(HashMap::new()),
                 shutdown,
                 tasks: TaskTracker::new(),
                 conns: Mutex::new(HashMap::new()),
@@ -430,7 +457,58 @@ impl Seeder {
                 refused_full: AtomicU64::new(0),
                 stalled: AtomicU64::new(0),
             }),
+        };
+        for seed in torrents {
+            let _ = seeder.add(seed);
         }
+        seeder
+    }
+
+    /// Starts serving `seed` (under each of its [`SeedTorrent::hashes`]);
+    /// false when one of them is served already.
+    pub fn add(&self, seed: SeedTorrent) -> bool {
+        let hashes = seed.hashes();
+        let seed = Arc::new(seed);
+        let mut torrents = self.inner.torrents();
+        if hashes.iter().any(|h| torrents.contains_key(h)) {
+            return false;
+        }
+        for hash in hashes {
+            torrents.insert(hash, seed.clone());
+        }
+        true
+    }
+
+    /// Stops serving the torrent `info_hash` (any of its hashes) and
+    /// closes its connections; false when it was not served.
+    pub fn remove(&self, info_hash: &[u8; 20]) -> bool {
+        let Some(seed) = self.inner.torrents().get(info_hash).cloned() else {
+            return false;
+        };
+        self.inner.torrents().retain(|_, t| !Arc::ptr_eq(t, &seed));
+        if let Ok(conns) = self.inner.conns.lock() {
+            for conn in conns.values().filter(|c| Arc::ptr_eq(&c.torrent, &seed)) {
+                conn.close.cancel();
+            }
+        }
+        true
+    }
+
+    /// Figures for the torrent `info_hash`, if it is served.
+    pub fn torrent_stats(&self, info_hash: &[u8; 20]) -> Option<TorrentStats> {
+        let seed = self.inner.torrent(info_hash)?;
+        let (peers, seeders) = self.inner.conns.lock().map_or((0, 0), |conns| {
+            let mine = conns.values().filter(|c| Arc::ptr_eq(&c.torrent, &seed));
+            mine.fold((0, 0), |(p, s), c| (p + 1, s + usize::from(c.complete)))
+        });
+        let counters = &seed.counters;
+        Some(TorrentStats {
+            peers,
+            seeders,
+            uploaded: counters.uploaded.load(Ordering::Relaxed),
+            completed: counters.completed.load(Ordering::Relaxed),
+            last_block: counters.last_block.lock().ok().and_then(|t| *t),
+        })
     }
 
     pub fn stats(&self) -> Stats {
@@ -576,7 +654,7 @@ impl Seeder {
     /// Whether a dial for `info_hash` may start: a torrent we serve, a
     /// seeder still running.
     pub fn check_dial(&self, info_hash: [u8; 20]) -> Result<(), SeedError> {
-        if !self.inner.torrents.contains_key(&info_hash) {
+        if self.inner.torrent(&info_hash).is_none() {
             return Err(SeedError::UnknownTorrent(hex(&info_hash)));
         }
         if self.inner.shutdown.is_triggered() {
@@ -620,6 +698,23 @@ impl Seeder {
 struct ConnSlot {
     inner: Arc<Inner>,
     ip: std::net::IpAddr,
+}
+
+impl Inner {
+    /// The registry for changes; a panic elsewhere must not stop the seeder.
+    fn torrents(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<[u8; 20], Arc<SeedTorrent>>> {
+        self.torrents
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn torrent(&self, info_hash: &[u8; 20]) -> Option<Arc<SeedTorrent>> {
+        self.torrents
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(info_hash)
+            .cloned()
+    }
 }
 
 impl ConnSlot {
@@ -787,6 +882,12 @@ where
         Err(ConnError::Close(Close::Seed { completed_here })) => {
             if completed_here {
                 inner.completed.fetch_add(1, Ordering::Relaxed);
+                if let Some(conn) = &removed {
+                    conn.torrent
+                        .counters
+                        .completed
+                        .fetch_add(1, Ordering::Relaxed);
+                }
             }
             tracing::debug!(%addr, "closed: peer is a seed");
         }
@@ -852,7 +953,7 @@ where
         }
         None => {
             let head = read_until(&mut reader, &mut rbuf, deadline, handshake::decode_head).await?;
-            if !inner.torrents.contains_key(&head.info_hash) {
+            if inner.torrent(&head.info_hash).is_none() {
                 return Err(ConnError::UnknownTorrent(hex(&head.info_hash)));
             }
             writer.write_all(&ours(head.info_hash).encode()).await?;
@@ -868,9 +969,7 @@ where
     }
     rbuf.drain(..handshake::LEN);
     let torrent = inner
-        .torrents
-        .get(&info_hash)
-        .cloned()
+        .torrent(&info_hash)
         .ok_or_else(|| ConnError::UnknownTorrent(hex(&info_hash)))?;
 
     let features = Features {
@@ -891,6 +990,8 @@ where
                 transport,
                 listen: dial.map(|_| addr),
                 swarm: Arc::as_ptr(&torrent) as usize,
+                torrent: torrent.clone(),
+                complete: false,
                 interested: false,
                 since: Instant::now(),
                 close: close.clone(),
@@ -902,6 +1003,7 @@ where
     let mut tick = tokio::time::interval(TICK);
     let mut pex = PexState::new(Instant::now());
     let mut last_progress = Instant::now();
+    let mut known_complete = false;
     // Messages that arrived with the handshake.
     take_messages(inner, key, &mut session, &mut rbuf)?;
     let ahead = read_ahead(torrent.params.pieces.piece_length);
@@ -929,9 +1031,15 @@ where
             match piece {
                 Some(data) if out.block(block, &data) => {
                     session.served(block);
-                    inner
+                    let length = u64::from(block.length);
+                    inner.uploaded.fetch_add(length, Ordering::Relaxed);
+                    torrent
+                        .counters
                         .uploaded
-                        .fetch_add(u64::from(block.length), Ordering::Relaxed);
+                        .fetch_add(length, Ordering::Relaxed);
+                    if let Ok(mut at) = torrent.counters.last_block.lock() {
+                        *at = Some(Instant::now());
+                    }
                 }
                 _ => session.cannot_serve(block),
             }
@@ -983,6 +1091,12 @@ where
                 }
                 take_messages(inner, key, &mut session, &mut rbuf)?;
                 pex.learn(inner, key, addr, info_hash, &mut session);
+                if !known_complete && session.peer_complete() {
+                    known_complete = true;
+                    if let Some(conn) = inner.conns.lock().ok().as_mut().and_then(|c| c.get_mut(&key)) {
+                        conn.complete = true;
+                    }
+                }
             }
             changed = unchoke_rx.changed() => {
                 if changed.is_ok() {

@@ -1,33 +1,39 @@
 //! The publish engine: one [`Publisher`] owns the seeder's listeners, the
-//! DHT node, the embedded tracker, the announcers, the dialler and the stop
-//! conditions of a publish session. `cli/publish.rs` only builds the
-//! [`Config`] (after creating and verifying content, which is synchronous
-//! rayon work) and prints the [`Event`]s and [`Snapshot`]s it gets back.
+//! DHT node, the embedded tracker, the dialler and the torrents, each with
+//! its announcer and stop conditions. Torrents are added and removed at run
+//! time ([`Handle`]); each stops alone, and the session ends when all have
+//! stopped (unless told to keep running, as `--watch` does) or on the
+//! caller's [`Shutdown`]. `cli/publish.rs` only builds the [`Config`]
+//! (after creating and verifying content, which is synchronous rayon work)
+//! and prints the [`Event`]s and [`Snapshot`]s it gets back.
 //!
-//! Stopping is ordered: when a stop condition is met or the caller's
-//! [`Shutdown`] is triggered, the DHT table is saved while the node runs,
-//! then every peer-facing task stops (announcers send `stopped`), and the
-//! embedded tracker stops last so it still hears our own `stopped`. The
-//! caller's `Shutdown::finished` returns only after all of that.
+//! Stopping is ordered: each torrent's announcer says `stopped`; then the
+//! DHT table is saved while the node runs, every peer-facing task stops,
+//! and the embedded tracker stops last so it still hears our `stopped`.
+//! The caller's `Shutdown::finished` returns only after all of that.
 
-use std::collections::HashMap;
+mod bind;
+mod dial;
+mod torrent;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{broadcast, mpsc, Semaphore};
-use tokio_util::sync::CancellationToken;
+use tokio::sync::{mpsc, watch};
 
-use super::{Progress, StopConditions, StopReason};
-use crate::announce::{AnnounceConfig, AnnounceEvent, Announcer, PeerFound, TrackerStatus};
+pub use super::snapshot::Snapshot;
+use super::snapshot::{LimitCount, TorrentState};
+use super::{RateMeter, StopConditions, StopReason};
+use crate::announce::{AnnounceEvent, PeerFound};
 use crate::dht::{self, Dht, Id};
 use crate::error::{Error, Result};
-use crate::metainfo::{InfoHash, Torrent};
-use crate::peer::seeder::{self, SeedTorrent, Seeder, Transport};
+use crate::peer::seeder::{self, SeedTorrent, Seeder};
 use crate::shutdown::Shutdown;
 use crate::tracker::{Tracker, TrackerConfig};
 use crate::utp::{self, UtpSocket};
+use torrent::Entry;
 
 /// Seeder ports tried, in order, with [`Listen::Default`].
 pub const DEFAULT_PORTS: std::ops::RangeInclusive<u16> = 6881..=6889;
@@ -75,21 +81,36 @@ pub struct Config {
     pub tcp: bool,
     pub utp: bool,
     pub tracker: Option<TrackerConfig>,
+    /// The embedded tracker's announce URLs: a torrent listing one is
+    /// counted among that tracker's seeders.
+    pub embedded_urls: Vec<String>,
     pub dht: Option<DhtSettings>,
-    /// Peers to dial and keep connected.
+    /// Peers to dial and keep connected (for the first torrent).
     pub connect: Vec<SocketAddr>,
     pub all_tiers: bool,
     pub slots: usize,
     pub max_peers: usize,
     pub max_peers_per_ip: usize,
+    /// Checked for each torrent on its own.
     pub stop: StopConditions,
+    /// Run on when no torrent is left (torrents come and go, `--watch`).
+    pub keep_running: bool,
+}
+
+/// A torrent, as named in events: v1 info hash (lowercase hex) and name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TorrentRef {
+    pub info_hash: String,
+    pub name: String,
 }
 
 /// What happened, in order; [`Event::Stopped`] is the last one.
 #[derive(Debug, Clone)]
 pub enum Event {
-    Announce(AnnounceEvent),
+    Added(TorrentRef),
+    Announce(TorrentRef, AnnounceEvent),
     DhtAnnounce {
+        /// The hash announced (a hybrid's second one is its truncated v2).
         info_hash: [u8; 20],
         stored: usize,
         peers: usize,
@@ -97,11 +118,14 @@ pub enum Event {
     DhtError(String),
     /// Something went wrong that does not stop the session.
     Warning(String),
+    TorrentStopping(TorrentRef, StopReason),
+    TorrentStopped(TorrentRef, Summary),
+    /// The session is ending (after its torrents stopped, or on a signal).
     Stopping(StopReason),
     Stopped(Summary),
 }
 
-/// The end of a session.
+/// The end of a torrent or of the session.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Summary {
     pub reason: StopReason,
@@ -110,65 +134,324 @@ pub struct Summary {
     pub completed: u64,
 }
 
-/// A session's state now, for status lines.
-#[derive(Debug, Clone)]
-pub struct Snapshot {
-    pub progress: Progress,
-    pub seeder: seeder::Stats,
-    pub trackers: Vec<TrackerStatus>,
-    pub dht_nodes: Option<usize>,
-}
-
 /// What every task of a session shares.
 struct Parts {
     seeder: Seeder,
-    utp: Option<UtpSocket>,
     dht: Option<Dht>,
     tracker: Option<Tracker>,
-    announcers: Vec<Announcer>,
-    /// Every info hash served: v1 and truncated v2 of each torrent.
-    hashes: Vec<[u8; 20]>,
-    size: u64,
-    started: Instant,
-    stop: StopConditions,
     listen: SocketAddr,
+    peer_id: [u8; 20],
+    all_tiers: bool,
+    embedded_urls: Vec<String>,
+    dial: mpsc::Sender<PeerFound>,
+    events: mpsc::UnboundedSender<Event>,
+    /// Everything that faces peers (torrents' own tasks stop first).
+    peers: Shutdown,
+    stop: StopConditions,
+    keep_running: bool,
+    started: Instant,
+    entries: Mutex<Vec<Entry>>,
+    /// The session's upload rate and its meter.
+    rate: Mutex<(RateMeter, u64)>,
+    snapshots: watch::Sender<Arc<Snapshot>>,
 }
 
 impl Parts {
-    /// Completed copies: the most any one source saw (never a sum: a
-    /// download seen by our seeder is usually also reported to the tracker).
-    fn downloads(&self, stats: &seeder::Stats) -> u64 {
-        let mut seen = stats.completed;
-        if let Some(tracker) = &self.tracker {
-            for hash in &self.hashes {
-                let counts = tracker.shared().swarms.scrape(hash);
-                seen = seen.max(u64::from(counts.completed));
-            }
-        }
-        for announcer in &self.announcers {
-            for status in announcer.status() {
-                seen = seen.max(status.downloaded.unwrap_or(0));
-            }
-        }
-        seen
+    /// Runs `f` on entry `at` under the lock (never held across `.await`).
+    fn with_entry<T>(&self, at: usize, f: impl FnOnce(&mut Entry) -> Option<T>) -> Option<T> {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        entries.get_mut(at).and_then(f)
     }
 
-    fn progress(&self) -> (Progress, seeder::Stats) {
-        let stats = self.seeder.stats();
-        let progress = Progress {
-            elapsed: self.started.elapsed(),
-            downloads: self.downloads(&stats),
-            uploaded: stats.uploaded,
-            size: self.size,
-        };
-        (progress, stats)
+    fn entries(&self) -> std::sync::MutexGuard<'_, Vec<Entry>> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    async fn snapshot(&self) -> Snapshot {
+        let dht_nodes = match &self.dht {
+            Some(dht) => dht.stats().await.ok(),
+            None => None,
+        };
+        let now = Instant::now();
+        let stats = self.seeder.stats();
+        let mut limits = seeder_limits(&stats);
+        if let Some(tracker) = &self.tracker {
+            limits.extend(tracker_limits(&tracker.shared().swarms.limit_counts()));
+        }
+        if let Some(dht) = &dht_nodes {
+            limits.extend(dht_limits(&dht.counters.peer_store));
+        }
+        Snapshot {
+            elapsed: now.duration_since(self.started),
+            listen: Some(self.listen),
+            dht: self.dht.as_ref().map(Dht::local_addr),
+            torrents: self
+                .entries()
+                .iter()
+                .map(|e| e.snapshot(self, now))
+                .collect(),
+            peers: stats.peers,
+            peers_tcp: stats.peers_tcp,
+            peers_utp: stats.peers_utp,
+            uploaded: stats.uploaded,
+            upload_rate: self.rate.lock().map_or(0, |r| r.1),
+            dht_nodes: dht_nodes.map(|s| s.nodes),
+            limits,
+        }
+    }
+
+    /// Totals over every torrent.
+    fn summary(&self, reason: StopReason) -> Summary {
+        let now = Instant::now();
+        let completed = self
+            .entries()
+            .iter()
+            .map(|e| e.progress(self, now).0.downloads)
+            .sum();
+        Summary {
+            reason,
+            elapsed: now.duration_since(self.started),
+            uploaded: self.seeder.stats().uploaded,
+            completed,
+        }
+    }
+}
+
+fn seeder_limits(stats: &seeder::Stats) -> Vec<LimitCount> {
+    vec![
+        LimitCount {
+            name: "seeder_refused_per_ip",
+            help: "Peer connections refused: their address had its share (--max-peers-per-ip).",
+            value: stats.refused_per_ip,
+        },
+        LimitCount {
+            name: "seeder_evicted",
+            help: "Peer connections closed to make room when the seeder was full (--max-peers).",
+            value: stats.evicted,
+        },
+        LimitCount {
+            name: "seeder_refused_full",
+            help: "Peer connections refused: the seeder was full and nobody could be evicted.",
+            value: stats.refused_full,
+        },
+        LimitCount {
+            name: "seeder_stalled",
+            help: "Peer connections dropped because the peer stopped reading.",
+            value: stats.stalled,
+        },
+    ]
+}
+
+fn tracker_limits(counts: &crate::tracker::swarm::LimitCounts) -> Vec<LimitCount> {
+    let count = |name, help, value| LimitCount { name, help, value };
+    vec![
+        count(
+            "tracker_refused_torrents",
+            "Announces refused: the embedded tracker tracked its most torrents.",
+            counts.refused_torrents,
+        ),
+        count(
+            "tracker_refused_ports_per_ip",
+            "Announces refused: the address had its share of ports in the swarm.",
+            counts.refused_ports_per_ip,
+        ),
+        count(
+            "tracker_refused_peers_per_ip",
+            "Announces refused: the address had its share of peers in the tracker.",
+            counts.refused_peers_per_ip,
+        ),
+        count(
+            "tracker_refused_full",
+            "Announces refused: the tracker was full and nobody could be evicted.",
+            counts.refused_tracker_full,
+        ),
+        count(
+            "tracker_evicted_swarm_full",
+            "Peers evicted from a full swarm to make room.",
+            counts.evicted_swarm_full,
+        ),
+        count(
+            "tracker_evicted_full",
+            "Peers evicted from the full tracker to make room.",
+            counts.evicted_tracker_full,
+        ),
+    ]
+}
+
+fn dht_limits(counts: &dht::peer_store::StoreCounters) -> Vec<LimitCount> {
+    let count = |name, help, value| LimitCount { name, help, value };
+    vec![
+        count(
+            "dht_evicted_ports_per_ip",
+            "DHT peer store: an address past its ports per swarm lost its stalest one.",
+            counts.evicted_ports_per_ip,
+        ),
+        count(
+            "dht_evicted_entries_per_ip",
+            "DHT peer store: an address past its entries lost its stalest one.",
+            counts.evicted_entries_per_ip,
+        ),
+        count(
+            "dht_evicted_swarm_full",
+            "DHT peer store: a full swarm lost an entry of its most-represented address.",
+            counts.evicted_swarm_full,
+        ),
+        count(
+            "dht_evicted_store_full",
+            "DHT peer store: the full store lost an entry of its most-represented address.",
+            counts.evicted_store_full,
+        ),
+        count(
+            "dht_refused_store_full",
+            "DHT peer store: announces refused, nothing could be evicted.",
+            counts.refused_store_full,
+        ),
+    ]
 }
 
 /// A running publish session.
 pub struct Publisher {
-    parts: Arc<Parts>,
+    handle: Handle,
     events: mpsc::UnboundedReceiver<Event>,
+}
+
+/// Adds and removes a session's torrents; cheap to clone.
+#[derive(Clone)]
+pub struct Handle {
+    parts: Arc<Parts>,
+}
+
+impl Handle {
+    /// Starts seeding, announcing and looking for peers of `seed`.
+    pub fn add(&self, seed: SeedTorrent) -> Result<TorrentRef> {
+        let parts = &self.parts;
+        let torrent = seed.torrent().clone();
+        let id = TorrentRef {
+            info_hash: torrent.info_hash.to_hex(),
+            name: torrent.meta.info.name.clone(),
+        };
+        if parts.peers.is_triggered() {
+            return Err(Error::PublishStopped(id.name));
+        }
+        let hashes = seed.hashes();
+        if !parts.seeder.add(seed) {
+            return Err(Error::AlreadyPublished {
+                name: id.name,
+                info_hash: id.info_hash,
+            });
+        }
+        if let Some(tracker) = &parts.tracker {
+            tracker.set_allowed(&hashes, &id.name, true);
+        }
+        let entry = torrent::start(parts, &torrent, hashes);
+        parts.entries().push(entry);
+        let _ = parts.events.send(Event::Added(id.clone()));
+        Ok(id)
+    }
+
+    /// Stops the torrent that goes by `info_hash` (v1, or a hybrid's
+    /// truncated v2) and forgets it in the embedded tracker; returns once
+    /// its trackers were told, false when no such torrent is seeding.
+    pub async fn remove(&self, info_hash: &[u8; 20]) -> bool {
+        let at = self
+            .parts
+            .entries()
+            .iter()
+            .position(|e| e.state == TorrentState::Seeding && e.hashes.contains(info_hash));
+        match at {
+            Some(at) => {
+                torrent::stop(&self.parts, at, StopReason::Removed).await;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Reports a problem that does not stop the session.
+    pub fn warn(&self, message: String) {
+        let _ = self.parts.events.send(Event::Warning(message));
+    }
+
+    /// The hashes of every torrent still seeding.
+    pub fn seeding(&self) -> Vec<[u8; 20]> {
+        self.parts
+            .entries()
+            .iter()
+            .filter(|e| e.state == TorrentState::Seeding)
+            .map(|e| e.hashes[0])
+            .collect()
+    }
+
+    pub async fn snapshot(&self) -> Snapshot {
+        self.parts.snapshot().await
+    }
+
+    /// The latest snapshot, renewed every second.
+    pub fn snapshots(&self) -> watch::Receiver<Arc<Snapshot>> {
+        self.parts.snapshots.subscribe()
+    }
+}
+
+impl Publisher {
+    /// Binds every listener and starts every part, then returns; the
+    /// session runs until its torrents have stopped or `shutdown`. On
+    /// error, the parts already started are stopped before it returns.
+    pub async fn start(config: Config, shutdown: &Shutdown) -> Result<Publisher> {
+        let stages = Stages {
+            peers: Shutdown::new(),
+            tracker: Shutdown::new(),
+        };
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let torrents = match start_parts(config, &stages, events_tx).await {
+            Ok((parts, torrents, dht_state)) => {
+                let handle = Handle {
+                    parts: Arc::new(parts),
+                };
+                for seed in torrents {
+                    if let Err(err) = handle.add(seed) {
+                        stages.stop().await;
+                        return Err(err);
+                    }
+                }
+                shutdown.spawn(supervise(
+                    handle.parts.clone(),
+                    stages,
+                    shutdown.clone(),
+                    dht_state,
+                ));
+                return Ok(Publisher { handle, events });
+            }
+            Err(err) => err,
+        };
+        stages.stop().await;
+        Err(torrents)
+    }
+
+    /// The seeder's address (TCP, and uTP on the same port number).
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.handle.parts.listen
+    }
+
+    pub fn dht_addr(&self) -> Option<SocketAddr> {
+        self.handle.parts.dht.as_ref().map(Dht::local_addr)
+    }
+
+    pub fn tracker(&self) -> Option<&Tracker> {
+        self.handle.parts.tracker.as_ref()
+    }
+
+    pub fn handle(&self) -> Handle {
+        self.handle.clone()
+    }
+
+    /// The next event; `None` after [`Event::Stopped`].
+    pub async fn next_event(&mut self) -> Option<Event> {
+        self.events.recv().await
+    }
+
+    pub async fn snapshot(&self) -> Snapshot {
+        self.handle.snapshot().await
+    }
 }
 
 /// The shutdowns a session runs under: `peers` for everything that faces
@@ -185,233 +468,13 @@ impl Stages {
     }
 }
 
-impl Publisher {
-    /// Binds every listener and starts every part, then returns; the
-    /// session runs until a stop condition or `shutdown`. On error, the
-    /// parts already started are stopped before it returns.
-    pub async fn start(config: Config, shutdown: &Shutdown) -> Result<Publisher> {
-        let stages = Stages {
-            peers: Shutdown::new(),
-            tracker: Shutdown::new(),
-        };
-        let (events_tx, events) = mpsc::unbounded_channel();
-        match start_parts(config, &stages, &events_tx).await {
-            Ok((parts, dht_state)) => {
-                let parts = Arc::new(parts);
-                let forwarding = CancellationToken::new();
-                for announcer in &parts.announcers {
-                    shutdown.spawn(forward_events(
-                        announcer.events(),
-                        events_tx.clone(),
-                        forwarding.clone(),
-                    ));
-                }
-                shutdown.spawn(supervise(
-                    parts.clone(),
-                    stages,
-                    shutdown.clone(),
-                    events_tx,
-                    forwarding,
-                    dht_state,
-                ));
-                Ok(Publisher { parts, events })
-            }
-            Err(err) => {
-                stages.stop().await;
-                Err(err)
-            }
-        }
-    }
-
-    /// The seeder's address (TCP, and uTP on the same port number).
-    pub fn listen_addr(&self) -> SocketAddr {
-        self.parts.listen
-    }
-
-    pub fn dht_addr(&self) -> Option<SocketAddr> {
-        self.parts.dht.as_ref().map(Dht::local_addr)
-    }
-
-    pub fn tracker(&self) -> Option<&Tracker> {
-        self.parts.tracker.as_ref()
-    }
-
-    /// The next event; `None` after [`Event::Stopped`].
-    pub async fn next_event(&mut self) -> Option<Event> {
-        self.events.recv().await
-    }
-
-    pub async fn snapshot(&self) -> Snapshot {
-        let (progress, seeder) = self.parts.progress();
-        let dht_nodes = match &self.parts.dht {
-            Some(dht) => dht.stats().await.ok().map(|s| s.nodes),
-            None => None,
-        };
-        Snapshot {
-            progress,
-            seeder,
-            trackers: self
-                .parts
-                .announcers
-                .iter()
-                .flat_map(Announcer::status)
-                .collect(),
-            dht_nodes,
-        }
-    }
-}
-
-/// Sockets for the seeder: a TCP listener and a UDP socket for uTP, on one
-/// port number.
-struct Bound {
-    tcp: Option<tokio::net::TcpListener>,
-    udp: Option<tokio::net::UdpSocket>,
-    addr: SocketAddr,
-}
-
-async fn bind_at(addr: SocketAddr, tcp: bool, udp: bool) -> std::io::Result<Bound> {
-    let listener = match tcp {
-        true => Some(tokio::net::TcpListener::bind(addr).await?),
-        false => None,
-    };
-    // Port 0: uTP takes the number TCP was given.
-    let addr = match &listener {
-        Some(l) => l.local_addr()?,
-        None => addr,
-    };
-    let socket = match udp {
-        true => Some(tokio::net::UdpSocket::bind(addr).await?),
-        false => None,
-    };
-    let addr = match (&listener, &socket) {
-        (Some(l), _) => l.local_addr()?,
-        (None, Some(s)) => s.local_addr()?,
-        (None, None) => addr,
-    };
-    Ok(Bound {
-        tcp: listener,
-        udp: socket,
-        addr,
-    })
-}
-
-async fn bind_seeder(listen: Listen, tcp: bool, udp: bool) -> Result<Bound> {
-    match listen {
-        Listen::Exact(addr) => bind_at(addr, tcp, udp)
-            .await
-            .map_err(|source| Error::Listen { addr, source }),
-        Listen::Default => {
-            let mut last = None;
-            for port in DEFAULT_PORTS {
-                let addr = SocketAddr::from(([0, 0, 0, 0], port));
-                match bind_at(addr, tcp, udp).await {
-                    Ok(bound) => return Ok(bound),
-                    Err(err) => last = Some((addr, err)),
-                }
-            }
-            let (addr, source) = last.unwrap_or_else(|| {
-                (
-                    SocketAddr::from(([0, 0, 0, 0], 6881)),
-                    std::io::ErrorKind::AddrInUse.into(),
-                )
-            });
-            Err(Error::Listen { addr, source })
-        }
-    }
-}
-
-/// Starts the DHT node: on its own socket when one is named (or uTP is
-/// off), else sharing the seeder's UDP socket with uTP.
-fn start_dht(
-    settings: &DhtSettings,
-    shared: Option<(
-        std::net::UdpSocket,
-        mpsc::Receiver<(bytes::Bytes, SocketAddr)>,
-    )>,
-    own: Option<tokio::net::UdpSocket>,
-    announced: mpsc::Sender<(Id, SocketAddr)>,
-    shutdown: &Shutdown,
-) -> Result<Dht> {
-    let mut config = dht::Config {
-        id: settings.id,
-        announced: Some(announced),
-        ..dht::Config::default()
-    };
-    let (started, addr) = match (shared, own) {
-        (Some((sender, incoming)), _) => {
-            let addr = sender
-                .local_addr()
-                .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-            config.bootstrap = same_family(&settings.bootstrap, addr);
-            (Dht::start_shared(sender, incoming, config, shutdown), addr)
-        }
-        (None, Some(socket)) => {
-            let addr = socket
-                .local_addr()
-                .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-            config.bootstrap = same_family(&settings.bootstrap, addr);
-            (Dht::start(socket, config, shutdown), addr)
-        }
-        (None, None) => {
-            let addr = SocketAddr::from(([0, 0, 0, 0], 0));
-            return Err(Error::DhtBind {
-                addr,
-                source: std::io::ErrorKind::AddrNotAvailable.into(),
-            });
-        }
-    };
-    started.map_err(|source| Error::DhtBind { addr, source })
-}
-
-fn same_family(nodes: &[SocketAddr], ours: SocketAddr) -> Vec<SocketAddr> {
-    let mut nodes: Vec<SocketAddr> = nodes
-        .iter()
-        .copied()
-        .filter(|a| a.is_ipv4() == ours.is_ipv4())
-        .collect();
-    nodes.dedup();
-    nodes
-}
-
-/// The DHT's own socket: `--dht-listen`, else the seeder's address and port
-/// (any free port when that one is taken).
-async fn bind_dht(settings: &DhtSettings, seeder: SocketAddr) -> Result<tokio::net::UdpSocket> {
-    match settings.listen {
-        Some(addr) => tokio::net::UdpSocket::bind(addr)
-            .await
-            .map_err(|source| Error::DhtBind { addr, source }),
-        None => match tokio::net::UdpSocket::bind(seeder).await {
-            Ok(socket) => Ok(socket),
-            Err(_) => {
-                let any = SocketAddr::new(seeder.ip(), 0);
-                tokio::net::UdpSocket::bind(any)
-                    .await
-                    .map_err(|source| Error::DhtBind { addr: any, source })
-            }
-        },
-    }
-}
-
-/// Starts every part under `stages`; the caller stops them on error.
+/// Starts every shared part under `stages` (the caller stops them on
+/// error); the torrents are added afterwards.
 async fn start_parts(
-    config: Config,
+    mut config: Config,
     stages: &Stages,
-    events: &mpsc::UnboundedSender<Event>,
-) -> Result<(Parts, Option<PathBuf>)> {
-    let Config {
-        torrents,
-        listen,
-        tcp,
-        utp: utp_on,
-        tracker,
-        dht: dht_settings,
-        connect,
-        all_tiers,
-        slots,
-        max_peers,
-        max_peers_per_ip,
-        stop,
-    } = config;
+    events: mpsc::UnboundedSender<Event>,
+) -> Result<(Parts, Vec<SeedTorrent>, Option<PathBuf>)> {
     // Every peer, tracker client and DHT query holds descriptors.
     if let Err(err) = crate::limits::raise_fd_limit() {
         let _ = events.send(Event::Warning(format!(
@@ -422,7 +485,7 @@ async fn start_parts(
     // one that announced before us got no peers and may not ask again for
     // the whole interval, and the min interval keeps us from asking early.
     let (tracked_tx, tracked_rx) = mpsc::channel(256);
-    let tracker = match tracker {
+    let tracker = match config.tracker.take() {
         Some(tracker_config) => {
             let tracker_config = TrackerConfig {
                 announced: Some(tracked_tx),
@@ -432,86 +495,39 @@ async fn start_parts(
         }
         None => None,
     };
-    let bound = bind_seeder(listen, tcp, utp_on).await?;
+    let bound = bind::bind_seeder(config.listen, config.tcp, config.utp).await?;
     let listen = bound.addr;
     let shutdown = &stages.peers;
-
-    // uTP reads the seeder's UDP port and hands KRPC datagrams to the DHT
-    // node when it shares the port.
-    let shares_port = dht_settings
-        .as_ref()
-        .is_some_and(|d| d.listen.is_none() || d.listen == Some(listen));
-    let (krpc_tx, krpc_rx) = mpsc::channel(1024);
-    let utp = match bound.udp {
-        Some(socket) => Some(
-            UtpSocket::start(
-                socket,
-                utp::Config {
-                    max_connections: max_peers,
-                    max_per_ip: max_peers_per_ip,
-                    forward_other: shares_port.then(|| krpc_tx.clone()),
-                },
-                shutdown,
-            )
-            .map_err(|source| Error::Listen {
-                addr: listen,
-                source,
-            })?,
-        ),
-        None => None,
-    };
-    drop(krpc_tx);
-    let (announced_tx, announced_rx) = mpsc::channel(256);
-    let dht = match &dht_settings {
-        Some(settings) => {
-            let shared = match (&utp, shares_port) {
-                (Some(utp), true) => Some((
-                    utp.sender().map_err(|source| Error::DhtBind {
-                        addr: listen,
-                        source,
-                    })?,
-                    krpc_rx,
-                )),
-                _ => None,
-            };
-            let own = match shared {
-                Some(_) => None,
-                None => Some(bind_dht(settings, listen).await?),
-            };
-            Some(start_dht(settings, shared, own, announced_tx, shutdown)?)
-        }
-        None => None,
-    };
-
+    let (utp, dht) = start_udp(&config, bound.udp, listen, shutdown).await?;
     let (dial_tx, dial_rx) = mpsc::channel::<PeerFound>(1024);
     let (pex_tx, pex_rx) = mpsc::channel(256);
-    shutdown.spawn(forward(
+    let into = |(info_hash, addr)| PeerFound { info_hash, addr };
+    shutdown.spawn(dial::forward(
         pex_rx,
         dial_tx.clone(),
-        |(info_hash, addr)| PeerFound { info_hash, addr },
+        into,
         shutdown.clone(),
     ));
+    if tracker.is_some() {
+        shutdown.spawn(dial::forward(
+            tracked_rx,
+            dial_tx.clone(),
+            into,
+            shutdown.clone(),
+        ));
+    }
     let peer_id = seeder::new_peer_id();
-    let size: u64 = torrents
-        .iter()
-        .map(|t| t.torrent().meta.info.total_length())
-        .sum();
-    let infos: Vec<(Torrent, Vec<[u8; 20]>)> = torrents
-        .iter()
-        .map(|t| (t.torrent().clone(), swarm_hashes(t.torrent())))
-        .collect();
-    let hashes: Vec<[u8; 20]> = infos.iter().flat_map(|(_, h)| h.clone()).collect();
     let seeder = Seeder::new(
         seeder::Config {
             peer_id,
-            upload_slots: slots,
-            max_connections: max_peers,
-            max_per_ip: max_peers_per_ip,
-            dht_port: dht.as_ref().map(|d| d.local_addr().port()),
+            upload_slots: config.slots,
+            max_connections: config.max_peers,
+            max_per_ip: config.max_peers_per_ip,
+            dht_port: dht.as_ref().map(|(d, _)| d.local_addr().port()),
             pex_found: Some(pex_tx),
             ..seeder::Config::default()
         },
-        torrents,
+        Vec::new(),
         shutdown.clone(),
     );
     {
@@ -520,371 +536,211 @@ async fn start_parts(
         shutdown.spawn(async move { seeder.serve(listener).await });
     }
     if let Some(utp) = &utp {
-        shutdown.spawn(accept_utp(seeder.clone(), utp.clone(), shutdown.clone()));
-    }
-
-    // Peers to dial: from trackers, DHT lookups, DHT announces to us and PEX.
-    let mut announcers = Vec::new();
-    for (torrent, torrent_hashes) in &infos {
-        let tiers = torrent.meta.tracker_tiers();
-        if tiers.is_empty() {
-            continue;
-        }
-        let uploaded = {
-            let seeder = seeder.clone();
-            Arc::new(move || seeder.stats().uploaded) as Arc<dyn Fn() -> u64 + Send + Sync>
-        };
-        let (announcer, found) = Announcer::start(
-            AnnounceConfig {
-                tiers,
-                info_hashes: torrent_hashes.clone(),
-                peer_id,
-                port: listen.port(),
-                left: 0,
-                all_tiers,
-                // BEP 7: lets trackers recognise us across address changes.
-                key: u32::from_be_bytes([peer_id[16], peer_id[17], peer_id[18], peer_id[19]]),
-                ..AnnounceConfig::default()
-            },
-            uploaded,
-            shutdown,
-        );
-        shutdown.spawn(forward(found, dial_tx.clone(), |p| p, shutdown.clone()));
-        announcers.push(announcer);
-    }
-    if tracker.is_some() {
-        shutdown.spawn(forward(
-            tracked_rx,
-            dial_tx.clone(),
-            |(info_hash, addr)| PeerFound { info_hash, addr },
+        shutdown.spawn(dial::accept_utp(
+            seeder.clone(),
+            utp.clone(),
             shutdown.clone(),
         ));
     }
-    if let Some(dht) = &dht {
-        for hash in &hashes {
-            shutdown.spawn(dht_loop(
-                dht.clone(),
-                *hash,
-                listen.port(),
-                dial_tx.clone(),
-                events.clone(),
-                shutdown.clone(),
-            ));
-        }
+    let (dht, announced_rx) = dht.unzip();
+    if let Some(announced_rx) = announced_rx {
         // Some downloaders (rtorrent) announce to our node and wait to be called.
-        shutdown.spawn(forward(
+        let into = |(id, addr): (Id, SocketAddr)| PeerFound {
+            info_hash: id.0,
+            addr,
+        };
+        shutdown.spawn(dial::forward(
             announced_rx,
             dial_tx.clone(),
-            |(id, addr): (Id, SocketAddr)| PeerFound {
-                info_hash: id.0,
-                addr,
-            },
+            into,
+            shutdown.clone(),
+        ));
+    }
+    let dialer = dial::Dialer {
+        seeder: seeder.clone(),
+        utp: utp.clone(),
+        tcp: config.tcp,
+    };
+    shutdown.spawn(dial::dial_loop(
+        dialer.clone(),
+        dial_rx,
+        listen,
+        shutdown.clone(),
+    ));
+    if let (false, Some(first)) = (config.connect.is_empty(), config.torrents.first()) {
+        let hash = first.hashes()[0];
+        shutdown.spawn(dial::connect_loop(
+            dialer,
+            config.connect,
+            hash,
             shutdown.clone(),
         ));
     }
     let parts = Parts {
         seeder,
-        utp,
         dht,
         tracker,
-        announcers,
-        hashes,
-        size,
-        started: Instant::now(),
-        stop,
         listen,
+        peer_id,
+        all_tiers: config.all_tiers,
+        embedded_urls: config.embedded_urls,
+        dial: dial_tx,
+        events,
+        peers: shutdown.clone(),
+        stop: config.stop,
+        keep_running: config.keep_running,
+        started: Instant::now(),
+        entries: Mutex::new(Vec::new()),
+        rate: Mutex::new((RateMeter::default(), 0)),
+        snapshots: watch::Sender::new(Arc::new(Snapshot::default())),
     };
-    let dialer = Dialer {
-        seeder: parts.seeder.clone(),
-        utp: parts.utp.clone(),
-        tcp,
-    };
-    shutdown.spawn(dial_loop(dialer.clone(), dial_rx, listen, shutdown.clone()));
-    if let (false, Some((_, first))) = (connect.is_empty(), infos.first()) {
-        shutdown.spawn(connect_loop(dialer, connect, first[0], shutdown.clone()));
-    }
-    let dht_state = dht_settings.and_then(|d| d.state);
-    Ok((parts, dht_state))
+    let dht_state = config.dht.and_then(|d| d.state);
+    Ok((parts, config.torrents, dht_state))
 }
 
-/// The hashes a torrent's swarm goes by: v1, and a hybrid's truncated v2.
-fn swarm_hashes(torrent: &Torrent) -> Vec<[u8; 20]> {
-    crate::tracker::access::torrent_hashes(torrent)
+type DhtStarted = (Dht, mpsc::Receiver<(Id, SocketAddr)>);
+
+/// uTP on the seeder's UDP port, and the DHT node: sharing that socket
+/// (KRPC datagrams are handed over by uTP) unless it has its own address.
+async fn start_udp(
+    config: &Config,
+    udp: Option<tokio::net::UdpSocket>,
+    listen: SocketAddr,
+    shutdown: &Shutdown,
+) -> Result<(Option<UtpSocket>, Option<DhtStarted>)> {
+    let shares_port = config
+        .dht
+        .as_ref()
+        .is_some_and(|d| d.listen.is_none() || d.listen == Some(listen));
+    let (krpc_tx, krpc_rx) = mpsc::channel(1024);
+    let utp = match udp {
+        Some(socket) => {
+            let utp_config = utp::Config {
+                max_connections: config.max_peers,
+                max_per_ip: config.max_peers_per_ip,
+                forward_other: shares_port.then(|| krpc_tx.clone()),
+            };
+            let started = UtpSocket::start(socket, utp_config, shutdown);
+            Some(started.map_err(|source| Error::Listen {
+                addr: listen,
+                source,
+            })?)
+        }
+        None => None,
+    };
+    drop(krpc_tx);
+    let Some(settings) = &config.dht else {
+        return Ok((utp, None));
+    };
+    let (announced_tx, announced_rx) = mpsc::channel(256);
+    let shared = match (&utp, shares_port) {
+        (Some(utp), true) => {
+            let sender = utp.sender().map_err(|source| Error::DhtBind {
+                addr: listen,
+                source,
+            })?;
+            Some((sender, krpc_rx))
+        }
+        _ => None,
+    };
+    let own = match shared {
+        Some(_) => None,
+        None => Some(bind::bind_dht(settings, listen).await?),
+    };
+    let dht = bind::start_dht(settings, shared, own, announced_tx, shutdown)?;
+    Ok((utp, Some((dht, announced_rx))))
 }
 
-/// Waits for a stop condition or the caller's shutdown, then stops the
-/// session in order (see the module doc).
+/// Each second: stops torrents whose condition is met, renews rates and
+/// the snapshot, and ends the session when every torrent has stopped (or
+/// on `shutdown`), in order (see the module doc).
 async fn supervise(
     parts: Arc<Parts>,
     stages: Stages,
     shutdown: Shutdown,
-    events: mpsc::UnboundedSender<Event>,
-    forwarding: CancellationToken,
     dht_state: Option<PathBuf>,
 ) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut stops = tokio::task::JoinSet::new();
+    let mut last = StopReason::Signal;
     let reason = loop {
         tokio::select! {
             () = shutdown.cancelled() => break StopReason::Signal,
-            _ = tick.tick() => {
-                if let Some(reason) = parts.stop.check(&parts.progress().0) {
-                    break reason;
-                }
-            }
+            _ = tick.tick() => {}
+        }
+        let now = Instant::now();
+        for (at, reason) in due_stops(&parts, now) {
+            last = reason;
+            let parts = parts.clone();
+            stops.spawn(async move { torrent::stop(&parts, at, reason).await });
+        }
+        while stops.try_join_next().is_some() {}
+        renew(&parts, now).await;
+        let all_stopped = {
+            let entries = parts.entries();
+            !entries.is_empty() && entries.iter().all(|e| e.state != TorrentState::Seeding)
+        };
+        if all_stopped && stops.is_empty() && !parts.keep_running {
+            break last;
         }
     };
-    let _ = events.send(Event::Stopping(reason));
-    if let (Some(dht), Some(path)) = (&parts.dht, &dht_state) {
+    let _ = parts.events.send(Event::Stopping(reason));
+    let seeding = parts.entries().len();
+    for at in 0..seeding {
+        let parts = parts.clone();
+        stops.spawn(async move { torrent::stop(&parts, at, reason).await });
+    }
+    while stops.join_next().await.is_some() {}
+    finish(&parts, &stages, dht_state.as_deref()).await;
+    let _ = parts.events.send(Event::Stopped(parts.summary(reason)));
+}
+
+/// Torrents whose stop condition is met now.
+fn due_stops(parts: &Parts, now: Instant) -> Vec<(usize, StopReason)> {
+    parts
+        .entries()
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.state == TorrentState::Seeding)
+        .filter_map(|(at, e)| parts.stop.check(&e.progress(parts, now).0).map(|r| (at, r)))
+        .collect()
+}
+
+/// Renews upload rates and the published snapshot.
+async fn renew(parts: &Parts, now: Instant) {
+    for entry in parts.entries().iter_mut() {
+        let uploaded = parts
+            .seeder
+            .torrent_stats(&entry.hashes[0])
+            .map_or(0, |s| s.uploaded);
+        entry.upload_rate = entry.rate.sample(now, uploaded);
+    }
+    if let Ok(mut rate) = parts.rate.lock() {
+        rate.1 = rate.0.sample(now, parts.seeder.stats().uploaded);
+    }
+    if parts.snapshots.receiver_count() > 0 {
+        let snapshot = parts.snapshot().await;
+        parts.snapshots.send_replace(Arc::new(snapshot));
+    }
+}
+
+/// Saves the DHT table, stops every peer-facing task, then the tracker.
+async fn finish(parts: &Parts, stages: &Stages, dht_state: Option<&std::path::Path>) {
+    if let (Some(dht), Some(path)) = (&parts.dht, dht_state) {
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
         if let Err(err) = dht::save_state(dht, None, path).await {
-            let _ = events.send(Event::Warning(err.to_string()));
+            let _ = parts.events.send(Event::Warning(err.to_string()));
         }
     }
     if tokio::time::timeout(STOP_TIMEOUT, stages.peers.finished())
         .await
         .is_err()
     {
-        let _ = events.send(Event::Warning(
+        let _ = parts.events.send(Event::Warning(
             "some connections did not close in time".into(),
         ));
     }
-    // The announcers are done: pass on their last replies (`stopped`).
-    forwarding.cancel();
-    tokio::task::yield_now().await;
     stages.tracker.finished().await;
-    let (progress, _) = parts.progress();
-    let _ = events.send(Event::Stopped(Summary {
-        reason,
-        elapsed: progress.elapsed,
-        uploaded: progress.uploaded,
-        completed: progress.downloads,
-    }));
-}
-
-/// Passes one announcer's results on as [`Event::Announce`] until
-/// `done`, then what is left in the channel.
-async fn forward_events(
-    mut results: broadcast::Receiver<AnnounceEvent>,
-    events: mpsc::UnboundedSender<Event>,
-    done: CancellationToken,
-) {
-    loop {
-        tokio::select! {
-            biased;
-            result = results.recv() => match result {
-                Ok(event) => { let _ = events.send(Event::Announce(event)); }
-                Err(broadcast::error::RecvError::Lagged(_)) => {}
-                Err(broadcast::error::RecvError::Closed) => return,
-            },
-            () = done.cancelled() => break,
-        }
-    }
-    while let Ok(event) = results.try_recv() {
-        let _ = events.send(Event::Announce(event));
-    }
-}
-
-/// Serves incoming uTP connections until shutdown.
-async fn accept_utp(seeder: Seeder, utp: UtpSocket, shutdown: Shutdown) {
-    loop {
-        let accepted = tokio::select! {
-            () = shutdown.cancelled() => return,
-            accepted = utp.accept() => accepted,
-        };
-        match accepted {
-            Ok((stream, addr)) => seeder.accept_stream(stream, addr, Transport::Utp),
-            Err(err) => {
-                tracing::debug!("uTP accept: {err}");
-                return;
-            }
-        }
-    }
-}
-
-/// Opens connections to peers: uTP first when it is on (as libtorrent
-/// and Transmission do), then TCP.
-#[derive(Clone)]
-struct Dialer {
-    seeder: Seeder,
-    utp: Option<UtpSocket>,
-    tcp: bool,
-}
-
-impl Dialer {
-    async fn dial(&self, addr: SocketAddr, info_hash: [u8; 20]) -> Result<Transport> {
-        self.seeder.check_dial(info_hash)?;
-        let mut last = None;
-        if let Some(utp) = &self.utp {
-            match tokio::time::timeout(UTP_DIAL_TIMEOUT, utp.connect(addr)).await {
-                Ok(Ok(stream)) => {
-                    self.seeder
-                        .dialled(stream, addr, info_hash, Transport::Utp)?;
-                    return Ok(Transport::Utp);
-                }
-                Ok(Err(err)) => last = Some(err),
-                Err(_) => last = Some(std::io::ErrorKind::TimedOut.into()),
-            }
-        }
-        if self.tcp {
-            self.seeder.connect(addr, info_hash).await?;
-            return Ok(Transport::Tcp);
-        }
-        Err(seeder::SeedError::Dial {
-            addr,
-            source: last.unwrap_or_else(|| std::io::ErrorKind::Unsupported.into()),
-        }
-        .into())
-    }
-}
-
-/// Dials peers learnt from trackers and the DHT, each at most once per
-/// [`REDIAL_AFTER`], skipping ones already connected and ourselves; at
-/// most [`MAX_DIALS`] at once.
-async fn dial_loop(
-    dialer: Dialer,
-    mut found: mpsc::Receiver<PeerFound>,
-    own: SocketAddr,
-    shutdown: Shutdown,
-) {
-    let mut last_dial: HashMap<SocketAddr, Instant> = HashMap::new();
-    let slots = Arc::new(Semaphore::new(MAX_DIALS));
-    loop {
-        let peer = tokio::select! {
-            () = shutdown.cancelled() => return,
-            peer = found.recv() => match peer {
-                Some(peer) => peer,
-                None => return,
-            },
-        };
-        let is_self = peer.addr.port() == own.port()
-            && (peer.addr.ip() == own.ip()
-                || super::is_loopback_or_any(own.ip()) && peer.addr.ip().is_loopback());
-        if is_self || dialer.seeder.connected_to(peer.addr) {
-            continue;
-        }
-        let now = Instant::now();
-        if last_dial
-            .get(&peer.addr)
-            .is_some_and(|at| now.duration_since(*at) < REDIAL_AFTER)
-        {
-            continue;
-        }
-        if last_dial.len() >= MAX_REMEMBERED_DIALS {
-            last_dial.retain(|_, at| now.duration_since(*at) < REDIAL_AFTER);
-        }
-        last_dial.insert(peer.addr, now);
-        let permit = tokio::select! {
-            () = shutdown.cancelled() => return,
-            permit = slots.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => return,
-            },
-        };
-        let dialer = dialer.clone();
-        shutdown.spawn(async move {
-            if let Err(err) = dialer.dial(peer.addr, peer.info_hash).await {
-                tracing::debug!("{err}");
-            }
-            drop(permit);
-        });
-    }
-}
-
-/// Keeps `--connect` peers connected.
-async fn connect_loop(
-    dialer: Dialer,
-    peers: Vec<SocketAddr>,
-    info_hash: [u8; 20],
-    shutdown: Shutdown,
-) {
-    let mut every = tokio::time::interval(CONNECT_EVERY);
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            _ = every.tick() => {}
-        }
-        for addr in &peers {
-            if !dialer.seeder.connected_to(*addr) {
-                if let Err(err) = dialer.dial(*addr, info_hash).await {
-                    tracing::debug!("{err}");
-                }
-            }
-        }
-    }
-}
-
-/// Passes peers found by one source (an announcer, DHT announces to our
-/// node, PEX) on to the dialler; full queues drop them.
-async fn forward<T: Send>(
-    mut found: mpsc::Receiver<T>,
-    dial: mpsc::Sender<PeerFound>,
-    into: fn(T) -> PeerFound,
-    shutdown: Shutdown,
-) {
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            peer = found.recv() => match peer {
-                Some(peer) => { let _ = dial.try_send(into(peer)); }
-                None => return,
-            },
-        }
-    }
-}
-
-/// Announces one hash to the DHT until some node stores it (retrying with
-/// backoff while the routing table fills), then looks for new peers to
-/// dial on the [`DHT_LOOKUPS`] schedule.
-async fn dht_loop(
-    dht: Dht,
-    info_hash: [u8; 20],
-    port: u16,
-    dial: mpsc::Sender<PeerFound>,
-    events: mpsc::UnboundedSender<Event>,
-    shutdown: Shutdown,
-) {
-    let id = Id::from(InfoHash(info_hash));
-    if let Err(err) = dht.seed(id, port).await {
-        let _ = events.send(Event::DhtError(err.to_string()));
-    }
-    let mut retry = Duration::from_secs(2);
-    let mut announced = false;
-    let mut lookups = DHT_LOOKUPS.iter().map(|s| Duration::from_secs(*s));
-    loop {
-        if !announced {
-            match dht.announce(id, Some(port)).await {
-                Ok(result) => {
-                    announced = result.stored > 0;
-                    let _ = events.send(Event::DhtAnnounce {
-                        info_hash,
-                        stored: result.stored,
-                        peers: result.peers.len(),
-                    });
-                    for addr in result.peers {
-                        let _ = dial.try_send(PeerFound { info_hash, addr });
-                    }
-                }
-                Err(err) => {
-                    let _ = events.send(Event::DhtError(err.to_string()));
-                }
-            }
-        } else if let Ok(found) = dht.get_peers(id).await {
-            for addr in found.peers {
-                let _ = dial.try_send(PeerFound { info_hash, addr });
-            }
-        }
-        let wait = if announced {
-            lookups.next().unwrap_or(DHT_LOOKUP_EVERY)
-        } else {
-            let wait = retry;
-            retry = (retry * 2).min(DHT_LOOKUP_EVERY);
-            wait
-        };
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(wait) => {}
-        }
-    }
 }

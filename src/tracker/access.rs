@@ -24,12 +24,16 @@ pub struct AccessConfig {
     /// Torrents allowed without any file (`publish`'s embedded tracker
     /// serves just the torrent it publishes): info hash and name.
     pub allow_torrents: Vec<(Id20, String)>,
+    /// Allow only what is listed, even when nothing is (a `publish` that
+    /// adds its torrents at run time).
+    pub closed: bool,
 }
 
 impl AccessConfig {
     /// Whether anything restricts the tracker at all (open mode otherwise).
     pub fn is_open(&self) -> bool {
-        self.allowed_dir.is_none()
+        !self.closed
+            && self.allowed_dir.is_none()
             && self.allow_list.is_none()
             && self.deny_list.is_none()
             && self.allow_torrents.is_empty()
@@ -53,11 +57,34 @@ impl Access {
         !self.deny.contains(info_hash) && self.allow.as_ref().is_none_or(|a| a.contains(info_hash))
     }
 
+    /// A copy with `hashes` allowed (named `name`) or no longer allowed.
+    /// In open mode (no allow list) allowing changes nothing.
+    pub fn with_torrent(&self, hashes: &[Id20], name: &str, allowed: bool) -> Self {
+        let mut access = self.clone();
+        for hash in hashes {
+            if allowed {
+                if let Some(allow) = &mut access.allow {
+                    allow.insert(*hash);
+                }
+                access.names.insert(*hash, name.to_owned());
+            } else {
+                if let Some(allow) = &mut access.allow {
+                    allow.remove(hash);
+                }
+                access.names.remove(hash);
+            }
+        }
+        access
+    }
+
     /// Reads every configured list. Unreadable torrents in the allowed
     /// directory are skipped (a half-copied file must not stop the
     /// tracker); unreadable or malformed list files are errors.
     pub fn load(config: &AccessConfig) -> Result<Self, TrackerError> {
         let mut access = Self::default();
+        if config.closed {
+            access.allow = Some(HashSet::new());
+        }
         if let Some(dir) = &config.allowed_dir {
             let mut allow = HashSet::new();
             access.dir_fingerprint = fingerprint(dir)?;

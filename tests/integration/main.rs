@@ -38,6 +38,7 @@ mod fuzz_corpus;
 mod generated;
 mod help;
 mod publish;
+mod publish_many;
 mod roundtrip;
 mod seeder;
 mod seeder_limits;

@@ -25,7 +25,7 @@ use crate::web_server::WebServer;
 const LIMIT: Duration = Duration::from_secs(30);
 
 /// A release tree: one file over several 32 KiB pieces, one short, one empty.
-fn release(root: &Path) -> (PathBuf, Vec<u8>) {
+pub(crate) fn release(root: &Path) -> (PathBuf, Vec<u8>) {
     let a = bytes(150_000, 31);
     let b = bytes(1_234, 32);
     let dir = root.join("dist");
@@ -34,16 +34,16 @@ fn release(root: &Path) -> (PathBuf, Vec<u8>) {
 }
 
 /// A running `publish --json`, killed on drop.
-struct Publish {
+pub(crate) struct Publish {
     child: Child,
     lines: mpsc::Receiver<String>,
-    events: Vec<Value>,
-    ready: Value,
+    pub(crate) events: Vec<Value>,
+    pub(crate) ready: Value,
 }
 
 impl Publish {
     /// Starts `publish ARGS --json` in `dir` and waits for its `ready` event.
-    fn start(dir: &Path, args: &[&str]) -> Self {
+    pub(crate) fn start(dir: &Path, args: &[&str]) -> Self {
         let mut child = Command::new(BIN)
             .arg("publish")
             .args(args)
@@ -77,7 +77,7 @@ impl Publish {
     }
 
     /// The next event named `name`, collecting the ones before it.
-    fn wait_for(&mut self, name: &str) -> Value {
+    pub(crate) fn wait_for(&mut self, name: &str) -> Value {
         let deadline = Instant::now() + LIMIT;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -106,7 +106,7 @@ impl Publish {
         }
     }
 
-    fn addr(&self, key: &str) -> SocketAddr {
+    pub(crate) fn addr(&self, key: &str) -> SocketAddr {
         self.ready[key]
             .as_str()
             .unwrap_or_else(|| panic!("ready.{key}: {}", self.ready))
@@ -114,13 +114,13 @@ impl Publish {
             .unwrap()
     }
 
-    fn info_hash(&self) -> [u8; 20] {
+    pub(crate) fn info_hash(&self) -> [u8; 20] {
         InfoHash::from_hex(self.ready["info_hash"].as_str().unwrap())
             .unwrap()
             .0
     }
 
-    fn terminate(&self) {
+    pub(crate) fn terminate(&self) {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
@@ -130,7 +130,7 @@ impl Publish {
 
     /// Waits for the process to exit on its own; returns its exit code and
     /// the `stopped` event.
-    fn finish(mut self) -> (i32, Value) {
+    pub(crate) fn finish(mut self) -> (i32, Value) {
         let stopped = self.wait_for("stopped");
         let deadline = Instant::now() + LIMIT;
         loop {
@@ -158,7 +158,7 @@ impl Drop for Publish {
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -188,10 +188,21 @@ async fn tracker_peers(tracker: SocketAddr, info_hash: [u8; 20]) -> Vec<SocketAd
 /// Announces a leecher listening on `port` to an HTTP tracker and returns
 /// the peers it gives back.
 async fn announce_leecher(tracker: SocketAddr, info_hash: [u8; 20], port: u16) -> Vec<SocketAddr> {
+    announce(tracker, info_hash, port, 1000).await
+}
+
+/// Announces a peer on `port` with `left` bytes to go to an HTTP tracker
+/// and returns the peers it gives back.
+pub(crate) async fn announce(
+    tracker: SocketAddr,
+    info_hash: [u8; 20],
+    port: u16,
+    left: u64,
+) -> Vec<SocketAddr> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let escape = |b: &[u8]| -> String { b.iter().map(|x| format!("%{x:02X}")).collect() };
     let request = format!(
-        "GET /announce?info_hash={}&peer_id={}&port={port}&uploaded=0&downloaded=0&left=1000&compact=1 \
+        "GET /announce?info_hash={}&peer_id={}&port={port}&uploaded=0&downloaded=0&left={left}&compact=1 \
          HTTP/1.0\r\nHost: {tracker}\r\n\r\n",
         escape(&info_hash),
         escape(b"-TEST00-leecher00000")
