@@ -5,6 +5,7 @@
 
 pub mod session;
 pub mod snapshot;
+pub mod status;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
