@@ -268,7 +268,7 @@ pub fn metrics(snapshot: &Snapshot) -> String {
             )
         })
         .collect();
-    let per_torrent: [(&str, &str, &str, fn(&TorrentSnapshot) -> String); 9] = [
+    let per_torrent: [TorrentFamily; 9] = [
         (
             "torrent_up",
             "gauge",
@@ -433,6 +433,14 @@ pub fn metrics(snapshot: &Snapshot) -> String {
     }
     out.text
 }
+
+/// A per-torrent family: name, type, help and how to read its value.
+type TorrentFamily = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&TorrentSnapshot) -> String,
+);
 
 /// The text being built and the families already written.
 struct Metrics {
