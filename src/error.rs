@@ -100,6 +100,11 @@ pub enum Error {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
+    #[error("cannot serve the status page on {addr}: {source}")]
+    StatusListen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
     #[error("cannot write output: {0}")]
     Output(#[source] std::io::Error),
 }
