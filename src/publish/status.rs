@@ -26,7 +26,7 @@ const COLUMNS: usize = 10;
 const STYLE: &str = "body{font-family:sans-serif;margin:1em 2em}\
 table{border-collapse:collapse}td,th{padding:2px 8px;text-align:left;vertical-align:top}\
 tr.torrent{border-top:1px solid #999}code{font-size:90%}\
-.num{text-align:right}.stopped{color:#a00}table.trackers td{font-size:90%;color:#333}";
+.num{text-align:right;white-space:nowrap}.stopped,.error{color:#a00}table.trackers td{font-size:90%;color:#333}";
 
 /// The status page: session totals, then one row per torrent followed by
 /// a row with its trackers. Refreshes itself every `refresh` (at least
