@@ -8,9 +8,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mktorrent_rs::announce::{TrackerState, TrackerStatus};
 use mktorrent_rs::error::Error;
-use mktorrent_rs::publish::snapshot::{LimitCount, Snapshot, TorrentSnapshot, TorrentState};
+use mktorrent_rs::publish::snapshot::{Snapshot, TorrentState};
 use mktorrent_rs::publish::status_server::{StatusServer, PER_IP};
 use mktorrent_rs::publish::StopReason;
 use mktorrent_rs::shutdown::Shutdown;
@@ -18,70 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
-
-fn torrent(name: &str, info_hash: &str, state: TorrentState) -> TorrentSnapshot {
-    TorrentSnapshot {
-        name: name.to_owned(),
-        info_hash: info_hash.to_owned(),
-        info_hash_v2: None,
-        size: 1 << 20,
-        state,
-        seeding_for: Duration::from_secs(60),
-        peers: 1,
-        seeders: 0,
-        uploaded: 1 << 19,
-        upload_rate: 4096,
-        ratio: 0.5,
-        completed: 1,
-        other_seeders: 2,
-        idle: Some(Duration::from_secs(5)),
-        trackers: vec![TrackerStatus {
-            url: "http://127.0.0.1:1/announce".to_owned(),
-            tier: 0,
-            info_hash: info_hash.to_owned(),
-            state: TrackerState::Failed,
-            last_error: Some("connection refused".to_owned()),
-            warning: None,
-            seeders: None,
-            leechers: None,
-            downloaded: None,
-            peers_received: 0,
-            announces: 1,
-            failures: 1,
-            next_announce_secs: Some(30),
-        }],
-    }
-}
-
-/// Two torrents, one stopped, one with a name that needs escaping.
-fn two_torrents() -> Snapshot {
-    Snapshot {
-        elapsed: Duration::from_secs(65),
-        listen: Some("127.0.0.1:6881".parse().unwrap()),
-        dht: None,
-        torrents: vec![
-            torrent("alpha.iso", A, TorrentState::Seeding),
-            torrent(
-                "beta & <gamma>",
-                B,
-                TorrentState::Stopped(StopReason::Downloads),
-            ),
-        ],
-        peers: 2,
-        peers_tcp: 1,
-        peers_utp: 1,
-        uploaded: 1 << 20,
-        upload_rate: 8192,
-        dht_nodes: None,
-        limits: vec![LimitCount {
-            name: "seeder_refused_per_ip",
-            help: "Connections refused: one address held its share.",
-            value: 3,
-        }],
-    }
-}
+use crate::status_snapshot::{torrent, two_torrents, A, A_NAME, B, B_NAME, B_V2};
 
 struct Reply {
     status: u16,
@@ -151,8 +87,9 @@ async fn serves_the_page_json_and_metrics_for_both_torrents() {
     for marker in [
         format!("<tr class=\"torrent\" data-info-hash=\"{A}\" data-state=\"seeding\">"),
         format!("<tr class=\"torrent\" data-info-hash=\"{B}\" data-state=\"stopped\">"),
-        "<td class=\"name\">alpha.iso</td>".to_owned(),
-        "<td class=\"name\">beta &amp; &lt;gamma&gt;</td>".to_owned(),
+        format!("<td class=\"name\">{A_NAME}</td>"),
+        "<td class=\"name\">beta &amp; &lt;gamma&gt; &quot;q&quot; \\ b</td>".to_owned(),
+        format!("<code class=\"v2\">{B_V2}</code>"),
         "stopped: download count reached".to_owned(),
         "connection refused".to_owned(),
     ] {
@@ -170,7 +107,8 @@ async fn serves_the_page_json_and_metrics_for_both_torrents() {
     let torrents = value["torrents"].as_array().expect("a torrents array");
     assert_eq!(torrents.len(), 2);
     assert_eq!(torrents[0]["info_hash"], A);
-    assert_eq!(torrents[1]["name"], "beta & <gamma>");
+    assert_eq!(torrents[1]["name"], B_NAME);
+    assert_eq!(torrents[1]["info_hash_v2"], B_V2);
     assert_eq!(torrents[1]["state"], "stopped");
     assert_eq!(torrents[1]["reason"], "downloads");
 
@@ -181,8 +119,10 @@ async fn serves_the_page_json_and_metrics_for_both_torrents() {
         Some("text/plain; version=0.0.4")
     );
     for line in [
-        format!("mktorrent_publish_torrent_up{{info_hash=\"{A}\",name=\"alpha.iso\"}} 1"),
-        format!("mktorrent_publish_torrent_up{{info_hash=\"{B}\",name=\"beta & <gamma>\"}} 0"),
+        format!("mktorrent_publish_torrent_up{{info_hash=\"{A}\",name=\"{A_NAME}\"}} 1"),
+        format!(
+            "mktorrent_publish_torrent_up{{info_hash=\"{B}\",name=\"beta & <gamma> \\\"q\\\" \\\\ b\"}} 0"
+        ),
         "mktorrent_publish_seeder_refused_per_ip_total 3".to_owned(),
     ] {
         assert!(
