@@ -104,6 +104,11 @@ pub enum Error {
     AlreadyPublished { name: String, info_hash: String },
     #[error("publish has stopped; {0} was not added")]
     PublishStopped(String),
+    #[error("cannot serve the status page on {addr}: {source}")]
+    StatusListen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
     #[error("cannot write output: {0}")]
     Output(#[source] std::io::Error),
 }

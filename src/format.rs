@@ -1,4 +1,5 @@
-//! Human-readable figures shared by every subcommand's output.
+//! Human-readable figures shared by every subcommand's output, and the
+//! HTML escaping every status page uses. Pure.
 
 /// Binary units: `262144` → `256 KiB`, `1610612736` → `1.50 GiB`.
 pub fn size(bytes: u64) -> String {
@@ -61,5 +62,62 @@ mod timestamp_tests {
         assert_eq!(super::utc_timestamp(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(super::utc_timestamp(1_700_000_000), "2023-11-14T22:13:20Z");
         assert_eq!(super::utc_timestamp(-1), "1969-12-31T23:59:59Z");
+    }
+}
+
+/// Text for HTML element content and quoted attribute values: `<`, `>`,
+/// `&`, `"` and `'` become entities. Names and errors come from outside.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A span for status pages, two units at most: `45s`, `3m 20s`,
+/// `2h 05m`, `3d 04h`.
+pub fn duration(span: std::time::Duration) -> String {
+    let secs = span.as_secs();
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    if d > 0 {
+        format!("{d}d {h:02}h")
+    } else if h > 0 {
+        format!("{h}h {m:02}m")
+    } else if m > 0 {
+        format!("{m}m {s:02}s")
+    } else {
+        format!("{s}s")
+    }
+}
+
+#[cfg(test)]
+mod text_tests {
+    use std::time::Duration;
+
+    #[test]
+    fn html_escaping() {
+        assert_eq!(
+            super::escape_html(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+        assert_eq!(super::escape_html("plain ä"), "plain ä");
+    }
+
+    #[test]
+    fn durations() {
+        let d = |s| super::duration(Duration::from_secs(s));
+        assert_eq!(d(0), "0s");
+        assert_eq!(d(45), "45s");
+        assert_eq!(d(200), "3m 20s");
+        assert_eq!(d(7500), "2h 05m");
+        assert_eq!(d(3 * 86_400 + 4 * 3600 + 59), "3d 04h");
     }
 }

@@ -1,11 +1,15 @@
 //! The pure parts of `publish`: stop conditions, durations, the status
-//! that `--json` prints and the human status line. The orchestration (which
-//! starts the seeder, tracker, DHT node and announcer) is
-//! [`session`]; nothing else here does I/O or reads a clock.
+//! that `--json` prints and the human status line, and the status page,
+//! `/status.json` and `/metrics` ([`status`]). The orchestration (which
+//! starts the seeder, tracker, DHT node and announcer) is [`session`], and
+//! [`status_server`] serves those pages; nothing else here does I/O or
+//! reads a clock.
 
 pub mod session;
 pub mod snapshot;
 pub mod watch;
+pub mod status;
+pub mod status_server;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;

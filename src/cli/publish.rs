@@ -522,6 +522,7 @@ pub fn execute(plan: Plan, env: &mut Env) -> Result<()> {
             max_peers_per_ip: plan.max_peers_per_ip,
             stop: plan.stop,
             keep_running: plan.watch.is_some(),
+            status_listen: plan.status_listen,
         };
         serve(&plan, &prepared, config, env).await
     })

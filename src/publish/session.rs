@@ -26,6 +26,7 @@ use tokio::sync::{mpsc, watch};
 pub use super::snapshot::Snapshot;
 use super::snapshot::{LimitCount, TorrentState};
 use super::{RateMeter, StopConditions, StopReason};
+use super::status_server::StatusServer;
 use crate::announce::{AnnounceEvent, PeerFound};
 use crate::dht::{self, Dht, Id};
 use crate::error::{Error, Result};
@@ -95,6 +96,8 @@ pub struct Config {
     pub stop: StopConditions,
     /// Run on when no torrent is left (torrents come and go, `--watch`).
     pub keep_running: bool,
+    /// Serve the status page, `/status.json` and `/metrics` here.
+    pub status_listen: Option<SocketAddr>,
 }
 
 /// A torrent, as named in events: v1 info hash (lowercase hex) and name.
@@ -143,6 +146,7 @@ struct Parts {
     peer_id: [u8; 20],
     all_tiers: bool,
     embedded_urls: Vec<String>,
+    status: Option<SocketAddr>,
     dial: mpsc::Sender<PeerFound>,
     events: mpsc::UnboundedSender<Event>,
     /// Everything that faces peers (torrents' own tasks stop first).
@@ -440,6 +444,11 @@ impl Publisher {
         self.handle.parts.tracker.as_ref()
     }
 
+    /// Where the status page is served.
+    pub fn status_addr(&self) -> Option<SocketAddr> {
+        self.handle.parts.status
+    }
+
     pub fn handle(&self) -> Handle {
         self.handle.clone()
     }
@@ -584,6 +593,7 @@ async fn start_parts(
         peer_id,
         all_tiers: config.all_tiers,
         embedded_urls: config.embedded_urls,
+        status: None,
         dial: dial_tx,
         events,
         peers: shutdown.clone(),
@@ -594,6 +604,13 @@ async fn start_parts(
         rate: Mutex::new((RateMeter::default(), 0)),
         snapshots: watch::Sender::new(Arc::new(Snapshot::default())),
     };
+    let mut parts = parts;
+    if let Some(addr) = config.status_listen {
+        // Stops with the tracker, last: the page shows the session to the end.
+        let rx = parts.snapshots.subscribe();
+        let server = StatusServer::start(addr, rx, &stages.tracker).await?;
+        parts.status = Some(server.local_addr());
+    }
     let dht_state = config.dht.and_then(|d| d.state);
     Ok((parts, config.torrents, dht_state))
 }

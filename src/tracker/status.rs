@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
+use crate::format::escape_html as escape;
 use crate::metainfo::hex;
 
 use super::swarm::{Counts, Id20, Totals};
@@ -11,21 +12,6 @@ use super::Counter;
 
 /// Most torrents listed on the HTML page; totals always cover all.
 pub const PAGE_ROWS: usize = 1000;
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// The HTML status page: one row per torrent, names when known.
 pub fn html(totals: &Totals, torrents: &[(Id20, Counts)], names: &HashMap<Id20, String>) -> String {

@@ -21,6 +21,10 @@
 //!   web seed checks, flag errors.
 //! - `seeder`: the seeder on loopback against an in-process downloader:
 //!   data and BEP 9 metadata byte for byte, dialling out, damage, shutdown.
+//! - `status_server`: publish's status page, /status.json and /metrics
+//!   served in-process from a hand-built snapshot: routes, content types,
+//!   HEAD, the watch channel, the connection cap, shutdown.
+//! - `status_snapshot`: that two-torrent snapshot (shared with interop).
 //! - `v2`: v2 and hybrid layout rules, round trips, damage detection.
 //! - `tracker`: the tracker's HTTP and UDP contract on loopback (in-process
 //!   servers on port 0, and the real binary with SIGTERM).
@@ -43,6 +47,8 @@ mod roundtrip;
 mod seeder;
 mod seeder_limits;
 mod show;
+mod status_server;
+mod status_snapshot;
 mod tracker;
 mod v2;
 mod verify;

@@ -46,6 +46,11 @@
 //!   Each of the last four proves its client harness against the libtorrent
 //!   control (`*_control_libtorrent_seeder`), then downloads from
 //!   `publish` the same way (over uTP, or by publish dialling the client).
+//! - `status_page`: publish's status page rendered by headless Chromium
+//!   (both torrents, names parsed as text) and its `/metrics` read by
+//!   Prometheus's Python parser; `chromium_dom` and `assert_prometheus`
+//!   serve any status page test. Its snapshot is `status_snapshot`, shared
+//!   with the integration tests.
 //! - `tracker`: libtorrent and aria2 announce to our tracker over HTTP and
 //!   UDP and download through it.
 //! - `webseed`: aria2 and libtorrent download our single- and multi-file
@@ -63,6 +68,11 @@ mod publish;
 mod qbittorrent;
 mod rtorrent;
 mod seeder;
+mod status_page;
+// The integration tests use all of it; only part here.
+#[allow(dead_code)]
+#[path = "../integration/status_snapshot.rs"]
+mod status_snapshot;
 mod support;
 mod swarm;
 mod tracker;

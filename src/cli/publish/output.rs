@@ -72,6 +72,7 @@ pub(super) fn print_ready(
             "udp": t.udp_addrs().iter().map(ToString::to_string).collect::<Vec<_>>(),
         })),
         "dht": dht.map(|d| d.to_string()),
+        "status": publisher.status_addr().map(|a| a.to_string()),
     });
     emit(env, plan.json, &ready)?;
     if !plan.json && !plan.quiet {
@@ -106,6 +107,7 @@ pub(super) fn print_ready_empty(plan: &Plan, publisher: &Publisher, env: &mut En
             "udp": t.udp_addrs().iter().map(ToString::to_string).collect::<Vec<_>>(),
         })),
         "dht": publisher.dht_addr().map(|d| d.to_string()),
+        "status": publisher.status_addr().map(|a| a.to_string()),
     });
     emit(env, plan.json, &ready)
 }
@@ -133,6 +135,9 @@ pub(super) fn print_session(plan: &Plan, publisher: &Publisher, env: &mut Env) -
     }
     if let Some(d) = publisher.dht_addr() {
         writeln!(out, "DHT node on   {d}")?;
+    }
+    if let Some(a) = publisher.status_addr() {
+        writeln!(out, "Status page   http://{a}/")?;
     }
     Ok(())
 }
