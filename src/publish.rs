@@ -7,9 +7,9 @@
 
 pub mod session;
 pub mod snapshot;
-pub mod watch;
 pub mod status;
 pub mod status_server;
+pub mod watch;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;

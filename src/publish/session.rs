@@ -25,8 +25,8 @@ use tokio::sync::{mpsc, watch};
 
 pub use super::snapshot::Snapshot;
 use super::snapshot::{LimitCount, TorrentState};
-use super::{RateMeter, StopConditions, StopReason};
 use super::status_server::StatusServer;
+use super::{RateMeter, StopConditions, StopReason};
 use crate::announce::{AnnounceEvent, PeerFound};
 use crate::dht::{self, Dht, Id};
 use crate::error::{Error, Result};

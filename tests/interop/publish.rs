@@ -638,3 +638,99 @@ fn unhex20(hex: &str) -> [u8; 20] {
     }
     out
 }
+
+/// A plain HTTP/1.0 GET on loopback: the body.
+fn http_get(addr: SocketAddr, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("status page listens");
+    stream.set_read_timeout(Some(LIMIT)).expect("timeout");
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").expect("request");
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).expect("reply");
+    let (head, body) = reply.split_once("\r\n\r\n").expect("an HTTP reply");
+    assert!(head.split_whitespace().nth(1) == Some("200"), "{head}");
+    body.to_owned()
+}
+
+#[test]
+fn libtorrent_downloads_two_torrents_from_one_publish_and_its_status_page_shows_both() {
+    let (temp, content) = content();
+    let second = nested_tree(temp.path(), "second");
+    let mut publish = Publish::start(
+        temp.path(),
+        &[
+            content.as_os_str(),
+            second.as_os_str(),
+            os("-l"),
+            os(PIECE),
+            os("--tracker-listen"),
+            os("127.0.0.1:0"),
+            os("--listen"),
+            os("127.0.0.1:0"),
+            os("--no-dht"),
+            os("--status-listen"),
+            os("127.0.0.1:0"),
+        ],
+    );
+    let first_ready = publish.ready();
+    let second_ready = publish.ready();
+    assert_eq!(first_ready.listen, second_ready.listen, "one port for both");
+    assert_eq!(first_ready.http, second_ready.http, "one embedded tracker");
+    let status: SocketAddr = publish
+        .events
+        .iter()
+        .rev()
+        .find(|e| e["event"] == "ready")
+        .and_then(|e| e["status"].as_str())
+        .expect("ready names the status address")
+        .parse()
+        .expect("an address");
+
+    let dest = temp.path().join("libtorrent-1");
+    let (first_client, report) =
+        libtorrent_download(&dest, &[os("--torrent"), first_ready.torrent.as_os_str()]);
+    assert_eq!(report["info_hash"], first_ready.info_hash.as_str());
+    assert_same_tree(&content, &dest.join(NAME), true);
+    assert_peer(&report, first_ready.listen);
+
+    // Between the two downloads: the first torrent done, the second seeding.
+    let dom = crate::status_page::chromium_dom(&format!("http://{status}/"));
+    for ready in [&first_ready, &second_ready] {
+        assert!(
+            dom.contains(&ready.info_hash),
+            "{} missing:\n{dom}",
+            ready.info_hash
+        );
+    }
+    assert!(dom.contains("second"), "{dom}");
+    let samples = crate::status_page::assert_prometheus(&http_get(status, "/metrics"));
+    let torrents_seen: std::collections::HashSet<_> = samples
+        .iter()
+        .filter(|s| s.name == "mktorrent_publish_torrent_uploaded_bytes_total")
+        .filter_map(|s| s.labels.get("info_hash").cloned())
+        .collect();
+    assert_eq!(torrents_seen.len(), 2, "{samples:?}");
+
+    let dest = temp.path().join("libtorrent-2");
+    let (second_client, report) =
+        libtorrent_download(&dest, &[os("--torrent"), second_ready.torrent.as_os_str()]);
+    assert_eq!(report["info_hash"], second_ready.info_hash.as_str());
+    assert_same_tree(&second, &dest.join("second"), true);
+    // Each torrent stops alone, then the session.
+    for _ in 0..2 {
+        let stopped = publish.event("stopped");
+        assert_eq!(stopped["reason"], "downloads", "{stopped}");
+    }
+    let events = publish.finish();
+    drop((first_client, second_client));
+    let stopped: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event"] == "stopped" && e["info_hash"].is_string())
+        .collect();
+    assert_eq!(
+        stopped.len(),
+        2,
+        "one stopped per torrent:\n{}",
+        lines(&events)
+    );
+}
