@@ -40,6 +40,7 @@ use tokio_util::task::TaskTracker;
 use super::choker::{Choker, PeerKey, DEFAULT_SLOTS};
 use super::handshake::{self, Handshake, Reserved};
 use super::message::{self, Block, Message};
+use super::rate::{self, RateLimit};
 use super::session::{Close, Features, Params, Pieces, Session};
 use crate::hasher;
 use crate::metainfo::{hex, Layout, Torrent};
@@ -109,6 +110,8 @@ pub struct SeedTorrent {
     /// The most recently read pieces, newest last, at most `recent_cap`.
     recent: Mutex<VecDeque<(u32, Bytes)>>,
     recent_cap: usize,
+    /// This torrent's own upload limit, besides [`Config::upload_limit`].
+    upload_limit: Option<Arc<RateLimit>>,
 }
 
 impl SeedTorrent {
@@ -180,6 +183,7 @@ impl SeedTorrent {
             checked: (0..count).map(|_| AtomicBool::new(false)).collect(),
             recent: Mutex::new(VecDeque::new()),
             recent_cap,
+            upload_limit: None,
             torrent,
             storage,
             params,
@@ -188,6 +192,17 @@ impl SeedTorrent {
 
     pub fn torrent(&self) -> &Torrent {
         &self.torrent
+    }
+
+    /// Limits what this torrent's connections upload together (the
+    /// seeder-wide [`Config::upload_limit`] applies as well). Share one
+    /// limit between torrents to cap them as a group.
+    pub fn set_upload_limit(&mut self, limit: Option<Arc<RateLimit>>) {
+        self.upload_limit = limit;
+    }
+
+    pub fn upload_limit(&self) -> Option<&Arc<RateLimit>> {
+        self.upload_limit.as_ref()
     }
 
     /// Piece `index` if it was read recently (by any connection).
@@ -282,6 +297,10 @@ pub struct Config {
     pub evictable_after: Duration,
     /// Told of peers learnt through PEX: (info hash, address). Dropped when full.
     pub pex_found: Option<tokio::sync::mpsc::Sender<([u8; 20], SocketAddr)>>,
+    /// Caps the bytes every connection of every torrent writes together
+    /// (protocol messages count too); each torrent may have its own cap as
+    /// well ([`SeedTorrent::set_upload_limit`]).
+    pub upload_limit: Option<Arc<RateLimit>>,
 }
 
 impl Default for Config {
@@ -296,6 +315,7 @@ impl Default for Config {
             write_stall: Duration::from_secs(20),
             evictable_after: Duration::from_secs(10),
             pex_found: None,
+            upload_limit: None,
         }
     }
 }
@@ -902,6 +922,19 @@ where
     let mut tick = tokio::time::interval(TICK);
     let mut pex = PexState::new(Instant::now());
     let mut last_progress = Instant::now();
+    // Upload limits, the torrent's first (the order `rate::acquire_all` wants).
+    let limits: Vec<Arc<RateLimit>> = torrent
+        .upload_limit
+        .iter()
+        .chain(&inner.config.upload_limit)
+        .cloned()
+        .collect();
+    let limited = !limits.is_empty();
+    // Bytes the limits let us write now, and the grant being waited for:
+    // kept across loop turns so a wait keeps its place in line.
+    let mut allowance = 0usize;
+    let mut acquiring: Option<std::pin::Pin<Box<dyn std::future::Future<Output = usize> + Send>>> =
+        None;
     // Messages that arrived with the handshake.
     take_messages(inner, key, &mut session, &mut rbuf)?;
     let ahead = read_ahead(torrent.params.pieces.piece_length);
@@ -961,19 +994,52 @@ where
             out.message(&message);
         }
         out.seal();
+        // Under a limit every byte written needs allowance, protocol
+        // messages too; grants are small turns so connections interleave.
+        let may_write = if limited { allowance } else { usize::MAX };
+        let wants_allowance = limited && allowance == 0 && !out.chunks.is_empty();
+        if !wants_allowance {
+            acquiring = None;
+        } else if acquiring.is_none() {
+            let want = out.len().min(rate::GRANT);
+            acquiring = Some(Box::pin(rate::acquire_owned(limits.clone(), want)));
+        }
         tokio::select! {
             written = async {
-                let slices: Vec<IoSlice<'_>> =
-                    out.chunks.iter().take(MAX_IOVECS).map(|c| IoSlice::new(c)).collect();
+                let mut room = may_write;
+                let slices: Vec<IoSlice<'_>> = out
+                    .chunks
+                    .iter()
+                    .take(MAX_IOVECS)
+                    .map_while(|c| {
+                        let part = &c[..c.len().min(room)];
+                        room -= part.len();
+                        (!part.is_empty()).then(|| IoSlice::new(part))
+                    })
+                    .collect();
                 writer.write_vectored(&slices).await
-            }, if !out.chunks.is_empty() => {
+            }, if !out.chunks.is_empty() && may_write > 0 => {
                 match written {
                     Ok(0) => return Err(leaving(&session, std::io::Error::from(std::io::ErrorKind::WriteZero).into())),
-                    Ok(n) => out.advance(n),
+                    Ok(n) => {
+                        out.advance(n);
+                        allowance = allowance.saturating_sub(n);
+                    }
                     Err(err) => return Err(leaving(&session, err.into())),
                 }
                 last_progress = Instant::now();
                 session.sent(Instant::now());
+            }
+            granted = async {
+                match acquiring.as_mut() {
+                    Some(grant) => grant.await,
+                    None => std::future::pending().await,
+                }
+            }, if wants_allowance => {
+                acquiring = None;
+                allowance = granted;
+                // Time spent waiting for our own limit is not the peer's stall.
+                last_progress = Instant::now();
             }
             read = reader.read_buf(&mut rbuf), if out.len() < READ_PAUSE => {
                 match read {
@@ -1010,7 +1076,8 @@ where
             () = close.cancelled() => return Err(ConnError::Evicted),
             _ = tick.tick() => {
                 let now = Instant::now();
-                if out.chunks.is_empty() {
+                // Waiting for our own limit is not the peer's stall.
+                if out.chunks.is_empty() || (limited && allowance == 0) {
                     last_progress = now;
                 } else if now.duration_since(last_progress) >= inner.config.write_stall {
                     inner.stalled.fetch_add(1, Ordering::Relaxed);

@@ -19,6 +19,8 @@
 //! - `publish`: the real binary seeding to our downloader via the embedded
 //!   tracker, the DHT only and the magnet's x.pe; stop conditions, SIGTERM,
 //!   web seed checks, flag errors.
+//! - `rate_limit`: upload limits hold the rate, share it fairly between
+//!   downloaders, and cost nothing when off.
 //! - `seeder`: the seeder on loopback against an in-process downloader:
 //!   data and BEP 9 metadata byte for byte, dialling out, damage, shutdown.
 //! - `v2`: v2 and hybrid layout rules, round trips, damage detection.
@@ -38,6 +40,7 @@ mod fuzz_corpus;
 mod generated;
 mod help;
 mod publish;
+mod rate_limit;
 mod roundtrip;
 mod seeder;
 mod seeder_limits;
