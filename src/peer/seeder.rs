@@ -20,13 +20,13 @@
 //! Every task is spawned through the [`Shutdown`]; [`Seeder::run`] returns
 //! only when all of its connections have ended.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::hash::BuildHasher;
 use std::io::IoSlice;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
@@ -37,7 +37,7 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 use tokio_util::task::TaskTracker;
 
-use super::choker::{Choker, PeerKey, DEFAULT_SLOTS};
+use super::choker::{Choker, Demand, PeerKey, DEFAULT_SLOTS};
 use super::handshake::{self, Handshake, Reserved};
 use super::message::{self, Block, Message};
 use super::rate::{self, RateLimit};
@@ -49,6 +49,8 @@ use crate::storage::{Reader, Storage, StorageError};
 
 /// How often slots rotate.
 const RECHOKE_INTERVAL: Duration = Duration::from_secs(10);
+/// How often the choker looks for slot holders that request nothing.
+const SNUB_CHECK: Duration = Duration::from_secs(1);
 /// How often each connection checks its keep-alive and idle timers.
 const TICK: Duration = Duration::from_secs(5);
 /// Bytes queued for the socket before we stop adding blocks.
@@ -390,6 +392,9 @@ struct Conn {
     /// Closes the connection when it is evicted.
     close: tokio_util::sync::CancellationToken,
     unchoke: watch::Sender<bool>,
+    /// Its requests, for the snub check: written by the connection's
+    /// task without taking `conns`.
+    demand: Arc<Mutex<Demand>>,
 }
 
 struct Inner {
@@ -724,21 +729,24 @@ fn evict_one(inner: &Inner) -> bool {
 async fn choke_loop(inner: Arc<Inner>) {
     let mut choker = Choker::new(inner.config.upload_slots);
     let mut interval = tokio::time::interval(RECHOKE_INTERVAL);
+    let mut snub_check = tokio::time::interval(SNUB_CHECK);
+    snub_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let rotate = tokio::select! {
             () = inner.shutdown.cancelled() => return,
             _ = interval.tick() => true,
+            _ = snub_check.tick() => false,
             () = inner.rechoke.notified() => false,
         };
         let Ok(conns) = inner.conns.lock() else {
             return;
         };
-        let interested: BTreeSet<PeerKey> = conns
+        let interested: BTreeMap<PeerKey, Demand> = conns
             .iter()
             .filter(|(_, c)| c.interested)
-            .map(|(k, _)| *k)
+            .map(|(k, c)| (*k, *c.demand.lock().unwrap_or_else(PoisonError::into_inner)))
             .collect();
-        let unchoked = choker.rechoke(&interested, rotate, random());
+        let unchoked = choker.rechoke(&interested, rotate, random(), Instant::now());
         for (key, conn) in conns.iter() {
             let open = unchoked.contains(key);
             conn.unchoke
@@ -903,6 +911,7 @@ where
     let mut session = Session::new(Arc::new(params), features, Instant::now());
     let (unchoke_tx, mut unchoke_rx) = watch::channel(false);
     let close = tokio_util::sync::CancellationToken::new();
+    let demand = Arc::new(Mutex::new(Demand::default()));
     if let Ok(mut conns) = inner.conns.lock() {
         conns.insert(
             key,
@@ -915,6 +924,7 @@ where
                 since: Instant::now(),
                 close: close.clone(),
                 unchoke: unchoke_tx,
+                demand: demand.clone(),
             },
         );
     }
@@ -933,6 +943,7 @@ where
     // Bytes the limits let us write now, and the grant being waited for:
     // kept across loop turns so a wait keeps its place in line.
     let mut allowance = 0usize;
+    let mut told = Demand::default();
     let mut acquiring: Option<std::pin::Pin<Box<dyn std::future::Future<Output = usize> + Send>>> =
         None;
     // Messages that arrived with the handshake.
@@ -994,6 +1005,15 @@ where
             out.message(&message);
         }
         out.seal();
+        // Blocks popped from the queue but not yet written are still owed.
+        let now_demand = Demand {
+            last_request: session.last_request(),
+            pending: session.queued() > 0 || !out.chunks.is_empty(),
+        };
+        if worth_telling(told, now_demand) {
+            *demand.lock().unwrap_or_else(PoisonError::into_inner) = now_demand;
+            told = now_demand;
+        }
         // Under a limit every byte written needs allowance, protocol
         // messages too; grants are small turns so connections interleave.
         let may_write = if limited { allowance } else { usize::MAX };
@@ -1088,6 +1108,18 @@ where
             }
         }
     }
+}
+
+/// Whether the choker should hear of a connection's requests: at once
+/// when what it is owed changes, at most once a second for new requests
+/// (the snub check counts in seconds).
+fn worth_telling(told: Demand, now: Demand) -> bool {
+    told.pending != now.pending
+        || match (told.last_request, now.last_request) {
+            (None, Some(_)) => true,
+            (Some(before), Some(at)) => at.saturating_duration_since(before) >= SNUB_CHECK,
+            _ => false,
+        }
 }
 
 /// Why a connection ended when the peer went away: a downloader may leave
@@ -1437,6 +1469,21 @@ mod tests {
         shutdown.trigger();
         running.await.unwrap();
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_choker_hears_of_owed_blocks_at_once_and_of_requests_once_a_second() {
+        let t0 = Instant::now();
+        let asked = |at, pending| Demand {
+            last_request: Some(at),
+            pending,
+        };
+        assert!(!worth_telling(Demand::default(), Demand::default()));
+        assert!(worth_telling(Demand::default(), asked(t0, false)));
+        assert!(worth_telling(asked(t0, false), asked(t0, true)));
+        let soon = t0 + Duration::from_millis(400);
+        assert!(!worth_telling(asked(t0, true), asked(soon, true)));
+        assert!(worth_telling(asked(t0, true), asked(t0 + SNUB_CHECK, true)));
     }
 
     #[test]
