@@ -4,11 +4,14 @@
 //! - [`session`]: PURE per-connection state (choke, interest, request
 //!   queue, keep-alives, idle timeout), time passed in.
 //! - [`choker`]: PURE upload-slot rotation across all connections.
+//! - [`rate`]: PURE token bucket for upload rate limits, and the shared
+//!   limiter connections wait on.
 //! - [`seeder`]: the tokio adapter: listens, dials, reads content, serves.
 
 pub mod choker;
 pub mod handshake;
 pub mod message;
 pub mod pex;
+pub mod rate;
 pub mod seeder;
 pub mod session;

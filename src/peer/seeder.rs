@@ -20,13 +20,13 @@
 //! Every task is spawned through the [`Shutdown`]; [`Seeder::run`] returns
 //! only when all of its connections have ended.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::hash::BuildHasher;
 use std::io::IoSlice;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
@@ -37,9 +37,10 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 use tokio_util::task::TaskTracker;
 
-use super::choker::{Choker, PeerKey, DEFAULT_SLOTS};
+use super::choker::{Choker, Demand, PeerKey, DEFAULT_SLOTS};
 use super::handshake::{self, Handshake, Reserved};
 use super::message::{self, Block, Message};
+use super::rate::{self, RateLimit};
 use super::session::{Close, Features, Params, Pieces, Session};
 use crate::hasher;
 use crate::metainfo::{hex, Layout, Torrent};
@@ -48,6 +49,8 @@ use crate::storage::{Reader, Storage, StorageError};
 
 /// How often slots rotate.
 const RECHOKE_INTERVAL: Duration = Duration::from_secs(10);
+/// How often the choker looks for slot holders that request nothing.
+const SNUB_CHECK: Duration = Duration::from_secs(1);
 /// How often each connection checks its keep-alive and idle timers.
 const TICK: Duration = Duration::from_secs(5);
 /// Bytes queued for the socket before we stop adding blocks.
@@ -109,6 +112,8 @@ pub struct SeedTorrent {
     /// The most recently read pieces, newest last, at most `recent_cap`.
     recent: Mutex<VecDeque<(u32, Bytes)>>,
     recent_cap: usize,
+    /// This torrent's own upload limit, besides [`Config::upload_limit`].
+    upload_limit: Option<Arc<RateLimit>>,
     counters: TorrentCounters,
 }
 
@@ -203,6 +208,7 @@ impl SeedTorrent {
             checked: (0..count).map(|_| AtomicBool::new(false)).collect(),
             recent: Mutex::new(VecDeque::new()),
             recent_cap,
+            upload_limit: None,
             torrent,
             storage,
             params,
@@ -224,6 +230,17 @@ impl SeedTorrent {
             hashes.push(truncated);
         }
         hashes
+    }
+
+    /// Limits what this torrent's connections upload together (the
+    /// seeder-wide [`Config::upload_limit`] applies as well). Share one
+    /// limit between torrents to cap them as a group.
+    pub fn set_upload_limit(&mut self, limit: Option<Arc<RateLimit>>) {
+        self.upload_limit = limit;
+    }
+
+    pub fn upload_limit(&self) -> Option<&Arc<RateLimit>> {
+        self.upload_limit.as_ref()
     }
 
     /// Piece `index` if it was read recently (by any connection).
@@ -318,6 +335,10 @@ pub struct Config {
     pub evictable_after: Duration,
     /// Told of peers learnt through PEX: (info hash, address). Dropped when full.
     pub pex_found: Option<tokio::sync::mpsc::Sender<([u8; 20], SocketAddr)>>,
+    /// Caps the bytes every connection of every torrent writes together
+    /// (protocol messages count too); each torrent may have its own cap as
+    /// well ([`SeedTorrent::set_upload_limit`]).
+    pub upload_limit: Option<Arc<RateLimit>>,
 }
 
 impl Default for Config {
@@ -332,6 +353,7 @@ impl Default for Config {
             write_stall: Duration::from_secs(20),
             evictable_after: Duration::from_secs(10),
             pex_found: None,
+            upload_limit: None,
         }
     }
 }
@@ -409,6 +431,9 @@ struct Conn {
     /// Closes the connection when it is evicted.
     close: tokio_util::sync::CancellationToken,
     unchoke: watch::Sender<bool>,
+    /// Its requests, for the snub check: written by the connection's
+    /// task without taking `conns`.
+    demand: Arc<Mutex<Demand>>,
 }
 
 struct Inner {
@@ -799,21 +824,24 @@ fn evict_one(inner: &Inner) -> bool {
 async fn choke_loop(inner: Arc<Inner>) {
     let mut choker = Choker::new(inner.config.upload_slots);
     let mut interval = tokio::time::interval(RECHOKE_INTERVAL);
+    let mut snub_check = tokio::time::interval(SNUB_CHECK);
+    snub_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let rotate = tokio::select! {
             () = inner.shutdown.cancelled() => return,
             _ = interval.tick() => true,
+            _ = snub_check.tick() => false,
             () = inner.rechoke.notified() => false,
         };
         let Ok(conns) = inner.conns.lock() else {
             return;
         };
-        let interested: BTreeSet<PeerKey> = conns
+        let interested: BTreeMap<PeerKey, Demand> = conns
             .iter()
             .filter(|(_, c)| c.interested)
-            .map(|(k, _)| *k)
+            .map(|(k, c)| (*k, *c.demand.lock().unwrap_or_else(PoisonError::into_inner)))
             .collect();
-        let unchoked = choker.rechoke(&interested, rotate, random());
+        let unchoked = choker.rechoke(&interested, rotate, random(), Instant::now());
         for (key, conn) in conns.iter() {
             let open = unchoked.contains(key);
             conn.unchoke
@@ -982,6 +1010,7 @@ where
     let mut session = Session::new(Arc::new(params), features, Instant::now());
     let (unchoke_tx, mut unchoke_rx) = watch::channel(false);
     let close = tokio_util::sync::CancellationToken::new();
+    let demand = Arc::new(Mutex::new(Demand::default()));
     if let Ok(mut conns) = inner.conns.lock() {
         conns.insert(
             key,
@@ -996,6 +1025,7 @@ where
                 since: Instant::now(),
                 close: close.clone(),
                 unchoke: unchoke_tx,
+                demand: demand.clone(),
             },
         );
     }
@@ -1004,6 +1034,20 @@ where
     let mut pex = PexState::new(Instant::now());
     let mut last_progress = Instant::now();
     let mut known_complete = false;
+    // Upload limits, the torrent's first (the order `rate::acquire_all` wants).
+    let limits: Vec<Arc<RateLimit>> = torrent
+        .upload_limit
+        .iter()
+        .chain(&inner.config.upload_limit)
+        .cloned()
+        .collect();
+    let limited = !limits.is_empty();
+    // Bytes the limits let us write now, and the grant being waited for:
+    // kept across loop turns so a wait keeps its place in line.
+    let mut allowance = 0usize;
+    let mut told = Demand::default();
+    let mut acquiring: Option<std::pin::Pin<Box<dyn std::future::Future<Output = usize> + Send>>> =
+        None;
     // Messages that arrived with the handshake.
     take_messages(inner, key, &mut session, &mut rbuf)?;
     let ahead = read_ahead(torrent.params.pieces.piece_length);
@@ -1069,19 +1113,61 @@ where
             out.message(&message);
         }
         out.seal();
+        // Blocks popped from the queue but not yet written are still owed.
+        let now_demand = Demand {
+            last_request: session.last_request(),
+            pending: session.queued() > 0 || !out.chunks.is_empty(),
+        };
+        if worth_telling(told, now_demand) {
+            *demand.lock().unwrap_or_else(PoisonError::into_inner) = now_demand;
+            told = now_demand;
+        }
+        // Under a limit every byte written needs allowance, protocol
+        // messages too; grants are small turns so connections interleave.
+        let may_write = if limited { allowance } else { usize::MAX };
+        let wants_allowance = limited && allowance == 0 && !out.chunks.is_empty();
+        if !wants_allowance {
+            acquiring = None;
+        } else if acquiring.is_none() {
+            let want = out.len().min(rate::GRANT);
+            acquiring = Some(Box::pin(rate::acquire_owned(limits.clone(), want)));
+        }
         tokio::select! {
             written = async {
-                let slices: Vec<IoSlice<'_>> =
-                    out.chunks.iter().take(MAX_IOVECS).map(|c| IoSlice::new(c)).collect();
+                let mut room = may_write;
+                let slices: Vec<IoSlice<'_>> = out
+                    .chunks
+                    .iter()
+                    .take(MAX_IOVECS)
+                    .map_while(|c| {
+                        let part = &c[..c.len().min(room)];
+                        room -= part.len();
+                        (!part.is_empty()).then(|| IoSlice::new(part))
+                    })
+                    .collect();
                 writer.write_vectored(&slices).await
-            }, if !out.chunks.is_empty() => {
+            }, if !out.chunks.is_empty() && may_write > 0 => {
                 match written {
                     Ok(0) => return Err(leaving(&session, std::io::Error::from(std::io::ErrorKind::WriteZero).into())),
-                    Ok(n) => out.advance(n),
+                    Ok(n) => {
+                        out.advance(n);
+                        allowance = allowance.saturating_sub(n);
+                    }
                     Err(err) => return Err(leaving(&session, err.into())),
                 }
                 last_progress = Instant::now();
                 session.sent(Instant::now());
+            }
+            granted = async {
+                match acquiring.as_mut() {
+                    Some(grant) => grant.await,
+                    None => std::future::pending().await,
+                }
+            }, if wants_allowance => {
+                acquiring = None;
+                allowance = granted;
+                // Time spent waiting for our own limit is not the peer's stall.
+                last_progress = Instant::now();
             }
             read = reader.read_buf(&mut rbuf), if out.len() < READ_PAUSE => {
                 match read {
@@ -1124,7 +1210,8 @@ where
             () = close.cancelled() => return Err(ConnError::Evicted),
             _ = tick.tick() => {
                 let now = Instant::now();
-                if out.chunks.is_empty() {
+                // Waiting for our own limit is not the peer's stall.
+                if out.chunks.is_empty() || (limited && allowance == 0) {
                     last_progress = now;
                 } else if now.duration_since(last_progress) >= inner.config.write_stall {
                     inner.stalled.fetch_add(1, Ordering::Relaxed);
@@ -1135,6 +1222,18 @@ where
             }
         }
     }
+}
+
+/// Whether the choker should hear of a connection's requests: at once
+/// when what it is owed changes, at most once a second for new requests
+/// (the snub check counts in seconds).
+fn worth_telling(told: Demand, now: Demand) -> bool {
+    told.pending != now.pending
+        || match (told.last_request, now.last_request) {
+            (None, Some(_)) => true,
+            (Some(before), Some(at)) => at.saturating_duration_since(before) >= SNUB_CHECK,
+            _ => false,
+        }
 }
 
 /// Why a connection ended when the peer went away: a downloader may leave
@@ -1484,6 +1583,21 @@ mod tests {
         shutdown.trigger();
         running.await.unwrap();
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_choker_hears_of_owed_blocks_at_once_and_of_requests_once_a_second() {
+        let t0 = Instant::now();
+        let asked = |at, pending| Demand {
+            last_request: Some(at),
+            pending,
+        };
+        assert!(!worth_telling(Demand::default(), Demand::default()));
+        assert!(worth_telling(Demand::default(), asked(t0, false)));
+        assert!(worth_telling(asked(t0, false), asked(t0, true)));
+        let soon = t0 + Duration::from_millis(400);
+        assert!(!worth_telling(asked(t0, true), asked(soon, true)));
+        assert!(worth_telling(asked(t0, true), asked(t0 + SNUB_CHECK, true)));
     }
 
     #[test]

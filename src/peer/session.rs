@@ -126,6 +126,8 @@ pub struct Session {
     outbox: VecDeque<Message>,
     last_received: Instant,
     last_sent: Instant,
+    /// When the peer last asked for a block, for the choker's snub check.
+    last_request: Option<Instant>,
     /// The peer's pieces and how many are set.
     peer_bits: Vec<u8>,
     peer_count: u32,
@@ -159,6 +161,7 @@ impl Session {
             outbox: VecDeque::new(),
             last_received: now,
             last_sent: now,
+            last_request: None,
             peer_bits: vec![0; (count as usize).div_ceil(8)],
             peer_count: 0,
             peer_ut_metadata: None,
@@ -210,6 +213,11 @@ impl Session {
 
     pub fn queued(&self) -> usize {
         self.queue.len()
+    }
+
+    /// When the peer last sent a request (served, queued or refused).
+    pub fn last_request(&self) -> Option<Instant> {
+        self.last_request
     }
 
     /// The next message to send, if any.
@@ -377,7 +385,10 @@ impl Session {
                     });
                 }
             }
-            Message::Request(block) => self.request(block),
+            Message::Request(block) => {
+                self.last_request = Some(now);
+                self.request(block);
+            }
             Message::Cancel(block) => {
                 if let Some(at) = self.queue.iter().position(|b| *b == block) {
                     self.queue.remove(at);
@@ -612,6 +623,22 @@ mod tests {
         let features = Features { dht: true, ..PLAIN };
         let mut s = Session::new(Arc::new(with_dht), features, now);
         assert_eq!(drain(&mut s)[1], Message::Port(6881));
+    }
+
+    #[test]
+    fn the_last_request_is_remembered_even_when_refused() {
+        let (mut s, now) = unchoked(FAST);
+        assert_eq!(s.last_request(), None);
+        s.receive(Message::Request(block(0, 0, 16384)), now)
+            .unwrap();
+        assert_eq!(s.last_request(), Some(now));
+        let later = now + Duration::from_secs(3);
+        s.receive(Message::Request(block(9, 0, 16384)), later)
+            .unwrap();
+        assert_eq!(s.last_request(), Some(later));
+        s.receive(Message::KeepAlive, later + Duration::from_secs(1))
+            .unwrap();
+        assert_eq!(s.last_request(), Some(later));
     }
 
     #[test]

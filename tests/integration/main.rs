@@ -19,6 +19,8 @@
 //! - `publish`: the real binary seeding to our downloader via the embedded
 //!   tracker, the DHT only and the magnet's x.pe; stop conditions, SIGTERM,
 //!   web seed checks, flag errors.
+//! - `rate_limit`: upload limits hold the rate, share it fairly between
+//!   downloaders, and cost nothing when off.
 //! - `seeder`: the seeder on loopback against an in-process downloader:
 //!   data and BEP 9 metadata byte for byte, dialling out, damage, shutdown.
 //! - `status_server`: publish's status page, /status.json and /metrics
@@ -43,6 +45,7 @@ mod generated;
 mod help;
 mod publish;
 mod publish_many;
+mod rate_limit;
 mod roundtrip;
 mod seeder;
 mod seeder_limits;

@@ -1,6 +1,7 @@
 //! The seeder under attack, at small scale on loopback (several 127.x
 //! source addresses): idle connections, one address opening many, peers
-//! that request and never read, and a BEP 9 metadata flood. A good
+//! that request and never read, peers that hold upload slots and never
+//! request, and a BEP 9 metadata flood. A good
 //! downloader must still complete, and memory must stay bounded.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -182,6 +183,58 @@ async fn a_good_downloader_completes_past_idle_crowds_one_address_and_non_reader
         hog.abort();
     }
     drop((crowd, idle));
+    shutdown.finished().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peers_that_hold_a_slot_and_never_request_yield_it_to_a_good_downloader() {
+    let temp = tempfile::tempdir().unwrap();
+    let config = Config {
+        upload_slots: 4,
+        ..Config::default()
+    };
+    let (seeder, addr, shutdown, torrent, data) = start(temp.path(), config).await;
+    let info_hash = torrent.info_hash.0;
+    // Every slot taken by a peer that says it is interested and then
+    // asks for nothing.
+    let mut idlers = Vec::new();
+    for i in 0..4 {
+        let mut peer = handshaken(Ipv4Addr::new(127, 0, 5, i + 1), addr, info_hash).await;
+        peer.send(Message::Interested).await;
+        peer.until(|m| (*m == Message::Unchoke).then_some(())).await;
+        idlers.push(peer);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let started = Instant::now();
+    let mut good = handshaken(Ipv4Addr::LOCALHOST, addr, info_hash).await;
+    let got = tokio::time::timeout(
+        Duration::from_secs(30),
+        download(&mut good, SIZE, 16 * 1024),
+    )
+    .await
+    .expect("the good downloader completes");
+    let elapsed = started.elapsed();
+    eprintln!("good download past 4 idle slot holders in {elapsed:?}");
+    assert!(got == data, "data differs");
+    // It waited for a snub (5 s after the idlers' unchoke), not for the
+    // 30 s rotation.
+    assert!(
+        elapsed > Duration::from_secs(3),
+        "slots were not full: {elapsed:?}"
+    );
+    assert!(elapsed < Duration::from_secs(12), "took {elapsed:?}");
+    // The idler that made room was told so.
+    let mut choked = 0;
+    for idler in &mut idlers {
+        let told = tokio::time::timeout(
+            Duration::from_secs(1),
+            idler.until(|m| (*m == Message::Choke).then_some(())),
+        )
+        .await;
+        choked += usize::from(told.is_ok());
+    }
+    assert!(choked >= 1, "no idler was choked; {:?}", seeder.stats());
     shutdown.finished().await;
 }
 
