@@ -246,6 +246,8 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
             [CompletionResult]::new('--connect', '--connect', [CompletionResultType]::ParameterName, 'Peer to dial and keep connected (repeatable): reaches clients that ignore peers they are told about')
             [CompletionResult]::new('--slots', '--slots', [CompletionResultType]::ParameterName, 'Upload slots, the optimistic one included')
             [CompletionResult]::new('--max-peers', '--max-peers', [CompletionResultType]::ParameterName, 'Most peer connections at once. When full, a peer that has not been interested for 10 s is closed to make room for a newcomer')
+            [CompletionResult]::new('--max-upload-rate', '--max-upload-rate', [CompletionResultType]::ParameterName, 'Most upload bytes per second, all torrents together (e.g. 10MiB; each connection gets a fair share)')
+            [CompletionResult]::new('--max-upload-rate-per-torrent', '--max-upload-rate-per-torrent', [CompletionResultType]::ParameterName, 'Most upload bytes per second of each torrent')
             [CompletionResult]::new('--max-peers-per-ip', '--max-peers-per-ip', [CompletionResultType]::ParameterName, 'Most peer connections at once from one IP address')
             [CompletionResult]::new('--seed-time', '--seed-time', [CompletionResultType]::ParameterName, 'Stop after seeding this long: 90s, 10m, 2h, 1h30m, or seconds')
             [CompletionResult]::new('--until-downloads', '--until-downloads', [CompletionResultType]::ParameterName, 'Stop once N completed downloads were seen (by our seeder or reported by a tracker)')

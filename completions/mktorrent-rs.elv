@@ -227,6 +227,8 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand --connect 'Peer to dial and keep connected (repeatable): reaches clients that ignore peers they are told about'
             cand --slots 'Upload slots, the optimistic one included'
             cand --max-peers 'Most peer connections at once. When full, a peer that has not been interested for 10 s is closed to make room for a newcomer'
+            cand --max-upload-rate 'Most upload bytes per second, all torrents together (e.g. 10MiB; each connection gets a fair share)'
+            cand --max-upload-rate-per-torrent 'Most upload bytes per second of each torrent'
             cand --max-peers-per-ip 'Most peer connections at once from one IP address'
             cand --seed-time 'Stop after seeding this long: 90s, 10m, 2h, 1h30m, or seconds'
             cand --until-downloads 'Stop once N completed downloads were seen (by our seeder or reported by a tracker)'

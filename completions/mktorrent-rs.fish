@@ -158,6 +158,8 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l dh
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l connect -d 'Peer to dial and keep connected (repeatable): reaches clients that ignore peers they are told about' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l slots -d 'Upload slots, the optimistic one included' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l max-peers -d 'Most peer connections at once. When full, a peer that has not been interested for 10 s is closed to make room for a newcomer' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l max-upload-rate -d 'Most upload bytes per second, all torrents together (e.g. 10MiB; each connection gets a fair share)' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l max-upload-rate-per-torrent -d 'Most upload bytes per second of each torrent' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l max-peers-per-ip -d 'Most peer connections at once from one IP address' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l seed-time -d 'Stop after seeding this long: 90s, 10m, 2h, 1h30m, or seconds' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l until-downloads -d 'Stop once N completed downloads were seen (by our seeder or reported by a tracker)' -r

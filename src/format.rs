@@ -121,3 +121,47 @@ mod text_tests {
         assert_eq!(d(3 * 86_400 + 4 * 3600 + 59), "3d 04h");
     }
 }
+
+/// Parses a size: `4194304`, `500k`, `256KiB`, `10 MiB`, `1G` (binary
+/// units; `KB` means KiB as in mktorrent). A rate may end in `/s`.
+pub fn parse_size(text: &str) -> Option<u64> {
+    let trimmed = text.trim();
+    let trimmed = trimmed.strip_suffix("/s").unwrap_or(trimmed).trim_end();
+    let digits_end = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(digits_end);
+    let number: u64 = number.parse().ok()?;
+    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return None,
+    };
+    number.checked_mul(multiplier)
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_and_rates_parse() {
+        assert_eq!(parse_size("4194304"), Some(4_194_304));
+        assert_eq!(parse_size("256KiB"), Some(262_144));
+        assert_eq!(parse_size("10 MiB"), Some(10 << 20));
+        assert_eq!(parse_size("10MiB/s"), Some(10 << 20));
+        assert_eq!(parse_size("1g"), Some(1 << 30));
+        for bad in [
+            "",
+            "MiB",
+            "1.5M",
+            "-1",
+            "10 parsecs",
+            "99999999999999999999G",
+        ] {
+            assert_eq!(parse_size(bad), None, "{bad}");
+        }
+    }
+}

@@ -29,25 +29,11 @@ pub enum PieceLengthError {
 /// Parses `256KiB`, `1M`, `1 MiB`, `4194304`, or an exponent `14..=26` (as mktorrent's `-l`).
 pub fn parse(text: &str) -> Result<u64, PieceLengthError> {
     let unparsable = || PieceLengthError::Unparsable(text.to_owned());
-    let trimmed = text.trim();
-    let digits_end = trimmed
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(trimmed.len());
-    let (number, unit) = trimmed.split_at(digits_end);
-    let number: u64 = number.parse().map_err(|_| unparsable())?;
-    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        // A bare number below 64 can only be an exponent: no piece is that small.
-        "" if number < 64 => {
-            let exponent = u32::try_from(number).map_err(|_| unparsable())?;
-            return check(1u64.checked_shl(exponent).ok_or_else(unparsable)?);
-        }
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        _ => return Err(unparsable()),
-    };
-    check(number.checked_mul(multiplier).ok_or_else(unparsable)?)
+    // A bare number below 64 can only be an exponent: no piece is that small.
+    if let Ok(exponent @ 0..64) = text.trim().parse::<u32>() {
+        return check(1u64.checked_shl(exponent).ok_or_else(unparsable)?);
+    }
+    check(crate::format::parse_size(text).ok_or_else(unparsable)?)
 }
 
 fn check(bytes: u64) -> Result<u64, PieceLengthError> {

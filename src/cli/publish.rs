@@ -145,6 +145,15 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 200)]
     pub max_peers: usize,
 
+    /// Most upload bytes per second, all torrents together (e.g. 10MiB; each connection gets a
+    /// fair share).
+    #[arg(long, value_name = "RATE")]
+    pub max_upload_rate: Option<String>,
+
+    /// Most upload bytes per second of each torrent.
+    #[arg(long, value_name = "RATE")]
+    pub max_upload_rate_per_torrent: Option<String>,
+
     /// Most peer connections at once from one IP address.
     #[arg(long, value_name = "N", default_value_t = crate::peer::seeder::DEFAULT_MAX_PER_IP)]
     pub max_peers_per_ip: usize,
@@ -223,6 +232,8 @@ pub struct Plan {
     inputs: Vec<Input>,
     watch: Option<WatchConfig>,
     status_listen: Option<SocketAddr>,
+    max_upload_rate: Option<u64>,
+    max_upload_rate_per_torrent: Option<u64>,
     listen: Listen,
     tcp: bool,
     utp: bool,
@@ -259,6 +270,21 @@ fn duration(flag: &'static str, text: Option<&str>) -> Result<Option<Duration>> 
     Ok(Some(parsed))
 }
 
+/// A rate flag's value (bytes per second), if given.
+fn rate(flag: &'static str, text: Option<&str>) -> Result<Option<u64>> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    match crate::format::parse_size(text) {
+        Some(0) => Err(flag_error(flag, "must be above 0")),
+        Some(bytes) => Ok(Some(bytes)),
+        None => Err(flag_error(
+            flag,
+            format!("{text:?} is not a rate such as 500KiB, 10MiB or 1G (bytes per second)"),
+        )),
+    }
+}
+
 fn flag_error(flag: &'static str, reason: impl Into<String>) -> Error {
     Error::TrackerFlag {
         flag,
@@ -281,6 +307,11 @@ impl Plan {
         let inputs = inputs(&args, env)?;
         let seed_time = duration("--seed-time", args.seed_time.as_deref())?;
         let until_idle = duration("--until-idle", args.until_idle.as_deref())?;
+        let max_upload_rate = rate("--max-upload-rate", args.max_upload_rate.as_deref())?;
+        let max_upload_rate_per_torrent = rate(
+            "--max-upload-rate-per-torrent",
+            args.max_upload_rate_per_torrent.as_deref(),
+        )?;
         if args.until_seeders == Some(0) {
             return Err(flag_error("--until-seeders", "must be at least 1"));
         }
@@ -340,6 +371,8 @@ impl Plan {
             inputs,
             watch,
             status_listen: args.status_listen,
+            max_upload_rate,
+            max_upload_rate_per_torrent,
             listen: args.listen.map_or(Listen::Default, Listen::Exact),
             tcp: !args.no_tcp,
             utp: !args.no_utp,
@@ -523,6 +556,8 @@ pub fn execute(plan: Plan, env: &mut Env) -> Result<()> {
             stop: plan.stop,
             keep_running: plan.watch.is_some(),
             status_listen: plan.status_listen,
+            max_upload_rate: plan.max_upload_rate,
+            max_upload_rate_per_torrent: plan.max_upload_rate_per_torrent,
         };
         serve(&plan, &prepared, config, env).await
     })

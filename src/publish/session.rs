@@ -30,6 +30,7 @@ use super::{RateMeter, StopConditions, StopReason};
 use crate::announce::{AnnounceEvent, PeerFound};
 use crate::dht::{self, Dht, Id};
 use crate::error::{Error, Result};
+use crate::peer::rate::RateLimit;
 use crate::peer::seeder::{self, SeedTorrent, Seeder};
 use crate::shutdown::Shutdown;
 use crate::tracker::{Tracker, TrackerConfig};
@@ -98,6 +99,10 @@ pub struct Config {
     pub keep_running: bool,
     /// Serve the status page, `/status.json` and `/metrics` here.
     pub status_listen: Option<SocketAddr>,
+    /// Upload bytes per second, all torrents together.
+    pub max_upload_rate: Option<u64>,
+    /// Upload bytes per second of each torrent.
+    pub max_upload_rate_per_torrent: Option<u64>,
 }
 
 /// A torrent, as named in events: v1 info hash (lowercase hex) and name.
@@ -147,6 +152,7 @@ struct Parts {
     all_tiers: bool,
     embedded_urls: Vec<String>,
     status: Option<SocketAddr>,
+    rate_per_torrent: Option<u64>,
     dial: mpsc::Sender<PeerFound>,
     events: mpsc::UnboundedSender<Event>,
     /// Everything that faces peers (torrents' own tasks stop first).
@@ -327,7 +333,7 @@ pub struct Handle {
 
 impl Handle {
     /// Starts seeding, announcing and looking for peers of `seed`.
-    pub fn add(&self, seed: SeedTorrent) -> Result<TorrentRef> {
+    pub fn add(&self, mut seed: SeedTorrent) -> Result<TorrentRef> {
         let parts = &self.parts;
         let torrent = seed.torrent().clone();
         let id = TorrentRef {
@@ -338,6 +344,9 @@ impl Handle {
             return Err(Error::PublishStopped(id.name));
         }
         let hashes = seed.hashes();
+        if let Some(rate) = parts.rate_per_torrent {
+            seed.set_upload_limit(Some(Arc::new(RateLimit::new(rate))));
+        }
         if !parts.seeder.add(seed) {
             return Err(Error::AlreadyPublished {
                 name: id.name,
@@ -534,6 +543,7 @@ async fn start_parts(
             max_per_ip: config.max_peers_per_ip,
             dht_port: dht.as_ref().map(|(d, _)| d.local_addr().port()),
             pex_found: Some(pex_tx),
+            upload_limit: config.max_upload_rate.map(|r| Arc::new(RateLimit::new(r))),
             ..seeder::Config::default()
         },
         Vec::new(),
@@ -594,6 +604,7 @@ async fn start_parts(
         all_tiers: config.all_tiers,
         embedded_urls: config.embedded_urls,
         status: None,
+        rate_per_torrent: config.max_upload_rate_per_torrent,
         dial: dial_tx,
         events,
         peers: shutdown.clone(),

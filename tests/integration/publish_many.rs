@@ -207,10 +207,39 @@ fn watch_seeds_torrents_as_they_appear_and_stops_them_as_they_go() {
         stream.write_all(&hello).await.unwrap();
         let mut reply = Vec::new();
         let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut reply));
-        assert!(matches!(read.await, Ok(_)), "the seeder hangs up");
+        assert!(read.await.is_ok(), "the seeder hangs up");
         assert!(reply.is_empty(), "a removed torrent got a handshake");
     });
     publish.terminate();
     let (code, last) = publish.finish();
     assert_eq!((code, last["reason"].as_str()), (0, Some("signal")));
+}
+
+#[test]
+fn max_upload_rate_holds_the_rate_over_six_mib() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = bytes(6 << 20, 5);
+    write_tree(&temp.path().join("big"), &[("disk.img", &data)]);
+    let publish = Publish::start(
+        temp.path(),
+        &[
+            "big",
+            "--listen",
+            "127.0.0.1:0",
+            "--no-dht",
+            "--max-upload-rate",
+            "1MiB",
+            "--until-downloads",
+            "1",
+        ],
+    );
+    let (listen, hash) = (publish.addr("listen"), publish.info_hash());
+    let started = Instant::now();
+    let fetched = runtime().block_on(fetch(listen, hash));
+    let took = started.elapsed().as_secs_f64();
+    assert!(fetched.data == data, "downloaded bytes differ");
+    // 6 MiB at 1 MiB/s, ±20 % (the metadata and the burst are small).
+    assert!((4.8..=7.2).contains(&took), "took {took:.2} s");
+    eprintln!("6 MiB at --max-upload-rate 1MiB took {took:.2} s");
+    assert_eq!(publish.finish().0, 0);
 }
