@@ -557,6 +557,11 @@ impl Seeder {
         }
     }
 
+    /// Our peer id, as sent in handshakes.
+    pub fn peer_id(&self) -> [u8; 20] {
+        self.inner.config.peer_id
+    }
+
     /// Whether a connection to or from `addr` is open (its handshake done).
     pub fn connected_to(&self, addr: SocketAddr) -> bool {
         self.inner

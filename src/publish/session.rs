@@ -118,6 +118,7 @@ pub enum Event {
     Added(TorrentRef),
     Announce(TorrentRef, AnnounceEvent),
     DhtAnnounce {
+        torrent: TorrentRef,
         /// The hash announced (a hybrid's second one is its truncated v2).
         info_hash: [u8; 20],
         stored: usize,
@@ -499,68 +500,12 @@ async fn start_parts(
             "cannot raise the open-file limit: {err}"
         )));
     }
-    // Downloaders announcing to the embedded tracker are dialled at once:
-    // one that announced before us got no peers and may not ask again for
-    // the whole interval, and the min interval keeps us from asking early.
-    let (tracked_tx, tracked_rx) = mpsc::channel(256);
-    let tracker = match config.tracker.take() {
-        Some(tracker_config) => {
-            let tracker_config = TrackerConfig {
-                announced: Some(tracked_tx),
-                ..tracker_config
-            };
-            Some(Tracker::start(tracker_config, &stages.tracker).await?)
-        }
-        None => None,
-    };
+    let shutdown = &stages.peers;
+    let (dial_tx, dial_rx) = mpsc::channel::<PeerFound>(1024);
+    let tracker = start_tracker(config.tracker.take(), stages, &dial_tx).await?;
     let bound = bind::bind_seeder(config.listen, config.tcp, config.utp).await?;
     let listen = bound.addr;
-    let shutdown = &stages.peers;
     let (utp, dht) = start_udp(&config, bound.udp, listen, shutdown).await?;
-    let (dial_tx, dial_rx) = mpsc::channel::<PeerFound>(1024);
-    let (pex_tx, pex_rx) = mpsc::channel(256);
-    let into = |(info_hash, addr)| PeerFound { info_hash, addr };
-    shutdown.spawn(dial::forward(
-        pex_rx,
-        dial_tx.clone(),
-        into,
-        shutdown.clone(),
-    ));
-    if tracker.is_some() {
-        shutdown.spawn(dial::forward(
-            tracked_rx,
-            dial_tx.clone(),
-            into,
-            shutdown.clone(),
-        ));
-    }
-    let peer_id = seeder::new_peer_id();
-    let seeder = Seeder::new(
-        seeder::Config {
-            peer_id,
-            upload_slots: config.slots,
-            max_connections: config.max_peers,
-            max_per_ip: config.max_peers_per_ip,
-            dht_port: dht.as_ref().map(|(d, _)| d.local_addr().port()),
-            pex_found: Some(pex_tx),
-            upload_limit: config.max_upload_rate.map(|r| Arc::new(RateLimit::new(r))),
-            ..seeder::Config::default()
-        },
-        Vec::new(),
-        shutdown.clone(),
-    );
-    {
-        let seeder = seeder.clone();
-        let listener = bound.tcp;
-        shutdown.spawn(async move { seeder.serve(listener).await });
-    }
-    if let Some(utp) = &utp {
-        shutdown.spawn(dial::accept_utp(
-            seeder.clone(),
-            utp.clone(),
-            shutdown.clone(),
-        ));
-    }
     let (dht, announced_rx) = dht.unzip();
     if let Some(announced_rx) = announced_rx {
         // Some downloaders (rtorrent) announce to our node and wait to be called.
@@ -568,41 +513,35 @@ async fn start_parts(
             info_hash: id.0,
             addr,
         };
-        shutdown.spawn(dial::forward(
-            announced_rx,
-            dial_tx.clone(),
-            into,
-            shutdown.clone(),
-        ));
+        let forward = dial::forward(announced_rx, dial_tx.clone(), into, shutdown.clone());
+        shutdown.spawn(forward);
+    }
+    let dht_port = dht.as_ref().map(|d| d.local_addr().port());
+    let seeder = start_seeder(&config, bound.tcp, dht_port, &dial_tx, shutdown);
+    if let Some(utp) = &utp {
+        let accept = dial::accept_utp(seeder.clone(), utp.clone(), shutdown.clone());
+        shutdown.spawn(accept);
     }
     let dialer = dial::Dialer {
         seeder: seeder.clone(),
-        utp: utp.clone(),
+        utp,
         tcp: config.tcp,
     };
-    shutdown.spawn(dial::dial_loop(
-        dialer.clone(),
-        dial_rx,
-        listen,
-        shutdown.clone(),
-    ));
+    let dials = dial::dial_loop(dialer.clone(), dial_rx, listen, shutdown.clone());
+    shutdown.spawn(dials);
     if let (false, Some(first)) = (config.connect.is_empty(), config.torrents.first()) {
         let hash = first.hashes()[0];
-        shutdown.spawn(dial::connect_loop(
-            dialer,
-            config.connect,
-            hash,
-            shutdown.clone(),
-        ));
+        let connect = std::mem::take(&mut config.connect);
+        shutdown.spawn(dial::connect_loop(dialer, connect, hash, shutdown.clone()));
     }
-    let parts = Parts {
+    let mut parts = Parts {
         seeder,
         dht,
         tracker,
         listen,
-        peer_id,
+        peer_id: [0; 20],
         all_tiers: config.all_tiers,
-        embedded_urls: config.embedded_urls,
+        embedded_urls: std::mem::take(&mut config.embedded_urls),
         status: None,
         rate_per_torrent: config.max_upload_rate_per_torrent,
         dial: dial_tx,
@@ -615,7 +554,7 @@ async fn start_parts(
         rate: Mutex::new((RateMeter::default(), 0)),
         snapshots: watch::Sender::new(Arc::new(Snapshot::default())),
     };
-    let mut parts = parts;
+    parts.peer_id = parts.seeder.peer_id();
     if let Some(addr) = config.status_listen {
         // Stops with the tracker, last: the page shows the session to the end.
         let rx = parts.snapshots.subscribe();
@@ -624,6 +563,61 @@ async fn start_parts(
     }
     let dht_state = config.dht.and_then(|d| d.state);
     Ok((parts, config.torrents, dht_state))
+}
+
+/// The embedded tracker, if configured. Downloaders announcing to it are
+/// dialled at once: one that announced before us got no peers and may not
+/// ask again for the whole interval, and the min interval keeps us from
+/// asking early.
+async fn start_tracker(
+    config: Option<TrackerConfig>,
+    stages: &Stages,
+    dial: &mpsc::Sender<PeerFound>,
+) -> Result<Option<Tracker>> {
+    let Some(config) = config else {
+        return Ok(None);
+    };
+    let (tracked_tx, tracked_rx) = mpsc::channel(256);
+    let config = TrackerConfig {
+        announced: Some(tracked_tx),
+        ..config
+    };
+    let tracker = Tracker::start(config, &stages.tracker).await?;
+    let into = |(info_hash, addr)| PeerFound { info_hash, addr };
+    let peers = &stages.peers;
+    peers.spawn(dial::forward(tracked_rx, dial.clone(), into, peers.clone()));
+    Ok(Some(tracker))
+}
+
+/// The seeder, serving the TCP listener (if any); peers it learns through
+/// PEX go to the dialler.
+fn start_seeder(
+    config: &Config,
+    listener: Option<tokio::net::TcpListener>,
+    dht_port: Option<u16>,
+    dial: &mpsc::Sender<PeerFound>,
+    shutdown: &Shutdown,
+) -> Seeder {
+    let (pex_tx, pex_rx) = mpsc::channel(256);
+    let into = |(info_hash, addr)| PeerFound { info_hash, addr };
+    shutdown.spawn(dial::forward(pex_rx, dial.clone(), into, shutdown.clone()));
+    let seeder = Seeder::new(
+        seeder::Config {
+            peer_id: seeder::new_peer_id(),
+            upload_slots: config.slots,
+            max_connections: config.max_peers,
+            max_per_ip: config.max_peers_per_ip,
+            dht_port,
+            pex_found: Some(pex_tx),
+            upload_limit: config.max_upload_rate.map(|r| Arc::new(RateLimit::new(r))),
+            ..seeder::Config::default()
+        },
+        Vec::new(),
+        shutdown.clone(),
+    );
+    let serving = seeder.clone();
+    shutdown.spawn(async move { serving.serve(listener).await });
+    seeder
 }
 
 type DhtStarted = (Dht, mpsc::Receiver<(Id, SocketAddr)>);

@@ -257,6 +257,72 @@ pub fn metrics(snapshot: &Snapshot) -> String {
         text: String::with_capacity(4096 + snapshot.torrents.len() * 1500),
         families: BTreeSet::new(),
     };
+    torrent_metrics(&mut out, snapshot);
+    session_metrics(&mut out, snapshot);
+    limit_metrics(&mut out, snapshot);
+    out.text
+}
+
+/// Per-torrent families: name, type, help and how to read the value.
+const PER_TORRENT: [TorrentFamily; 9] = [
+    (
+        "torrent_up",
+        "gauge",
+        "1 while the torrent is seeding, 0 once it stopped.",
+        |t| u8::from(t.state == TorrentState::Seeding).to_string(),
+    ),
+    (
+        "torrent_peers",
+        "gauge",
+        "Open peer connections of the torrent.",
+        |t| t.peers.to_string(),
+    ),
+    (
+        "torrent_seeders",
+        "gauge",
+        "Connected peers that hold every piece.",
+        |t| t.seeders.to_string(),
+    ),
+    (
+        "torrent_seeders_seen",
+        "gauge",
+        "Seeders other than us: the most any one source (tracker, connections) saw.",
+        |t| t.other_seeders.to_string(),
+    ),
+    (
+        "torrent_uploaded_bytes_total",
+        "counter",
+        "Block bytes sent for the torrent.",
+        |t| t.uploaded.to_string(),
+    ),
+    (
+        "torrent_upload_rate_bytes",
+        "gauge",
+        "Upload rate in bytes per second over the last few seconds.",
+        |t| t.upload_rate.to_string(),
+    ),
+    (
+        "torrent_completed_total",
+        "counter",
+        "Completed downloads: the most any one source saw.",
+        |t| t.completed.to_string(),
+    ),
+    (
+        "torrent_ratio",
+        "gauge",
+        "Bytes uploaded divided by the content size.",
+        |t| float(t.ratio),
+    ),
+    (
+        "torrent_size_bytes",
+        "gauge",
+        "Content size in bytes.",
+        |t| t.size.to_string(),
+    ),
+];
+
+/// The families labelled by torrent.
+fn torrent_metrics(out: &mut Metrics, snapshot: &Snapshot) {
     let labels: Vec<String> = snapshot
         .torrents
         .iter()
@@ -268,63 +334,7 @@ pub fn metrics(snapshot: &Snapshot) -> String {
             )
         })
         .collect();
-    let per_torrent: [TorrentFamily; 9] = [
-        (
-            "torrent_up",
-            "gauge",
-            "1 while the torrent is seeding, 0 once it stopped.",
-            |t| u8::from(t.state == TorrentState::Seeding).to_string(),
-        ),
-        (
-            "torrent_peers",
-            "gauge",
-            "Open peer connections of the torrent.",
-            |t| t.peers.to_string(),
-        ),
-        (
-            "torrent_seeders",
-            "gauge",
-            "Connected peers that hold every piece.",
-            |t| t.seeders.to_string(),
-        ),
-        (
-            "torrent_seeders_seen",
-            "gauge",
-            "Seeders other than us: the most any one source (tracker, connections) saw.",
-            |t| t.other_seeders.to_string(),
-        ),
-        (
-            "torrent_uploaded_bytes_total",
-            "counter",
-            "Block bytes sent for the torrent.",
-            |t| t.uploaded.to_string(),
-        ),
-        (
-            "torrent_upload_rate_bytes",
-            "gauge",
-            "Upload rate in bytes per second over the last few seconds.",
-            |t| t.upload_rate.to_string(),
-        ),
-        (
-            "torrent_completed_total",
-            "counter",
-            "Completed downloads: the most any one source saw.",
-            |t| t.completed.to_string(),
-        ),
-        (
-            "torrent_ratio",
-            "gauge",
-            "Bytes uploaded divided by the content size.",
-            |t| float(t.ratio),
-        ),
-        (
-            "torrent_size_bytes",
-            "gauge",
-            "Content size in bytes.",
-            |t| t.size.to_string(),
-        ),
-    ];
-    for (name, kind, help, value) in per_torrent {
+    for (name, kind, help, value) in PER_TORRENT {
         if out.family(name, kind, help) {
             for (t, labels) in snapshot.torrents.iter().zip(&labels) {
                 out.sample(name, labels, &value(t));
@@ -350,8 +360,10 @@ pub fn metrics(snapshot: &Snapshot) -> String {
             }
         }
     }
+}
 
-    let s = snapshot;
+/// Session totals.
+fn session_metrics(out: &mut Metrics, s: &Snapshot) {
     let seeding = s
         .torrents
         .iter()
@@ -414,7 +426,10 @@ pub fn metrics(snapshot: &Snapshot) -> String {
             out.sample("dht_nodes", "", &nodes.to_string());
         }
     }
+}
 
+/// Every cap's refusals and evictions.
+fn limit_metrics(out: &mut Metrics, s: &Snapshot) {
     // One family per cap name: should a name repeat, its first HELP wins
     // and the values add up, so the family still appears once.
     let mut limits: Vec<(String, &str, u64)> = Vec::new();
@@ -431,7 +446,6 @@ pub fn metrics(snapshot: &Snapshot) -> String {
             out.sample(&name, "", &value.to_string());
         }
     }
-    out.text
 }
 
 /// A per-torrent family: name, type, help and how to read its value.

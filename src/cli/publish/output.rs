@@ -243,11 +243,12 @@ impl Printer {
             }
             Event::Announce(id, event) => self.announce(&id, event, plan, env)?,
             Event::DhtAnnounce {
+                torrent,
                 info_hash,
                 stored,
                 peers,
             } => {
-                let value = json!({"event": "dht_announce", "info_hash": hex(&info_hash), "stored": stored, "peers": peers});
+                let value = json!({"event": "dht_announce", "info_hash": hex(&info_hash), "name": torrent.name, "stored": stored, "peers": peers});
                 emit(env, plan.json, &value)?;
                 if people && stored > 0 {
                     let hash = hex(&info_hash);

@@ -61,50 +61,23 @@ pub(super) fn start(
         .flatten()
         .any(|u| parts.embedded_urls.contains(u));
     let announcer = (!tiers.is_empty()).then(|| {
-        let seeder = parts.seeder.clone();
-        let v1 = torrent.info_hash.0;
-        let uploaded = Arc::new(move || seeder.torrent_stats(&v1).map_or(0, |s| s.uploaded))
-            as Arc<dyn Fn() -> u64 + Send + Sync>;
-        let (announcer, found) = Announcer::start(
-            AnnounceConfig {
-                tiers,
-                info_hashes: hashes.clone(),
-                peer_id: parts.peer_id,
-                port: parts.listen.port(),
-                left: 0,
-                all_tiers: parts.all_tiers,
-                // BEP 7: lets trackers recognise us across address changes.
-                key: u32::from_be_bytes([
-                    parts.peer_id[16],
-                    parts.peer_id[17],
-                    parts.peer_id[18],
-                    parts.peer_id[19],
-                ]),
-                ..AnnounceConfig::default()
-            },
-            uploaded,
-            &tasks,
-        );
-        tasks.spawn(super::dial::forward(
-            found,
-            parts.dial.clone(),
-            |p| p,
-            tasks.clone(),
-        ));
+        let announcer = start_announcer(parts, torrent, tiers, hashes.clone(), &tasks);
         // Not under `tasks`: the announcer's `stopped` reply is passed on
         // after `tasks` have ended.
-        parts.peers.spawn(forward_events(
+        let events = forward_events(
             announcer.events(),
             parts.events.clone(),
             id.clone(),
             forwarding.clone(),
-        ));
+        );
+        parts.peers.spawn(events);
         announcer
     });
     if let Some(dht) = &parts.dht {
         for hash in &hashes {
             tasks.spawn(dht_loop(
                 dht.clone(),
+                id.clone(),
                 *hash,
                 parts.listen.port(),
                 parts.dial.clone(),
@@ -128,6 +101,39 @@ pub(super) fn start(
         upload_rate: 0,
         frozen: None,
     }
+}
+
+/// The torrent's announcer; the peers it learns go to the dialler.
+fn start_announcer(
+    parts: &Arc<Parts>,
+    torrent: &crate::metainfo::Torrent,
+    tiers: Vec<Vec<String>>,
+    hashes: Vec<[u8; 20]>,
+    tasks: &Shutdown,
+) -> Announcer {
+    let seeder = parts.seeder.clone();
+    let v1 = torrent.info_hash.0;
+    let uploaded = Arc::new(move || seeder.torrent_stats(&v1).map_or(0, |s| s.uploaded))
+        as Arc<dyn Fn() -> u64 + Send + Sync>;
+    let id = parts.peer_id;
+    let (announcer, found) = Announcer::start(
+        AnnounceConfig {
+            tiers,
+            info_hashes: hashes,
+            peer_id: id,
+            port: parts.listen.port(),
+            left: 0,
+            all_tiers: parts.all_tiers,
+            // BEP 7: lets trackers recognise us across address changes.
+            key: u32::from_be_bytes([id[16], id[17], id[18], id[19]]),
+            ..AnnounceConfig::default()
+        },
+        uploaded,
+        tasks,
+    );
+    let forward = super::dial::forward(found, parts.dial.clone(), |p| p, tasks.clone());
+    tasks.spawn(forward);
+    announcer
 }
 
 impl Entry {
@@ -298,6 +304,7 @@ async fn forward_events(
 /// dial on the [`DHT_LOOKUPS`] schedule.
 async fn dht_loop(
     dht: Dht,
+    torrent: TorrentRef,
     info_hash: [u8; 20],
     port: u16,
     dial: mpsc::Sender<PeerFound>,
@@ -319,6 +326,7 @@ async fn dht_loop(
                 Ok(result) => {
                     announced = result.stored > 0;
                     let _ = events.send(Event::DhtAnnounce {
+                        torrent: torrent.clone(),
                         info_hash,
                         stored: result.stored,
                         peers: result.peers.len(),
