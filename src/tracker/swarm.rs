@@ -549,6 +549,8 @@ pub struct Totals {
 }
 
 const SHARDS: usize = 64;
+/// Shards sampled for the largest swarm when a full tracker makes room.
+const EVICTION_SHARDS: usize = 4;
 
 /// Every swarm, sharded by info hash.
 #[derive(Debug)]
@@ -709,10 +711,8 @@ impl Swarms {
                     self.forget(gone);
                     bump(counter);
                 }
-                None => {
-                    bump(&self.counts.refused_tracker_full);
-                    return Err(Refused::TrackerFull);
-                }
+                // Counted by `announce`, which first makes room elsewhere.
+                None => return Err(Refused::TrackerFull),
             }
         }
         self.remember(key);
@@ -726,7 +726,68 @@ impl Swarms {
 
     /// Records an announce and hands up to `numwant` other peers of the
     /// requester's address family to `out`. Returns the counts after it.
+    /// A newcomer to a swarm with nobody to evict, when the whole tracker
+    /// is full, takes the place of a peer of the largest swarm among a few
+    /// sampled shards: a big swarm loses least by one peer.
     pub fn announce(
+        &self,
+        req: &Announce,
+        now: u32,
+        rng: &mut dyn Rng,
+        out: &mut dyn FnMut(PeerRef<'_>),
+    ) -> Result<Counts, Refused> {
+        match self.announce_once(req, now, rng, out) {
+            Err(Refused::TrackerFull) if self.evict_from_largest(rng) => {
+                let again = self.announce_once(req, now, rng, out);
+                if again == Err(Refused::TrackerFull) {
+                    bump(&self.counts.refused_tracker_full);
+                }
+                again
+            }
+            Err(Refused::TrackerFull) => {
+                bump(&self.counts.refused_tracker_full);
+                Err(Refused::TrackerFull)
+            }
+            other => other,
+        }
+    }
+
+    /// Evicts one peer of the largest swarm in [`EVICTION_SHARDS`] random
+    /// shards; false when they hold no peer. Locks one shard at a time, so
+    /// the caller must hold none.
+    fn evict_from_largest(&self, rng: &mut dyn Rng) -> bool {
+        let mut best: Option<(usize, Id20, usize)> = None;
+        for _ in 0..EVICTION_SHARDS {
+            let at = rng.below(SHARDS);
+            let shard = lock(&self.shards[at]);
+            for (hash, swarm) in shard.iter() {
+                let size = swarm.peer_count();
+                if best.is_none_or(|(_, _, most)| size > most) {
+                    best = Some((at, *hash, size));
+                }
+            }
+        }
+        let Some((at, hash, size)) = best.filter(|b| b.2 > 0) else {
+            return false;
+        };
+        let mut shard = lock(&self.shards[at]);
+        let Some(swarm) = shard.get_mut(&hash) else {
+            return false;
+        };
+        let gone = match &mut swarm.v6 {
+            Some(v6) if v6.len() * 2 > size => v6.evict_one(rng),
+            _ => swarm.v4.evict_one(rng),
+        };
+        let Some(gone) = gone else {
+            return false;
+        };
+        drop(shard);
+        self.forget(gone);
+        bump(&self.counts.evicted_tracker_full);
+        true
+    }
+
+    fn announce_once(
         &self,
         req: &Announce,
         now: u32,

@@ -315,7 +315,7 @@ fn an_address_has_a_share_per_swarm_and_in_all() {
 }
 
 #[test]
-fn a_full_tracker_evicts_within_the_newcomers_swarm() {
+fn a_full_tracker_makes_room_for_newcomers_even_to_an_empty_swarm() {
     let swarms = Swarms::new(Limits {
         max_peers: 5,
         ..Limits::default()
@@ -330,13 +330,47 @@ fn a_full_tracker_evicts_within_the_newcomers_swarm() {
         info_hash: [2; 20],
         ..req(v4(10, 1), Event::Started, 1, 0)
     };
+    // A newcomer to an empty swarm takes a place in the largest one.
+    let mut found = 0;
+    let mut tries = 0;
+    while found == 0 && tries < 64 {
+        // The eviction samples shards; with one big swarm it may take tries.
+        tries += 1;
+        let newcomer = Announce {
+            endpoint: v4(10 + tries, 1),
+            ..empty.clone()
+        };
+        if swarms
+            .announce(&newcomer, 1, &mut XorShift::new(tries.into()), &mut |_| {})
+            .is_ok()
+        {
+            found = tries;
+        }
+    }
+    assert!(found > 0, "the newcomer to an empty swarm was never let in");
+    assert_eq!(swarms.peer_count(), 5);
+    assert_eq!(swarms.scrape(&empty.info_hash).leechers, 1);
+    let first = req(v4(0, 1), Event::Started, 1, 0).info_hash;
+    assert_eq!(swarms.scrape(&first).leechers, 4);
+    assert_counts_consistent(&swarms);
+}
+
+#[test]
+fn a_full_tracker_with_nobody_to_evict_refuses() {
+    let swarms = Swarms::new(Limits {
+        max_peers: 0,
+        ..Limits::default()
+    });
     assert_eq!(
-        swarms.announce(&empty, 1, &mut XorShift::new(1), &mut |_| {}),
+        swarms.announce(
+            &req(v4(1, 1), Event::Started, 1, 0),
+            0,
+            &mut XorShift::new(1),
+            &mut |_| {}
+        ),
         Err(Refused::TrackerFull)
     );
-    swarms.expire(1);
-    assert_eq!(swarms.peer_count(), 1);
-    assert_counts_consistent(&swarms);
+    assert_eq!(swarms.limit_counts().refused_tracker_full, 1);
 }
 
 #[test]
