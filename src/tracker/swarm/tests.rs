@@ -338,7 +338,7 @@ fn a_full_tracker_makes_room_for_newcomers_even_to_an_empty_swarm() {
         tries += 1;
         let newcomer = Announce {
             endpoint: v4(10 + tries, 1),
-            ..empty.clone()
+            ..empty
         };
         if swarms
             .announce(&newcomer, 1, &mut XorShift::new(tries.into()), &mut |_| {})
