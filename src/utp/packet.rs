@@ -161,9 +161,9 @@ impl<'a> Packet<'a> {
         out.extend_from_slice(&self.ack_nr.to_be_bytes());
         if let Some(mask) = self.sack {
             out.push(0);
-            // Callers keep masks at most MAX_SACK_LEN; a longer one is cut
-            // to what the length byte can say, keeping a multiple of 4.
-            let len = mask.len().min(252);
+            // Our masks are at most MAX_SACK_LEN; a longer one is cut to
+            // what the length byte can say (any parsed mask fits whole).
+            let len = mask.len().min(255);
             out.push(len as u8);
             out.extend_from_slice(&mask[..len]);
         }
@@ -206,6 +206,19 @@ mod tests {
         assert!(p.sack.is_none() && p.payload.is_empty());
         assert_eq!(p.to_vec(), d);
         assert!(is_utp(&d));
+    }
+
+    #[test]
+    fn a_255_byte_sack_round_trips() {
+        // Found by fuzzing: encode cut masks to 252 bytes while parse takes 255.
+        let mut datagram = vec![0x01, EXT_SACK];
+        datagram.extend_from_slice(&[0; 18]);
+        datagram.extend_from_slice(&[0, 255]);
+        datagram.extend(std::iter::repeat_n(0xff, 255));
+        datagram.extend_from_slice(b"payload");
+        let packet = Packet::parse(&datagram).unwrap();
+        assert_eq!(packet.sack.map(<[u8]>::len), Some(255));
+        assert_eq!(packet.to_vec(), datagram);
     }
 
     #[test]
