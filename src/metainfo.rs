@@ -196,6 +196,18 @@ impl Info {
         }
     }
 
+    /// Pieces: the v1 piece list, or for a v2-only torrent the pieces of
+    /// each file (BEP 52 aligns pieces to files; empty files have none).
+    pub fn piece_count(&self) -> usize {
+        if self.version.has_v1() || self.piece_length == 0 {
+            return self.pieces.len();
+        }
+        self.file_tree
+            .iter()
+            .map(|f| usize::try_from(f.length.div_ceil(self.piece_length)).unwrap_or(usize::MAX))
+            .fold(0, usize::saturating_add)
+    }
+
     /// Bytes of real content: the total less BEP 47 pad files.
     pub fn content_length(&self) -> u64 {
         match &self.layout {

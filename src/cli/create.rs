@@ -705,7 +705,7 @@ pub fn make(plan: &Plan, env: &mut Env) -> Result<Made> {
             Output::File(path) => path.display().to_string(),
         },
         piece_length,
-        piece_count: torrent.meta.info.pieces.len(),
+        piece_count: torrent.meta.info.piece_count(),
         total_size: total,
         file_count: content.files.len(),
         private: plan.private,

@@ -79,7 +79,7 @@ impl Report {
             magnet: Magnet::from_torrent(torrent).to_uri(),
             total_size: info.content_length(),
             piece_length: info.piece_length,
-            piece_count: info.pieces.len(),
+            piece_count: info.piece_count(),
             private: info.private,
             source: info.source.clone(),
             trackers: meta.tracker_tiers(),

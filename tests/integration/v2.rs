@@ -206,3 +206,40 @@ fn hybrid_show_snapshot() {
     let out = run(temp.path(), &["show", "d.torrent"]).success();
     settings(temp.path()).bind(|| insta::assert_snapshot!("show_hybrid", out.transcript()));
 }
+
+#[test]
+fn v2_only_show_counts_each_files_pieces() {
+    let temp = tempfile::tempdir().unwrap();
+    // 40,000 bytes in 16 KiB pieces: 3; 100 bytes: 1; the empty file: none.
+    write_tree(
+        temp.path(),
+        &[
+            ("d/a.bin", &bytes(40_000, 5)),
+            ("d/empty", b""),
+            ("d/sub/b", &bytes(100, 6)),
+        ],
+    );
+    run(
+        temp.path(),
+        &[
+            "create",
+            "d",
+            "--v2",
+            "-l",
+            "16k",
+            "-q",
+            "-a",
+            "http://t.example/announce",
+        ],
+    )
+    .success();
+    let out = run(temp.path(), &["show", "d.torrent"]).success();
+    assert!(
+        out.stdout.contains("Pieces        4 × 16 KiB"),
+        "{}",
+        out.stdout
+    );
+    let json = run(temp.path(), &["show", "--json", "d.torrent"]).success();
+    let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(value["piece_count"], 4);
+}
