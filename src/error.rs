@@ -48,6 +48,8 @@ pub enum Error {
     EmptyContent(PathBuf),
     #[error("{} already exists; pass --force to overwrite it", .0.display())]
     OutputExists(PathBuf),
+    #[error("{} is not a regular file; publish and create write torrents to files only (use -o - for stdout)", .0.display())]
+    OutputNotAFile(PathBuf),
     #[error("cannot write {}: {source}", path.display())]
     WriteOutput {
         path: PathBuf,

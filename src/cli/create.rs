@@ -790,6 +790,16 @@ pub(crate) fn write_atomically(path: &std::path::Path, bytes: &[u8], force: bool
         path: path.to_owned(),
         source,
     };
+    // Renaming over a FIFO, a device or a directory would replace it (as
+    // root even /dev/null): only regular files are overwritten.
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if !meta.file_type().is_file() && !meta.file_type().is_symlink() {
+            return Err(Error::OutputNotAFile(path.to_owned()));
+        }
+        if meta.file_type().is_symlink() && std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+            return Err(Error::OutputNotAFile(path.to_owned()));
+        }
+    }
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

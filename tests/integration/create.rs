@@ -362,6 +362,34 @@ fn stdout_output_and_no_clobber() {
     );
 }
 
+#[cfg(unix)]
+#[test]
+fn force_never_replaces_a_special_file() {
+    let temp = tempfile::tempdir().unwrap();
+    write_tree(temp.path(), &[("f", b"x")]);
+    let fifo = temp.path().join("pipe.torrent");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    std::fs::create_dir(temp.path().join("dir.torrent")).unwrap();
+    for target in ["pipe.torrent", "dir.torrent"] {
+        let refused = run(temp.path(), &["create", "f", "-q", "--force", "-o", target]).failure();
+        assert!(
+            refused.stderr.contains("is not a regular file"),
+            "{}",
+            refused.stderr
+        );
+    }
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+    assert!(temp.path().join("dir.torrent").is_dir());
+}
+
 #[test]
 fn never_hashes_its_own_output() {
     let temp = tempfile::tempdir().unwrap();
