@@ -43,6 +43,12 @@ impl Env {
         }
     }
 
+    /// Whether stderr may carry colour codes: a terminal, and `NO_COLOR`
+    /// unset or empty (no-color.org).
+    pub fn color(&self) -> bool {
+        self.stderr_is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    }
+
     /// Prints `warning: ...` on stderr.
     pub fn warn(&mut self, message: impl std::fmt::Display) -> std::io::Result<()> {
         writeln!(self.stderr, "warning: {message}")

@@ -323,6 +323,8 @@ pub fn run(args: Args, env: &mut Env) -> Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal (no-color.org).
+        .with_ansi(env.color())
         .try_init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -843,8 +843,10 @@ fn binary_prints_its_urls_serves_and_stops_on_sigterm() {
             "s.state",
         ])
         .current_dir(dir.path())
+        // Every request logged, to see what a log file gets.
+        .env("RUST_LOG", "mktorrent_rs::tracker=trace")
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("log")).unwrap())
         .spawn()
         .unwrap();
     let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
@@ -872,6 +874,10 @@ fn binary_prints_its_urls_serves_and_stops_on_sigterm() {
         dir.path().join("s.state").exists(),
         "state saved at shutdown"
     );
+    // A log written to a file carries no colour codes.
+    let log = std::fs::read_to_string(dir.path().join("log")).unwrap();
+    assert!(log.contains("http announce"), "{log}");
+    assert!(!log.contains('\x1b'), "colour codes in a log file: {log:?}");
 }
 
 #[test]
