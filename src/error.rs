@@ -59,6 +59,8 @@ pub enum Error {
     Conflict(&'static str),
     #[error("cannot find the content of {name:?}: looked for {}; pass --content PATH", tried.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" and "))]
     ContentNotFound { name: String, tried: Vec<PathBuf> },
+    #[error("{} holds the content directory, not the content: did you mean --content {}?", given.display(), nested.display())]
+    ContentIsParent { given: PathBuf, nested: PathBuf },
     #[error("{0}")]
     VerifyFailed(String),
     #[error(transparent)]

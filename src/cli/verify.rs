@@ -93,6 +93,9 @@ pub(crate) fn locate(
         if single && content.is_dir() {
             return Ok(content.join(name));
         }
+        if let Layout::Multi { files } = &torrent.meta.info.layout {
+            check_not_parent(&content, name, files)?;
+        }
         return Ok(content);
     }
     let torrent_path = env.path(torrent_arg);
@@ -111,6 +114,35 @@ pub(crate) fn locate(
             tried,
         }),
     }
+}
+
+/// A multi-file torrent's `--content` naming the directory that holds
+/// the content (none of its files there, all found under `NAME/`) is a
+/// slip worth naming, not a run listing every file as missing.
+fn check_not_parent(
+    content: &Path,
+    name: &str,
+    files: &[crate::metainfo::FileEntry],
+) -> Result<()> {
+    let real: Vec<_> = files.iter().filter(|f| !f.is_padding()).take(8).collect();
+    let under = |root: &Path, f: &crate::metainfo::FileEntry| {
+        f.path
+            .iter()
+            .fold(root.to_owned(), |p, c| p.join(c))
+            .exists()
+    };
+    let nested = content.join(name);
+    if !real.is_empty()
+        && content.is_dir()
+        && real.iter().all(|f| !under(content, f))
+        && real.iter().all(|f| under(&nested, f))
+    {
+        return Err(Error::ContentIsParent {
+            given: content.to_owned(),
+            nested,
+        });
+    }
+    Ok(())
 }
 
 /// `0, 1, 2, 5` → `0-2, 5`.

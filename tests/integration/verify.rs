@@ -145,3 +145,24 @@ fn a_file_that_grows_while_hashing_fails() {
         "{stderr}"
     );
 }
+
+#[test]
+fn content_naming_the_parent_directory_gets_a_hint() {
+    let temp = setup();
+    // `release` lives in the temp dir: --content . is one level too high.
+    let out = run(
+        temp.path(),
+        &["verify", "release.torrent", "--content", "."],
+    )
+    .failure();
+    let hint = format!(
+        "did you mean --content {}",
+        temp.path().join(".").join("release").display()
+    );
+    assert!(out.stderr.contains(&hint), "{}", out.stderr);
+    run(
+        temp.path(),
+        &["verify", "release.torrent", "--content", "release"],
+    )
+    .success();
+}
