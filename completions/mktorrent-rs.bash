@@ -37,9 +37,6 @@ _mktorrent__rs() {
             mktorrent__rs,publish)
                 cmd="mktorrent__rs__subcmd__publish"
                 ;;
-            mktorrent__rs,seed)
-                cmd="mktorrent__rs__subcmd__seed"
-                ;;
             mktorrent__rs,show)
                 cmd="mktorrent__rs__subcmd__show"
                 ;;
@@ -100,9 +97,6 @@ _mktorrent__rs() {
             mktorrent__rs__subcmd__help,publish)
                 cmd="mktorrent__rs__subcmd__help__subcmd__publish"
                 ;;
-            mktorrent__rs__subcmd__help,seed)
-                cmd="mktorrent__rs__subcmd__help__subcmd__seed"
-                ;;
             mktorrent__rs__subcmd__help,show)
                 cmd="mktorrent__rs__subcmd__help__subcmd__show"
                 ;;
@@ -131,7 +125,7 @@ _mktorrent__rs() {
 
     case "${cmd}" in
         mktorrent__rs)
-            opts="-h -V --help --version create show verify magnet dht publish tracker check-web-seeds completions seed help"
+            opts="-h -V --help --version create show verify magnet dht publish tracker check-web-seeds completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -144,8 +138,8 @@ _mktorrent__rs() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        mktorrent__subcmd__rs__subcmd__check__subcmd__web__subcmd__seeds)
-            opts="-j -o -f -q -h -V --full --samples --random-seed --jobs --timeout --max-redirects --drop-failing --output --force --json --quiet --help --version"
+        mktorrent__rs__subcmd__check__subcmd__web__subcmd__seeds)
+            opts="-j -o -f -q -h --full --samples --random-seed --jobs --timeout --max-redirects --drop-failing --output --force --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -190,8 +184,8 @@ _mktorrent__rs() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        mktorrent__subcmd__rs__subcmd__completions)
-            opts="-h -V --help --version bash elvish fish powershell zsh"
+        mktorrent__rs__subcmd__completions)
+            opts="-h --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -204,8 +198,8 @@ _mktorrent__rs() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        mktorrent__subcmd__rs__subcmd__create)
-            opts="-a -w -p -s -c -n -l -o -f -j -q -h -V --announce --tracker --trackerless --nodes --web-seed --private --source --comment --name --no-date --no-created-by --piece-length --include-hidden --include-junk --exclude --include --follow-symlinks --output --force --threads --torrent-url --peer --v2 --hybrid --quiet --json --magnet --help --version"
+        mktorrent__rs__subcmd__create)
+            opts="-a -w -p -s -c -n -l -o -f -j -q -h --announce --tracker --trackerless --nodes --web-seed --private --source --comment --name --no-date --no-created-by --piece-length --include-hidden --include-junk --exclude --include --follow-symlinks --output --force --threads --torrent-url --peer --v2 --hybrid --quiet --json --magnet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -306,8 +300,8 @@ _mktorrent__rs() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        mktorrent__subcmd__rs__subcmd__dht)
-            opts="-h -V --help --version serve get-peers announce ping help"
+        mktorrent__rs__subcmd__dht)
+            opts="-h --help serve get-peers announce ping help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -320,8 +314,8 @@ _mktorrent__rs() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        mktorrent__subcmd__rs__subcmd__dht__subcmd__announce)
-            opts="-h -V --port --implied-port --bind --bootstrap --no-default-routers --state --rate-limit --timeout --json --help --version"
+        mktorrent__rs__subcmd__dht__subcmd__announce)
+            opts="-h --port --implied-port --bind --bootstrap --no-default-routers --state --rate-limit --timeout --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -358,8 +352,8 @@ _mktorrent__rs() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        mktorrent__subcmd__rs__subcmd__dht__subcmd__get__subcmd__peers)
-            opts="-h -V --bind --bootstrap --no-default-routers --state --rate-limit --timeout --json --help --version"
+        mktorrent__rs__subcmd__dht__subcmd__get__subcmd__peers)
+            opts="-h --bind --bootstrap --no-default-routers --state --rate-limit --timeout --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -392,7 +386,7 @@ _mktorrent__rs() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        mktorrent__subcmd__rs__subcmd__dht__subcmd__help)
+        mktorrent__rs__subcmd__dht__subcmd__help)
             opts="serve get-peers announce ping help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -406,7 +400,7 @@ _mktorrent__rs() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        mktorrent__subcmd__rs__subcmd__dht__subcmd__help__subcmd__announce)
+        mktorrent__rs__subcmd__dht__subcmd__help__subcmd__announce)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -420,7 +414,7 @@ _mktorrent__rs() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        mktorrent__subcmd__rs__subcmd__dht__subcmd__help__subcmd__get__subcmd__peers)
+        mktorrent__rs__subcmd__dht__subcmd__help__subcmd__get__subcmd__peers)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -434,7 +428,7 @@ _mktorrent__rs() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        mktorrent__subcmd__rs__subcmd__dht__subcmd__help__subcmd__help)
+        mktorrent__rs__subcmd__dht__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -448,7 +442,7 @@ _mktorrent__rs() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        mktorrent__subcmd__rs__subcmd__dht__subcmd__help__subcmd__ping)
+        mktorrent__rs__subcmd__dht__subcmd__help__subcmd__ping)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -462,7 +456,7 @@ _mktorrent__rs() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        mktorrent__subcmd__rs__subcmd__dht__subcmd__help__subcmd__serve)
+        mktorrent__rs__subcmd__dht__subcmd__help__subcmd__serve)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -476,8 +470,8 @@ _mktorrent__rs() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        mktorrent__subcmd__rs__subcmd__dht__subcmd__ping)
-            opts="-h -V --bind --timeout --json --help --version"
+        mktorrent__rs__subcmd__dht__subcmd__ping)
+            opts="-h --bind --timeout --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -498,8 +492,8 @@ _mktorrent__rs() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        mktorrent__subcmd__rs__subcmd__dht__subcmd__serve)
-            opts="-h -V --bind --bootstrap --no-default-routers --state --rate-limit --status-interval --bind6 --metrics --max-hashes --max-peers-per-hash --max-peers --max-ports-per-ip --max-entries-per-ip --help --version"
+        mktorrent__rs__subcmd__dht__subcmd__serve)
+            opts="-h --bind --bootstrap --no-default-routers --state --rate-limit --status-interval --bind6 --metrics --max-hashes --max-peers-per-hash --max-peers --max-ports-per-ip --max-entries-per-ip --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -560,8 +554,8 @@ _mktorrent__rs() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        mktorrent__subcmd__rs__subcmd__help)
-            opts="create show verify magnet dht publish tracker check-web-seeds completions seed help"
+        mktorrent__rs__subcmd__help)
+            opts="create show verify magnet dht publish tracker check-web-seeds completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -574,7 +568,7 @@ _mktorrent__rs() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        mktorrent__subcmd__rs__subcmd__help__subcmd__check__subcmd__web__subcmd__seeds)
+        mktorrent__rs__subcmd__help__subcmd__check__subcmd__web__subcmd__seeds)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -588,7 +582,7 @@ _mktorrent__rs() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        mktorrent__subcmd__rs__subcmd__help__subcmd__completions)
+        mktorrent__rs__subcmd__help__subcmd__completions)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -602,7 +596,7 @@ _mktorrent__rs() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        mktorrent__subcmd__rs__subcmd__help__subcmd__create)
+        mktorrent__rs__subcmd__help__subcmd__create)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -616,7 +610,7 @@ _mktorrent__rs() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        mktorrent__subcmd__rs__subcmd__help__subcmd__dht)
+        mktorrent__rs__subcmd__help__subcmd__dht)
             opts="serve get-peers announce ping"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -630,7 +624,7 @@ _mktorrent__rs() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        mktorrent__subcmd__rs__subcmd__help__subcmd__dht__subcmd__announce)
+        mktorrent__rs__subcmd__help__subcmd__dht__subcmd__announce)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -644,7 +638,7 @@ _mktorrent__rs() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        mktorrent__subcmd__rs__subcmd__help__subcmd__dht__subcmd__get__subcmd__peers)
+        mktorrent__rs__subcmd__help__subcmd__dht__subcmd__get__subcmd__peers)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -658,7 +652,7 @@ _mktorrent__rs() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        mktorrent__subcmd__rs__subcmd__help__subcmd__dht__subcmd__ping)
+        mktorrent__rs__subcmd__help__subcmd__dht__subcmd__ping)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -672,7 +666,7 @@ _mktorrent__rs() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        mktorrent__subcmd__rs__subcmd__help__subcmd__dht__subcmd__serve)
+        mktorrent__rs__subcmd__help__subcmd__dht__subcmd__serve)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -686,7 +680,7 @@ _mktorrent__rs() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        mktorrent__subcmd__rs__subcmd__help__subcmd__help)
+        mktorrent__rs__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -700,7 +694,7 @@ _mktorrent__rs() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        mktorrent__subcmd__rs__subcmd__help__subcmd__magnet)
+        mktorrent__rs__subcmd__help__subcmd__magnet)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -714,7 +708,7 @@ _mktorrent__rs() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        mktorrent__subcmd__rs__subcmd__help__subcmd__publish)
+        mktorrent__rs__subcmd__help__subcmd__publish)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -728,7 +722,7 @@ _mktorrent__rs() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        mktorrent__subcmd__rs__subcmd__help__subcmd__seed)
+        mktorrent__rs__subcmd__help__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -742,7 +736,7 @@ _mktorrent__rs() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        mktorrent__subcmd__rs__subcmd__help__subcmd__show)
+        mktorrent__rs__subcmd__help__subcmd__tracker)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -756,7 +750,7 @@ _mktorrent__rs() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        mktorrent__subcmd__rs__subcmd__help__subcmd__tracker)
+        mktorrent__rs__subcmd__help__subcmd__verify)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -770,22 +764,8 @@ _mktorrent__rs() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        mktorrent__subcmd__rs__subcmd__help__subcmd__verify)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        mktorrent__subcmd__rs__subcmd__magnet)
-            opts="-h -V --torrent-url --peer --help --version"
+        mktorrent__rs__subcmd__magnet)
+            opts="-h --torrent-url --peer --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -806,8 +786,8 @@ _mktorrent__rs() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        mktorrent__subcmd__rs__subcmd__publish)
-            opts="-a -w -p -s -c -n -l -o -f -j -q -h -V --watch --content-root --rescan-every --status-listen --announce --tracker --trackerless --nodes --web-seed --private --source --comment --name --no-date --no-created-by --piece-length --include-hidden --include-junk --exclude --include --follow-symlinks --output --force --threads --torrent-url --peer --v2 --hybrid --content --listen --no-utp --no-tcp --tracker-listen --public-host --all-tiers --no-dht --dht-listen --dht-bootstrap --dht-state --connect --skip-verify --slots --max-peers --max-upload-rate --max-upload-rate-per-torrent --max-peers-per-ip --seed-time --until-downloads --ratio --until-seeders --until-idle --check-web-seeds --drop-failing-web-seeds --status-interval --json --quiet --help --version"
+        mktorrent__rs__subcmd__publish)
+            opts="-a -w -p -s -c -n -l -o -f -j -q -h --watch --content-root --rescan-every --status-listen --announce --tracker --trackerless --nodes --web-seed --private --source --comment --name --no-date --no-created-by --piece-length --include-hidden --include-junk --exclude --include --follow-symlinks --output --force --threads --torrent-url --peer --v2 --hybrid --content --listen --no-utp --no-tcp --tracker-listen --public-host --all-tiers --no-dht --dht-listen --dht-bootstrap --dht-state --connect --skip-verify --slots --max-peers --max-upload-rate --max-upload-rate-per-torrent --max-peers-per-ip --seed-time --until-downloads --ratio --until-seeders --until-idle --check-web-seeds --drop-failing-web-seeds --status-interval --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1000,38 +980,8 @@ _mktorrent__rs() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        mktorrent__subcmd__rs__subcmd__seed)
-            opts="-q -h -V --content --listen --connect --skip-verify --slots --quiet --help --version"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --content)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --listen)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --connect)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --slots)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        mktorrent__subcmd__rs__subcmd__show)
-            opts="-h -V --json --help --version"
+        mktorrent__rs__subcmd__show)
+            opts="-h --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1044,8 +994,8 @@ _mktorrent__rs() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        mktorrent__subcmd__rs__subcmd__tracker)
-            opts="-h -V --http --udp --no-http --no-udp --announce-path --interval --min-interval --peer-timeout --numwant --max-numwant --max-scrape --full-scrape --max-torrents --max-peers --max-total-peers --max-ports-per-ip --max-peers-per-ip --rate-limit --rate-burst --max-query --udp-key --connection-id-ttl --allowed-dir --allow-list --deny-list --state --save-every --trust-proxy --stats-from --udp-workers --help --version"
+        mktorrent__rs__subcmd__tracker)
+            opts="-h --http --udp --no-http --no-udp --announce-path --interval --min-interval --peer-timeout --numwant --max-numwant --max-scrape --full-scrape --max-torrents --max-peers --max-total-peers --max-ports-per-ip --max-peers-per-ip --rate-limit --rate-burst --max-query --udp-key --connection-id-ttl --allowed-dir --allow-list --deny-list --state --save-every --trust-proxy --stats-from --udp-workers --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1166,8 +1116,8 @@ _mktorrent__rs() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        mktorrent__subcmd__rs__subcmd__verify)
-            opts="-j -q -h -V --content --threads --quiet --json --follow-symlinks --help --version"
+        mktorrent__rs__subcmd__verify)
+            opts="-j -q -h --content --threads --quiet --json --follow-symlinks --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -18,8 +18,8 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
     }
     var completions = [
         &'mktorrent-rs'= {
-            cand -h 'Print help (see more with ''--help'')'
-            cand --help 'Print help (see more with ''--help'')'
+            cand -h 'Print help'
+            cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
             cand create 'Create a .torrent file from a file or a directory'
@@ -31,7 +31,6 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand tracker 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)'
             cand check-web-seeds 'Check that a torrent''s web seeds serve its content'
             cand completions 'Print a completion script for a shell (the same as in completions/)'
-            cand seed 'Seed one torrent with no announcing (a test entry point; users run `publish`)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mktorrent-rs;create'= {
@@ -75,15 +74,11 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand --magnet 'Also print the magnet link'
             cand -h 'Print help'
             cand --help 'Print help'
-            cand -V 'Print version'
-            cand --version 'Print version'
         }
         &'mktorrent-rs;show'= {
             cand --json 'Print JSON instead of text'
             cand -h 'Print help'
             cand --help 'Print help'
-            cand -V 'Print version'
-            cand --version 'Print version'
         }
         &'mktorrent-rs;verify'= {
             cand --content 'The content: the file itself for a single-file torrent, the directory for a multi-file one [default: NAME beside the torrent, else NAME in the current directory]'
@@ -95,22 +90,16 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand --follow-symlinks 'Read files through symbolic links that lead outside the content directory (by default such files are not read and count as missing, as `create` skips them)'
             cand -h 'Print help'
             cand --help 'Print help'
-            cand -V 'Print version'
-            cand --version 'Print version'
         }
         &'mktorrent-rs;magnet'= {
             cand --torrent-url 'Where the .torrent will be hosted (http or https), added as `xs=`: clients fetch the metadata from it when no peer is online. Repeatable'
             cand --peer 'A peer to dial directly, added as `x.pe=` (IPv6 as [addr]:port). Repeatable'
             cand -h 'Print help'
             cand --help 'Print help'
-            cand -V 'Print version'
-            cand --version 'Print version'
         }
         &'mktorrent-rs;dht'= {
             cand -h 'Print help'
             cand --help 'Print help'
-            cand -V 'Print version'
-            cand --version 'Print version'
             cand serve 'Run a long-lived DHT node: a bootstrap router for others'
             cand get-peers 'Find peers of a torrent through the DHT'
             cand announce 'Announce that a peer on this machine has a torrent'
@@ -133,8 +122,6 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand --no-default-routers 'Use no public router (e.g. to start a private network as its first node)'
             cand -h 'Print help'
             cand --help 'Print help'
-            cand -V 'Print version'
-            cand --version 'Print version'
         }
         &'mktorrent-rs;dht;get-peers'= {
             cand --bind 'UDP address to listen on ([addr]:port for IPv6) [default: 0.0.0.0:6881 for serve, 0.0.0.0:0 otherwise]'
@@ -146,8 +133,6 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand --json 'Print JSON'
             cand -h 'Print help'
             cand --help 'Print help'
-            cand -V 'Print version'
-            cand --version 'Print version'
         }
         &'mktorrent-rs;dht;announce'= {
             cand --port 'TCP port the peer listens on'
@@ -161,8 +146,6 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand --json 'Print JSON'
             cand -h 'Print help'
             cand --help 'Print help'
-            cand -V 'Print version'
-            cand --version 'Print version'
         }
         &'mktorrent-rs;dht;ping'= {
             cand --bind 'UDP address to send from [default: 0.0.0.0:0, or [::]:0 for an IPv6 node]'
@@ -170,8 +153,6 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand --json 'Print JSON'
             cand -h 'Print help'
             cand --help 'Print help'
-            cand -V 'Print version'
-            cand --version 'Print version'
         }
         &'mktorrent-rs;dht;help'= {
             cand serve 'Run a long-lived DHT node: a bootstrap router for others'
@@ -260,8 +241,6 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand --quiet 'No progress bar and no status lines'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
-            cand -V 'Print version'
-            cand --version 'Print version'
         }
         &'mktorrent-rs;tracker'= {
             cand --http 'HTTP listen address (repeatable; IPv6 as [addr]:port)'
@@ -296,8 +275,6 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand --full-scrape 'Serve a full scrape (no info_hash), gzip-compressed, rebuilt at most once a minute'
             cand -h 'Print help'
             cand --help 'Print help'
-            cand -V 'Print version'
-            cand --version 'Print version'
         }
         &'mktorrent-rs;check-web-seeds'= {
             cand --samples 'Random pieces per file checked besides its first and last'
@@ -317,27 +294,10 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand --quiet 'Print only failures'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
-            cand -V 'Print version'
-            cand --version 'Print version'
         }
         &'mktorrent-rs;completions'= {
             cand -h 'Print help'
             cand --help 'Print help'
-            cand -V 'Print version'
-            cand --version 'Print version'
-        }
-        &'mktorrent-rs;seed'= {
-            cand --content 'The content [default: NAME beside the torrent, else in the current directory]'
-            cand --listen 'Address to listen on'
-            cand --connect 'Peers to dial (repeatable)'
-            cand --slots 'Upload slots, the optimistic one included'
-            cand --skip-verify 'Start without hashing the content first (each piece is still checked on its first read)'
-            cand -q 'No progress bar'
-            cand --quiet 'No progress bar'
-            cand -h 'Print help'
-            cand --help 'Print help'
-            cand -V 'Print version'
-            cand --version 'Print version'
         }
         &'mktorrent-rs;help'= {
             cand create 'Create a .torrent file from a file or a directory'
@@ -349,7 +309,6 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand tracker 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)'
             cand check-web-seeds 'Check that a torrent''s web seeds serve its content'
             cand completions 'Print a completion script for a shell (the same as in completions/)'
-            cand seed 'Seed one torrent with no announcing (a test entry point; users run `publish`)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mktorrent-rs;help;create'= {
@@ -381,8 +340,6 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
         &'mktorrent-rs;help;check-web-seeds'= {
         }
         &'mktorrent-rs;help;completions'= {
-        }
-        &'mktorrent-rs;help;seed'= {
         }
         &'mktorrent-rs;help;help'= {
         }

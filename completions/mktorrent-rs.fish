@@ -24,7 +24,7 @@ function __fish_mktorrent_rs_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -s h -l help -d 'Print help'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -s V -l version -d 'Print version'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "create" -d 'Create a .torrent file from a file or a directory'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "show" -d 'Show what a .torrent file holds'
@@ -35,7 +35,6 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "publish" 
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "tracker" -d 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "check-web-seeds" -d 'Check that a torrent\'s web seeds serve its content'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "completions" -d 'Print a completion script for a shell (the same as in completions/)'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "seed" -d 'Seed one torrent with no announcing (a test entry point; users run `publish`)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -s a -l tracker -l announce -d 'Tracker announce URL (http, https or udp). Each flag is one tier; commas put several URLs in the same tier' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l nodes -d 'DHT bootstrap nodes written to `nodes` (IPv6 as [addr]:port). With --trackerless and no --nodes, well-known public routers are used' -r
@@ -64,23 +63,18 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -s q -
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l json -d 'Print a JSON summary instead of the human one'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l magnet -d 'Also print the magnet link'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -s h -l help -d 'Print help'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -s V -l version -d 'Print version'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand show" -l json -d 'Print JSON instead of text'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand show" -s h -l help -d 'Print help'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand show" -s V -l version -d 'Print version'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand verify" -l content -d 'The content: the file itself for a single-file torrent, the directory for a multi-file one [default: NAME beside the torrent, else NAME in the current directory]' -r -F
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand verify" -s j -l threads -d 'Hashing threads [default: one per core]' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand verify" -s q -l quiet -d 'No progress bar; only problems are printed'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand verify" -l json -d 'Print a JSON report instead of text'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand verify" -l follow-symlinks -d 'Read files through symbolic links that lead outside the content directory (by default such files are not read and count as missing, as `create` skips them)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand verify" -s h -l help -d 'Print help'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand verify" -s V -l version -d 'Print version'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand magnet" -l torrent-url -d 'Where the .torrent will be hosted (http or https), added as `xs=`: clients fetch the metadata from it when no peer is online. Repeatable' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand magnet" -l peer -d 'A peer to dial directly, added as `x.pe=` (IPv6 as [addr]:port). Repeatable' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand magnet" -s h -l help -d 'Print help'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand magnet" -s V -l version -d 'Print version'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and not __fish_seen_subcommand_from serve get-peers announce ping help" -s h -l help -d 'Print help'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and not __fish_seen_subcommand_from serve get-peers announce ping help" -s V -l version -d 'Print version'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and not __fish_seen_subcommand_from serve get-peers announce ping help" -f -a "serve" -d 'Run a long-lived DHT node: a bootstrap router for others'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and not __fish_seen_subcommand_from serve get-peers announce ping help" -f -a "get-peers" -d 'Find peers of a torrent through the DHT'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and not __fish_seen_subcommand_from serve get-peers announce ping help" -f -a "announce" -d 'Announce that a peer on this machine has a torrent'
@@ -100,7 +94,6 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fis
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l max-entries-per-ip -d 'Entries (info hash, port) one IP address may hold in all; its stalest makes room for more' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l no-default-routers -d 'Use no public router (e.g. to start a private network as its first node)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -s h -l help -d 'Print help'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -s V -l version -d 'Print version'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from get-peers" -l bind -d 'UDP address to listen on ([addr]:port for IPv6) [default: 0.0.0.0:6881 for serve, 0.0.0.0:0 otherwise]' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from get-peers" -l bootstrap -d 'Node to join the network through (repeatable). Given any, the public routers are not used' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from get-peers" -l state -d 'Routing table file to start from; `serve` writes it back at exit' -r -F
@@ -109,7 +102,6 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fis
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from get-peers" -l no-default-routers -d 'Use no public router (e.g. to start a private network as its first node)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from get-peers" -l json -d 'Print JSON'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from get-peers" -s h -l help -d 'Print help'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from get-peers" -s V -l version -d 'Print version'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from announce" -l port -d 'TCP port the peer listens on' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from announce" -l bind -d 'UDP address to listen on ([addr]:port for IPv6) [default: 0.0.0.0:6881 for serve, 0.0.0.0:0 otherwise]' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from announce" -l bootstrap -d 'Node to join the network through (repeatable). Given any, the public routers are not used' -r
@@ -120,12 +112,10 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fis
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from announce" -l no-default-routers -d 'Use no public router (e.g. to start a private network as its first node)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from announce" -l json -d 'Print JSON'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from announce" -s h -l help -d 'Print help'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from announce" -s V -l version -d 'Print version'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from ping" -l bind -d 'UDP address to send from [default: 0.0.0.0:0, or [::]:0 for an IPv6 node]' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from ping" -l timeout -d 'Give up after this many seconds' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from ping" -l json -d 'Print JSON'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from ping" -s h -l help -d 'Print help'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from ping" -s V -l version -d 'Print version'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from help" -f -a "serve" -d 'Run a long-lived DHT node: a bootstrap router for others'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from help" -f -a "get-peers" -d 'Find peers of a torrent through the DHT'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from help" -f -a "announce" -d 'Announce that a peer on this machine has a torrent'
@@ -187,7 +177,6 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l dr
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l json -d 'Print one JSON object per event on stdout'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -s q -l quiet -d 'No progress bar and no status lines'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -s V -l version -d 'Print version'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l http -d 'HTTP listen address (repeatable; IPv6 as [addr]:port)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l udp -d 'UDP (BEP 15) listen address (repeatable)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l announce-path -d 'HTTP announce path; the scrape path replaces "announce" with "scrape"' -r
@@ -219,7 +208,6 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l no
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l no-udp -d 'Do not serve UDP'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l full-scrape -d 'Serve a full scrape (no info_hash), gzip-compressed, rebuilt at most once a minute'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -s h -l help -d 'Print help'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -s V -l version -d 'Print version'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -l samples -d 'Random pieces per file checked besides its first and last' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -l random-seed -d 'Seed for choosing the random pieces, to repeat a run [default: the clock]' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -s j -l jobs -d 'Requests in flight at once' -r
@@ -232,28 +220,17 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seed
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -l json -d 'Print a JSON report instead of text'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -s q -l quiet -d 'Print only failures'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -s V -l version -d 'Print version'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand seed" -l content -d 'The content [default: NAME beside the torrent, else in the current directory]' -r -F
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand seed" -l listen -d 'Address to listen on' -r
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand seed" -l connect -d 'Peers to dial (repeatable)' -r
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand seed" -l slots -d 'Upload slots, the optimistic one included' -r
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand seed" -l skip-verify -d 'Start without hashing the content first (each piece is still checked on its first read)'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand seed" -s q -l quiet -d 'No progress bar'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand seed" -s h -l help -d 'Print help'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand seed" -s V -l version -d 'Print version'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions seed help" -f -a "create" -d 'Create a .torrent file from a file or a directory'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions seed help" -f -a "show" -d 'Show what a .torrent file holds'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions seed help" -f -a "verify" -d 'Check content on disk against a .torrent file'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions seed help" -f -a "magnet" -d 'Print the magnet link of a .torrent file'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions seed help" -f -a "dht" -d 'Run or query a Mainline DHT node (BEP 5)'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions seed help" -f -a "publish" -d 'Seed a torrent and announce it: trackers, an embedded tracker, the DHT'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions seed help" -f -a "tracker" -d 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions seed help" -f -a "check-web-seeds" -d 'Check that a torrent\'s web seeds serve its content'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions seed help" -f -a "completions" -d 'Print a completion script for a shell (the same as in completions/)'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions seed help" -f -a "seed" -d 'Seed one torrent with no announcing (a test entry point; users run `publish`)'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions seed help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions help" -f -a "create" -d 'Create a .torrent file from a file or a directory'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions help" -f -a "show" -d 'Show what a .torrent file holds'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions help" -f -a "verify" -d 'Check content on disk against a .torrent file'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions help" -f -a "magnet" -d 'Print the magnet link of a .torrent file'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions help" -f -a "dht" -d 'Run or query a Mainline DHT node (BEP 5)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions help" -f -a "publish" -d 'Seed a torrent and announce it: trackers, an embedded tracker, the DHT'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions help" -f -a "tracker" -d 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions help" -f -a "check-web-seeds" -d 'Check that a torrent\'s web seeds serve its content'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions help" -f -a "completions" -d 'Print a completion script for a shell (the same as in completions/)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and __fish_seen_subcommand_from dht" -f -a "serve" -d 'Run a long-lived DHT node: a bootstrap router for others'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and __fish_seen_subcommand_from dht" -f -a "get-peers" -d 'Find peers of a torrent through the DHT'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and __fish_seen_subcommand_from dht" -f -a "announce" -d 'Announce that a peer on this machine has a torrent'

@@ -28,9 +28,7 @@ pub fn generated_files() -> std::io::Result<Vec<(PathBuf, Vec<u8>)>> {
         Shell::PowerShell,
         Shell::Elvish,
     ] {
-        let mut out = Vec::new();
-        let mut command = super::command();
-        clap_complete::generate(shell, &mut command, "mktorrent-rs", &mut out);
+        let out = super::completions::script(shell);
         let file = match shell {
             Shell::Bash => "mktorrent-rs.bash",
             Shell::Zsh => "_mktorrent-rs",

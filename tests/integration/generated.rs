@@ -37,3 +37,49 @@ fn completions_subcommand_prints_the_committed_script() {
     .unwrap();
     assert_eq!(out.stdout, committed);
 }
+
+/// What bash offers for the words `line` (the last one being completed),
+/// with the committed completion script loaded.
+fn bash_completes(line: &[&str]) -> Vec<String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("completions/mktorrent-rs.bash");
+    let words: Vec<String> = line.iter().map(|w| format!("'{w}'")).collect();
+    let program = format!(
+        "source '{}'\nCOMP_WORDS=({})\nCOMP_CWORD={}\n_mktorrent__rs mktorrent-rs '{}' '{}'\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        script.display(),
+        words.join(" "),
+        line.len() - 1,
+        line[line.len() - 1],
+        line[line.len() - 2],
+    );
+    let out = std::process::Command::new("bash")
+        .args(["--norc", "-c", &program])
+        .output()
+        .expect("bash runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn bash_completes_subcommand_options_and_hides_test_commands() {
+    assert_eq!(
+        bash_completes(&["mktorrent-rs", "create", "--pie"]),
+        ["--piece-length"]
+    );
+    assert_eq!(
+        bash_completes(&["mktorrent-rs", "publish", "--until-se"]),
+        ["--until-seeders"]
+    );
+    let commands = bash_completes(&["mktorrent-rs", ""]);
+    assert!(commands.contains(&"publish".to_owned()), "{commands:?}");
+    assert!(
+        !commands.contains(&"seed".to_owned()),
+        "the hidden seed command: {commands:?}"
+    );
+}

@@ -59,6 +59,7 @@
 //!   seeds, peers and v2 hash.
 
 mod aria2;
+mod completions;
 mod dht;
 mod fixtures;
 mod libtorrent;
