@@ -84,7 +84,7 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fis
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l bootstrap -d 'Node to join the network through (repeatable). Given any, the public routers are not used' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l state -d 'Routing table file to start from; `serve` writes it back at exit' -r -F
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l rate-limit -d 'Incoming queries answered per second per IP address (0: no limit)' -r
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l status-interval -d 'Seconds between status lines on stdout' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l status-interval -d 'Time between status lines on stdout (30s, 5m, 1h, or seconds)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l bind6 -d 'Also run an IPv6 node (BEP 32) on this address, e.g. [::]:6881; it shares the node id' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l metrics -d 'Write Prometheus-style counters to this file at each status line' -r -F
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l max-hashes -d 'Info hashes the peer store holds; when full, a swarm of one peer of the address holding the most entries makes room' -r
@@ -98,7 +98,7 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fis
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from get-peers" -l bootstrap -d 'Node to join the network through (repeatable). Given any, the public routers are not used' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from get-peers" -l state -d 'Routing table file to start from; `serve` writes it back at exit' -r -F
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from get-peers" -l rate-limit -d 'Incoming queries answered per second per IP address (0: no limit)' -r
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from get-peers" -l timeout -d 'Give up after this many seconds' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from get-peers" -l timeout -d 'Give up after this long (10s, 2m, or seconds)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from get-peers" -l no-default-routers -d 'Use no public router (e.g. to start a private network as its first node)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from get-peers" -l json -d 'Print JSON'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from get-peers" -s h -l help -d 'Print help'
@@ -107,13 +107,13 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fis
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from announce" -l bootstrap -d 'Node to join the network through (repeatable). Given any, the public routers are not used' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from announce" -l state -d 'Routing table file to start from; `serve` writes it back at exit' -r -F
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from announce" -l rate-limit -d 'Incoming queries answered per second per IP address (0: no limit)' -r
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from announce" -l timeout -d 'Give up after this many seconds' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from announce" -l timeout -d 'Give up after this long (10s, 2m, or seconds)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from announce" -l implied-port -d 'Let nodes use the UDP source port instead (behind NAT)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from announce" -l no-default-routers -d 'Use no public router (e.g. to start a private network as its first node)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from announce" -l json -d 'Print JSON'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from announce" -s h -l help -d 'Print help'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from ping" -l bind -d 'UDP address to send from [default: 0.0.0.0:0, or [::]:0 for an IPv6 node]' -r
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from ping" -l timeout -d 'Give up after this many seconds' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from ping" -l timeout -d 'Give up after this long (10s, 2m, or seconds)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from ping" -l json -d 'Print JSON'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from ping" -s h -l help -d 'Print help'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from help" -f -a "serve" -d 'Run a long-lived DHT node: a bootstrap router for others'
@@ -123,7 +123,7 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fis
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l watch -d 'Seed every .torrent in DIR (content beside it, or under --content-root), adding and stopping torrents as files appear and disappear; runs until SIGINT or SIGTERM. SIGHUP looks at DIR at once' -r -F
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l content-root -d 'With --watch: the content of a torrent named N is DIR/N [default: N beside the torrent]' -r -F
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l rescan-every -d 'With --watch: seconds between looks at DIR' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l rescan-every -d 'With --watch: time between looks at DIR (10s, 1m, or seconds)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l status-listen -d 'Serve a status page at /, JSON at /status.json and Prometheus text at /metrics on ADDR' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -s a -l tracker -l announce -d 'Tracker announce URL (http, https or udp). Each flag is one tier; commas put several URLs in the same tier' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l nodes -d 'DHT bootstrap nodes written to `nodes` (IPv6 as [addr]:port). With --trackerless and no --nodes, well-known public routers are used' -r
@@ -156,7 +156,7 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l un
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l ratio -d 'Stop once R times the content size was uploaded' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l until-seeders -d 'Stop once N seeders other than us are seen (trackers\' counts, or connected peers holding every piece): someone else has taken over' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l until-idle -d 'Stop once no peer asked for data for this long (90s, 10m, 2h, 1h30m, or seconds)' -r
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l status-interval -d 'Seconds between status lines (or `status` events)' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l status-interval -d 'Time between status lines (or `status` events): 10s, 1m, or seconds' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l trackerless -d 'Make a trackerless torrent: DHT only (BEP 5), no announce URL'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -s p -l private -d 'Mark the torrent private (BEP 27): peers only from its trackers'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l no-date -d 'Omit the creation date'
@@ -180,9 +180,9 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -s h 
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l http -d 'HTTP listen address (repeatable; IPv6 as [addr]:port)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l udp -d 'UDP (BEP 15) listen address (repeatable)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l announce-path -d 'HTTP announce path; the scrape path replaces "announce" with "scrape"' -r
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l interval -d 'Announce interval in seconds (up to 10% random jitter is added)' -r
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l min-interval -d 'Minimum announce interval in seconds' -r
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l peer-timeout -d 'Drop peers silent for this many seconds' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l interval -d 'Announce interval (30m, 1h, or seconds; up to 10% random jitter is added)' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l min-interval -d 'Minimum announce interval (15m, or seconds)' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l peer-timeout -d 'Drop peers silent for this long (45m, or seconds)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l numwant -d 'Peers returned when the client does not say' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l max-numwant -d 'Most peers returned to one announce' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l max-scrape -d 'Most info hashes in one HTTP scrape' -r
@@ -193,14 +193,14 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l ma
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l max-peers-per-ip -d 'Most peers one IP address holds in all swarms; more are refused' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l rate-limit -d 'Requests per second allowed per client IP (0: unlimited). A client announces each torrent every 30 minutes, so even a seedbox of 10,000 torrents needs about 6' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l rate-burst -d 'Burst allowed above --rate-limit [default: 5 × the rate]' -r
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l max-query -d 'Longest accepted HTTP query string, in bytes' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l max-query -d 'Longest accepted HTTP query string (2048, 4KiB)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l udp-key -d 'Key for UDP connection IDs, 32 hex digits; instances sharing it accept each other\'s IDs [default: random per start]' -r
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l connection-id-ttl -d 'How long a UDP connection ID stays valid, in seconds' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l connection-id-ttl -d 'How long a UDP connection ID stays valid (2m, or seconds)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l allowed-dir -d 'Track only torrents whose .torrent files are in DIR (rescanned when it changes)' -r -F
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l allow-list -d 'Track only the info hashes listed in FILE (hex, one per line)' -r -F
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l deny-list -d 'Never track the info hashes listed in FILE' -r -F
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l state -d 'Save completed counts and peers to FILE periodically and at exit; load at start' -r -F
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l save-every -d 'Seconds between state saves' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l save-every -d 'Time between state saves (5m, or seconds)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l trust-proxy -d 'Take the client address from X-Forwarded-For for requests from this network (repeatable)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l stats-from -d 'Serve /, /stats.json and /metrics only to this network (repeatable) [default: everyone]' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l udp-workers -d 'UDP worker threads per socket [default: one per core]' -r
@@ -211,7 +211,7 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -s h 
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -l samples -d 'Random pieces per file checked besides its first and last' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -l random-seed -d 'Seed for choosing the random pieces, to repeat a run [default: the clock]' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -s j -l jobs -d 'Requests in flight at once' -r
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -l timeout -d 'Seconds one request may take, headers and body, before the server is too slow' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -l timeout -d 'How long one request may take, headers and body, before the server is too slow (2.5, 30s, 1m)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -l max-redirects -d 'Redirects followed per request' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -s o -l output -d 'Where --drop-failing writes the torrent' -r -F
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -l full -d 'Fetch and hash every piece, not a sample'

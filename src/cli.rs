@@ -57,6 +57,31 @@ pub enum Command {
 }
 
 /// The clap definition, for man pages and completions.
+/// clap parser of every duration flag: `90`, `90s`, `5m`, `2h`, `1d`,
+/// `1h30m` (a bare number is seconds), as whole seconds.
+pub fn secs<T: TryFrom<u64>>(text: &str) -> std::result::Result<T, String> {
+    let duration = crate::publish::parse_duration(text).ok_or_else(|| {
+        format!("{text:?} is not a duration such as 90, 90s, 5m, 2h, 1d or 1h30m")
+    })?;
+    T::try_from(duration.as_secs()).map_err(|_| format!("{text:?} is too long"))
+}
+
+/// [`secs`] that also takes fractions of a second (`2.5`).
+pub fn secs_f64(text: &str) -> std::result::Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs >= 0.0 => Ok(secs),
+        Ok(_) => Err(format!("{text:?} is not a duration")),
+        Err(_) => secs::<u64>(text).map(|s| s as f64),
+    }
+}
+
+/// clap parser of every size flag: `4096`, `4k`, `4KiB`, `1M`, `1G`.
+pub fn size<T: TryFrom<u64>>(text: &str) -> std::result::Result<T, String> {
+    let bytes = crate::format::parse_size(text)
+        .ok_or_else(|| format!("{text:?} is not a size such as 4096, 4KiB, 1M or 1G"))?;
+    T::try_from(bytes).map_err(|_| format!("{text:?} is too large"))
+}
+
 pub fn command() -> clap::Command {
     Cli::command()
 }

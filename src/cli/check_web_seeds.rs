@@ -42,8 +42,9 @@ pub struct Args {
     #[arg(short = 'j', long, value_name = "N", default_value_t = 8)]
     pub jobs: usize,
 
-    /// Seconds one request may take, headers and body, before the server is too slow.
-    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    /// How long one request may take, headers and body, before the server is too slow (2.5,
+    /// 30s, 1m).
+    #[arg(long, value_name = "DURATION", default_value_t = 30.0, value_parser = crate::cli::secs_f64)]
     pub timeout: f64,
 
     /// Redirects followed per request.

@@ -66,8 +66,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub node: NodeArgs,
 
-    /// Seconds between status lines on stdout.
-    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    /// Time between status lines on stdout (30s, 5m, 1h, or seconds).
+    #[arg(long, default_value_t = 60, value_name = "DURATION", value_parser = crate::cli::secs::<u64>)]
     pub status_interval: u64,
 
     /// Also run an IPv6 node (BEP 32) on this address, e.g. [::]:6881; it shares the node id.
@@ -112,8 +112,8 @@ pub struct GetPeersArgs {
     #[command(flatten)]
     pub node: NodeArgs,
 
-    /// Give up after this many seconds.
-    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    /// Give up after this long (10s, 2m, or seconds).
+    #[arg(long, default_value_t = 30, value_name = "DURATION", value_parser = crate::cli::secs::<u64>)]
     pub timeout: u64,
 
     /// Print JSON.
@@ -138,8 +138,8 @@ pub struct AnnounceArgs {
     #[command(flatten)]
     pub node: NodeArgs,
 
-    /// Give up after this many seconds.
-    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    /// Give up after this long (10s, 2m, or seconds).
+    #[arg(long, default_value_t = 30, value_name = "DURATION", value_parser = crate::cli::secs::<u64>)]
     pub timeout: u64,
 
     /// Print JSON.
@@ -157,8 +157,8 @@ pub struct PingArgs {
     #[arg(long, value_name = "ADDR")]
     pub bind: Option<SocketAddr>,
 
-    /// Give up after this many seconds.
-    #[arg(long, default_value_t = 5, value_name = "SECS")]
+    /// Give up after this long (10s, 2m, or seconds).
+    #[arg(long, default_value_t = 5, value_name = "DURATION", value_parser = crate::cli::secs::<u64>)]
     pub timeout: u64,
 
     /// Print JSON.

@@ -67,8 +67,8 @@ pub struct Args {
     #[arg(long, value_name = "DIR", requires = "watch")]
     pub content_root: Option<PathBuf>,
 
-    /// With --watch: seconds between looks at DIR.
-    #[arg(long, value_name = "SECS", default_value_t = 10, requires = "watch")]
+    /// With --watch: time between looks at DIR (10s, 1m, or seconds).
+    #[arg(long, value_name = "DURATION", default_value_t = 10, requires = "watch", value_parser = crate::cli::secs::<u64>)]
     pub rescan_every: u64,
 
     /// Serve a status page at /, JSON at /status.json and Prometheus text at /metrics on ADDR.
@@ -189,8 +189,8 @@ pub struct Args {
     #[arg(long, requires = "check_web_seeds")]
     pub drop_failing_web_seeds: bool,
 
-    /// Seconds between status lines (or `status` events).
-    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    /// Time between status lines (or `status` events): 10s, 1m, or seconds.
+    #[arg(long, value_name = "DURATION", default_value_t = 10, value_parser = crate::cli::secs::<u64>)]
     pub status_interval: u64,
 
     /// Print one JSON object per event on stdout.

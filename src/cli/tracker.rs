@@ -53,16 +53,16 @@ pub struct Args {
     #[arg(long, default_value = "/announce", value_name = "PATH")]
     pub announce_path: String,
 
-    /// Announce interval in seconds (up to 10% random jitter is added).
-    #[arg(long, default_value_t = 1800, value_name = "SECS")]
+    /// Announce interval (30m, 1h, or seconds; up to 10% random jitter is added).
+    #[arg(long, default_value_t = 1800, value_name = "DURATION", value_parser = crate::cli::secs::<u32>)]
     pub interval: u32,
 
-    /// Minimum announce interval in seconds.
-    #[arg(long, default_value_t = 900, value_name = "SECS")]
+    /// Minimum announce interval (15m, or seconds).
+    #[arg(long, default_value_t = 900, value_name = "DURATION", value_parser = crate::cli::secs::<u32>)]
     pub min_interval: u32,
 
-    /// Drop peers silent for this many seconds.
-    #[arg(long, default_value_t = 2700, value_name = "SECS")]
+    /// Drop peers silent for this long (45m, or seconds).
+    #[arg(long, default_value_t = 2700, value_name = "DURATION", value_parser = crate::cli::secs::<u32>)]
     pub peer_timeout: u32,
 
     /// Peers returned when the client does not say.
@@ -112,8 +112,8 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     pub rate_burst: Option<u32>,
 
-    /// Longest accepted HTTP query string, in bytes.
-    #[arg(long, default_value_t = 2048, value_name = "BYTES")]
+    /// Longest accepted HTTP query string (2048, 4KiB).
+    #[arg(long, default_value_t = 2048, value_name = "SIZE", value_parser = crate::cli::size::<usize>)]
     pub max_query: usize,
 
     /// Key for UDP connection IDs, 32 hex digits; instances sharing it accept each
@@ -121,8 +121,8 @@ pub struct Args {
     #[arg(long, value_name = "HEX")]
     pub udp_key: Option<String>,
 
-    /// How long a UDP connection ID stays valid, in seconds.
-    #[arg(long, default_value_t = 120, value_name = "SECS")]
+    /// How long a UDP connection ID stays valid (2m, or seconds).
+    #[arg(long, default_value_t = 120, value_name = "DURATION", value_parser = crate::cli::secs::<u32>)]
     pub connection_id_ttl: u32,
 
     /// Track only torrents whose .torrent files are in DIR (rescanned when it changes).
@@ -141,8 +141,8 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
 
-    /// Seconds between state saves.
-    #[arg(long, default_value_t = 300, value_name = "SECS")]
+    /// Time between state saves (5m, or seconds).
+    #[arg(long, default_value_t = 300, value_name = "DURATION", value_parser = crate::cli::secs::<u64>)]
     pub save_every: u64,
 
     /// Take the client address from X-Forwarded-For for requests from this network
