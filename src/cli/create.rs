@@ -209,11 +209,21 @@ pub fn check_tracker_url(url: &str) -> Result<()> {
         url: url.to_owned(),
         reason: reason.to_owned(),
     };
-    let parsed = url::Url::parse(url).map_err(|err| bad(&err.to_string()))?;
+    if let Some(reason) = spaces(url) {
+        return Err(bad(&reason));
+    }
+    let parsed =
+        url::Url::parse(url).map_err(|err| bad(&url_error(err, "http://, https:// or udp://")))?;
     match parsed.scheme() {
         "http" | "https" => {}
         "udp" if parsed.port().is_none() => return Err(bad("udp trackers need a port")),
         "udp" => {}
+        // `host:port/path` parses with `host` as its scheme.
+        _ if !url.contains("://") => {
+            return Err(bad(
+                "no scheme: expected an absolute URL starting with http://, https:// or udp://",
+            ))
+        }
         other => return Err(bad(&format!("scheme {other:?} is not http, https or udp"))),
     }
     if parsed.host_str().is_none_or(str::is_empty) {
@@ -222,12 +232,36 @@ pub fn check_tracker_url(url: &str) -> Result<()> {
     Ok(())
 }
 
+/// Whitespace or control characters in a URL: a quoting slip that the
+/// URL parser would quietly percent-encode or trim.
+fn spaces(url: &str) -> Option<String> {
+    if url.is_empty() {
+        return Some("empty".into());
+    }
+    url.chars()
+        .any(|c| c.is_whitespace() || c.is_control())
+        .then(|| "contains a space or control character (percent-encode it as %20)".into())
+}
+
+/// A URL parse error said as what to write instead.
+fn url_error(err: url::ParseError, schemes: &str) -> String {
+    match err {
+        url::ParseError::RelativeUrlWithoutBase => {
+            format!("no scheme: expected an absolute URL starting with {schemes}")
+        }
+        other => other.to_string(),
+    }
+}
+
 /// Why `url` is not an absolute http(s) URL with a host, if it is not.
 /// Shared by every flag that takes a URL clients will fetch over HTTP.
 pub fn http_url_problem(url: &str) -> Option<String> {
+    if let Some(reason) = spaces(url) {
+        return Some(reason);
+    }
     let parsed = match url::Url::parse(url) {
         Ok(parsed) => parsed,
-        Err(err) => return Some(err.to_string()),
+        Err(err) => return Some(url_error(err, "http:// or https://")),
     };
     if !matches!(parsed.scheme(), "http" | "https") {
         return Some(format!("scheme {:?} is not http or https", parsed.scheme()));
@@ -333,6 +367,12 @@ impl Plan {
 
         let mut tiers = Vec::new();
         for flag in &args.trackers {
+            if flag.trim().is_empty() {
+                return Err(Error::TrackerUrl {
+                    url: flag.clone(),
+                    reason: "empty: give a URL, or leave out --tracker".into(),
+                });
+            }
             let tier: Vec<String> = flag
                 .split(',')
                 .map(str::trim)
@@ -369,6 +409,16 @@ impl Plan {
         }
         if let Some(name) = &args.name {
             check_name(name)?;
+        }
+        if args.source.as_deref().is_some_and(|s| s.trim().is_empty()) {
+            return Err(Error::Conflict(
+                "--source is empty: give the tag your private tracker expects, or leave it out",
+            ));
+        }
+        if args.threads == Some(0) {
+            return Err(Error::Conflict(
+                "--threads must be at least 1 (leave it out for one per core)",
+            ));
         }
         let piece_length = args
             .piece_length
@@ -462,7 +512,14 @@ pub struct Summary {
 
 pub fn run(args: Args, env: &mut Env) -> Result<()> {
     let plan = Plan::resolve(args, env)?;
-    execute(&plan, env)
+    execute(&plan, env)?;
+    if plan.tiers.is_empty() && plan.nodes.is_empty() && !plan.quiet && !plan.json {
+        env.warn(
+            "no trackers and no DHT nodes: clients find peers for this torrent only through \
+             their own DHT or a magnet's x.pe (add -a URL, or --trackerless for the DHT)",
+        )?;
+    }
+    Ok(())
 }
 
 /// Piece hashes of one content, as the torrent's version needs them.

@@ -540,3 +540,39 @@ fn human_summary_snapshot() {
     .success();
     settings(temp.path()).bind(|| insta::assert_snapshot!("create_summary", out.transcript()));
 }
+
+#[test]
+fn slips_in_flags_are_named_and_a_torrent_nobody_can_find_is_warned_of() {
+    let temp = tempfile::tempdir().unwrap();
+    write_tree(temp.path(), &[("f", b"x")]);
+    for (args, said) in [
+        (
+            &["-a", "http://t.example/ann ounce"][..],
+            "contains a space",
+        ),
+        (&["-a", ""][..], "empty"),
+        (
+            &["-a", "t.example:6969/announce"][..],
+            "no scheme: expected an absolute URL",
+        ),
+        (&["-s", ""][..], "--source is empty"),
+        (&["-j", "0"][..], "--threads must be at least 1"),
+    ] {
+        let mut line = vec!["create", "f", "-q"];
+        line.extend_from_slice(args);
+        let out = run(temp.path(), &line).failure();
+        assert!(out.stderr.contains(said), "{args:?}: {}", out.stderr);
+    }
+    let out = run(temp.path(), &["create", "f"]).success();
+    assert!(
+        out.stderr.contains("no trackers and no DHT nodes"),
+        "{}",
+        out.stderr
+    );
+    let out = run(
+        temp.path(),
+        &["create", "f", "--force", "-a", "udp://t.example:1"],
+    )
+    .success();
+    assert!(!out.stderr.contains("no trackers"), "{}", out.stderr);
+}
