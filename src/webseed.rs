@@ -100,7 +100,10 @@ pub fn shape_warnings(seed: &str, name: &str, single_file: bool) -> Vec<String> 
         return Vec::new();
     };
     let mut warnings = Vec::new();
-    let folder = url.path().ends_with('/');
+    // `http://host:port` parses with the path `/`, but clients that append
+    // to the text as given get `http://host:portNAME/...`.
+    let raw = seed.split(['?', '#']).next().unwrap_or(seed);
+    let folder = url.path().ends_with('/') && raw.ends_with('/');
     if !single_file && !folder {
         let last = url
             .path_segments()

@@ -135,6 +135,16 @@ pub fn execute(plan: &Plan, env: &mut Env) -> Result<()> {
         return Err(Error::NoWebSeeds(plan.torrent.clone()));
     }
     let report = check::check_blocking(&torrent, plan.options)?;
+    // A URL that passed here can still fail clients that build URLs differently.
+    if !plan.json {
+        let info = &torrent.meta.info;
+        let single = crate::webseed::is_single_file(info);
+        for seed in &torrent.meta.web_seeds {
+            for warning in crate::webseed::shape_warnings(seed, &info.name, single) {
+                env.warn(warning)?;
+            }
+        }
+    }
     if plan.json {
         let text = serde_json::to_string_pretty(&report).map_err(std::io::Error::other)?;
         writeln!(env.stdout, "{text}")?;

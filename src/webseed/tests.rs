@@ -69,6 +69,11 @@ fn shape_warnings_flag_urls_that_cannot_serve_the_torrent() {
     assert!(multi_file_url[0].contains("does not end in `/`"));
     assert!(multi_file_url[0].contains("drop \"rel\""));
     assert!(shape_warnings("https://m.example/pub/", "rel", false).is_empty());
+    // A bare host:port has the path `/` once parsed, but not as written.
+    let bare = shape_warnings("http://m.example:8080", "rel", false);
+    assert!(bare[0].contains("does not end in `/`"), "{bare:?}");
+    assert!(shape_warnings("http://m.example:8080/", "rel", false).is_empty());
+    assert!(shape_warnings("http://m.example:8080/?sig=1", "rel", false).len() == 1);
     assert!(shape_warnings("https://m.example/os.iso", "os.iso", true).is_empty());
     assert!(shape_warnings("https://m.example/pub/", "os.iso", true).is_empty());
     // A signed file URL is fine for one file, not as a folder.

@@ -490,3 +490,23 @@ fn v2_pieces_are_checked_per_file_against_the_piece_layers() {
         );
     }
 }
+
+#[test]
+fn a_bare_host_web_seed_passes_the_check_but_is_warned_of() {
+    let temp = tempfile::tempdir().unwrap();
+    let (good, _) = content(temp.path());
+    // The server's root holds `rel/`, so `http://host:port` serves it.
+    let server = WebServer::start(&[("rel", good.join("rel"))]);
+    let bare = server.url("").trim_end_matches('/').to_owned();
+    run(
+        temp.path(),
+        &["create", "good/rel", "-w", &bare, "-o", "t.torrent", "-q"],
+    )
+    .success();
+    let checked = run(temp.path(), &["check-web-seeds", "t.torrent"]).success();
+    assert!(
+        checked.stderr.contains("does not end in `/`"),
+        "{}",
+        checked.stderr
+    );
+}
