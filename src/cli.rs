@@ -153,8 +153,19 @@ pub fn with_threads<T: Send>(threads: usize, work: impl FnOnce() -> T + Send) ->
 /// A byte progress bar on stderr, or a hidden one when stderr is not a
 /// terminal or the user asked for quiet.
 pub fn progress_bar(env: &Env, total: u64, quiet: bool, verb: &str) -> ProgressBar {
-    if quiet || !env.stderr_is_terminal {
+    if quiet {
         return ProgressBar::hidden();
+    }
+    if !env.stderr_is_terminal {
+        // CI logs: a plain line every few seconds, so long work is not silent.
+        let lines = PlainLines::new(PLAIN_EVERY);
+        let target = ProgressDrawTarget::term_like_with_hz(Box::new(lines), 1);
+        let bar = ProgressBar::with_draw_target(Some(total), target);
+        let template = format!("{verb} {{bytes}} of {{total_bytes}}, {{binary_bytes_per_sec}}");
+        if let Ok(style) = ProgressStyle::with_template(&template) {
+            bar.set_style(style);
+        }
+        return bar;
     }
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
     let template = format!(
@@ -164,4 +175,93 @@ pub fn progress_bar(env: &Env, total: u64, quiet: bool, verb: &str) -> ProgressB
         bar.set_style(style.progress_chars("=> "));
     }
     bar
+}
+
+/// How often [`progress_bar`] prints a line when stderr is not a terminal.
+const PLAIN_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A "terminal" that prints progress as whole lines on stderr, at most one
+/// per interval, and ignores cursor moves: for logs and pipes.
+#[derive(Debug)]
+struct PlainLines {
+    every: std::time::Duration,
+    started: std::time::Instant,
+    last: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl PlainLines {
+    fn new(every: std::time::Duration) -> Self {
+        Self {
+            every,
+            started: std::time::Instant::now(),
+            last: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Whether a line drawn at `now` is printed: the first one after an
+    /// interval, then one per interval.
+    fn due(&self, now: std::time::Instant) -> bool {
+        let Ok(mut last) = self.last.lock() else {
+            return false;
+        };
+        let since = last.unwrap_or(self.started);
+        if now.duration_since(since) < self.every {
+            return false;
+        }
+        *last = Some(now);
+        true
+    }
+
+    fn line(&self, s: &str) -> std::io::Result<()> {
+        if s.trim().is_empty() || !self.due(std::time::Instant::now()) {
+            return Ok(());
+        }
+        std::io::Write::write_all(&mut std::io::stderr(), format!("{}\n", s.trim_end()).as_bytes())
+    }
+}
+
+impl indicatif::TermLike for PlainLines {
+    fn width(&self) -> u16 {
+        200
+    }
+    fn move_cursor_up(&self, _: usize) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn move_cursor_down(&self, _: usize) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn move_cursor_right(&self, _: usize) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn move_cursor_left(&self, _: usize) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn write_line(&self, s: &str) -> std::io::Result<()> {
+        self.line(s)
+    }
+    fn write_str(&self, s: &str) -> std::io::Result<()> {
+        self.line(s)
+    }
+    fn clear_line(&self) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn flush(&self) -> std::io::Result<()> {
+        std::io::Write::flush(&mut std::io::stderr())
+    }
+}
+
+#[cfg(test)]
+mod plain_lines_tests {
+    use super::PlainLines;
+    use std::time::Duration;
+
+    #[test]
+    fn one_line_per_interval_and_none_at_first() {
+        let lines = PlainLines::new(Duration::from_secs(5));
+        let t0 = lines.started;
+        assert!(!lines.due(t0 + Duration::from_secs(1)), "quick work prints nothing");
+        assert!(lines.due(t0 + Duration::from_secs(5)));
+        assert!(!lines.due(t0 + Duration::from_secs(9)));
+        assert!(lines.due(t0 + Duration::from_secs(10)));
+    }
 }
