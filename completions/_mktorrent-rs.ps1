@@ -26,9 +26,9 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a .torrent file from a file or a directory')
-            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show what a .torrent file holds')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show what a .torrent file (or a magnet link) holds')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check content on disk against a .torrent file')
-            [CompletionResult]::new('magnet', 'magnet', [CompletionResultType]::ParameterValue, 'Print the magnet link of a .torrent file')
+            [CompletionResult]::new('magnet', 'magnet', [CompletionResultType]::ParameterValue, 'Print the magnet link of a .torrent file (or normalise a magnet link)')
             [CompletionResult]::new('dht', 'dht', [CompletionResultType]::ParameterValue, 'Run or query a Mainline DHT node (BEP 5)')
             [CompletionResult]::new('publish', 'publish', [CompletionResultType]::ParameterValue, 'Seed a torrent and announce it: trackers, an embedded tracker, the DHT')
             [CompletionResult]::new('tracker', 'tracker', [CompletionResultType]::ParameterValue, 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)')
@@ -324,9 +324,9 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
         }
         'mktorrent-rs;help' {
             [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a .torrent file from a file or a directory')
-            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show what a .torrent file holds')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show what a .torrent file (or a magnet link) holds')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check content on disk against a .torrent file')
-            [CompletionResult]::new('magnet', 'magnet', [CompletionResultType]::ParameterValue, 'Print the magnet link of a .torrent file')
+            [CompletionResult]::new('magnet', 'magnet', [CompletionResultType]::ParameterValue, 'Print the magnet link of a .torrent file (or normalise a magnet link)')
             [CompletionResult]::new('dht', 'dht', [CompletionResultType]::ParameterValue, 'Run or query a Mainline DHT node (BEP 5)')
             [CompletionResult]::new('publish', 'publish', [CompletionResultType]::ParameterValue, 'Seed a torrent and announce it: trackers, an embedded tracker, the DHT')
             [CompletionResult]::new('tracker', 'tracker', [CompletionResultType]::ParameterValue, 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)')

@@ -23,9 +23,9 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand create 'Create a .torrent file from a file or a directory'
-            cand show 'Show what a .torrent file holds'
+            cand show 'Show what a .torrent file (or a magnet link) holds'
             cand verify 'Check content on disk against a .torrent file'
-            cand magnet 'Print the magnet link of a .torrent file'
+            cand magnet 'Print the magnet link of a .torrent file (or normalise a magnet link)'
             cand dht 'Run or query a Mainline DHT node (BEP 5)'
             cand publish 'Seed a torrent and announce it: trackers, an embedded tracker, the DHT'
             cand tracker 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)'
@@ -301,9 +301,9 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
         }
         &'mktorrent-rs;help'= {
             cand create 'Create a .torrent file from a file or a directory'
-            cand show 'Show what a .torrent file holds'
+            cand show 'Show what a .torrent file (or a magnet link) holds'
             cand verify 'Check content on disk against a .torrent file'
-            cand magnet 'Print the magnet link of a .torrent file'
+            cand magnet 'Print the magnet link of a .torrent file (or normalise a magnet link)'
             cand dht 'Run or query a Mainline DHT node (BEP 5)'
             cand publish 'Seed a torrent and announce it: trackers, an embedded tracker, the DHT'
             cand tracker 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)'

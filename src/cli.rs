@@ -216,7 +216,10 @@ impl PlainLines {
         if s.trim().is_empty() || !self.due(std::time::Instant::now()) {
             return Ok(());
         }
-        std::io::Write::write_all(&mut std::io::stderr(), format!("{}\n", s.trim_end()).as_bytes())
+        std::io::Write::write_all(
+            &mut std::io::stderr(),
+            format!("{}\n", s.trim_end()).as_bytes(),
+        )
     }
 }
 
@@ -259,7 +262,10 @@ mod plain_lines_tests {
     fn one_line_per_interval_and_none_at_first() {
         let lines = PlainLines::new(Duration::from_secs(5));
         let t0 = lines.started;
-        assert!(!lines.due(t0 + Duration::from_secs(1)), "quick work prints nothing");
+        assert!(
+            !lines.due(t0 + Duration::from_secs(1)),
+            "quick work prints nothing"
+        );
         assert!(lines.due(t0 + Duration::from_secs(5)));
         assert!(!lines.due(t0 + Duration::from_secs(9)));
         assert!(lines.due(t0 + Duration::from_secs(10)));

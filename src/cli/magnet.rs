@@ -9,10 +9,10 @@ use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::magnet::Magnet;
 
-/// Print the magnet link of a .torrent file.
+/// Print the magnet link of a .torrent file (or normalise a magnet link).
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The .torrent file ('-' for standard input).
+    /// The .torrent file ('-' for standard input), or a magnet link to normalise.
     pub torrent: PathBuf,
 
     /// Where the .torrent will be hosted (http or https), added as `xs=`: clients fetch the
@@ -73,10 +73,37 @@ impl Plan {
 
 pub fn run(args: Args, env: &mut Env) -> Result<()> {
     let plan = Plan::resolve(args)?;
-    let torrent = super::load_torrent(env, &plan.torrent)?;
-    let mut magnet = Magnet::from_torrent(&torrent);
-    magnet.exact_sources = plan.exact_sources;
-    magnet.peers = plan.peers;
+    let mut magnet = match magnet_arg(&plan.torrent)? {
+        Some(magnet) => magnet,
+        None => {
+            let torrent = super::load_torrent(env, &plan.torrent)?;
+            Magnet::from_torrent(&torrent)
+        }
+    };
+    for source in plan.exact_sources {
+        if !magnet.exact_sources.contains(&source) {
+            magnet.exact_sources.push(source);
+        }
+    }
+    for peer in plan.peers {
+        if !magnet.peers.contains(&peer) {
+            magnet.peers.push(peer);
+        }
+    }
     writeln!(env.stdout, "{}", magnet.to_uri())?;
     Ok(())
+}
+
+/// The magnet link given where a .torrent path is expected, if it is one.
+pub fn magnet_arg(arg: &std::path::Path) -> Result<Option<Magnet>> {
+    match arg.to_str() {
+        Some(text)
+            if text
+                .get(..7)
+                .is_some_and(|s| s.eq_ignore_ascii_case("magnet:")) =>
+        {
+            Ok(Some(Magnet::parse(text)?))
+        }
+        _ => Ok(None),
+    }
 }

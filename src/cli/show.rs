@@ -10,10 +10,10 @@ use crate::format;
 use crate::magnet::Magnet;
 use crate::metainfo::Torrent;
 
-/// Show what a .torrent file holds.
+/// Show what a .torrent file (or a magnet link) holds.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The .torrent file ('-' for standard input).
+    /// The .torrent file ('-' for standard input), or a magnet link.
     pub torrent: PathBuf,
 
     /// Print JSON instead of text.
@@ -115,6 +115,9 @@ impl Report {
 }
 
 pub fn run(args: Args, env: &mut Env) -> Result<()> {
+    if let Some(magnet) = super::magnet::magnet_arg(&args.torrent)? {
+        return show_magnet(&magnet, args.json, env);
+    }
     let torrent = super::load_torrent(env, &args.torrent)?;
     let report = Report::new(&torrent);
     if args.json {
@@ -123,6 +126,53 @@ pub fn run(args: Args, env: &mut Env) -> Result<()> {
         return Ok(());
     }
     print_human(&report, &mut env.stdout)?;
+    Ok(())
+}
+
+/// What a magnet link holds, and the link normalised.
+fn show_magnet(magnet: &Magnet, json: bool, env: &mut Env) -> Result<()> {
+    let report = serde_json::json!({
+        "info_hash": magnet.info_hash.map(|h| h.to_hex()),
+        "info_hash_v2": magnet.info_hash_v2.as_ref().map(|h| crate::metainfo::hex(h)),
+        "name": magnet.name,
+        "total_size": magnet.length,
+        "trackers": magnet.trackers,
+        "web_seeds": magnet.web_seeds,
+        "exact_sources": magnet.exact_sources,
+        "peers": magnet.peers,
+        "magnet": magnet.to_uri(),
+    });
+    if json {
+        let text = serde_json::to_string_pretty(&report).map_err(std::io::Error::other)?;
+        writeln!(env.stdout, "{text}")?;
+        return Ok(());
+    }
+    let out = &mut env.stdout;
+    let or_none = |v: Option<String>| v.unwrap_or_else(|| "-".to_owned());
+    writeln!(out, "Magnet link   (the metadata comes from peers or xs=)")?;
+    writeln!(out, "Name          {}", or_none(magnet.name.clone()))?;
+    writeln!(
+        out,
+        "Info hash     {}",
+        or_none(magnet.info_hash.map(|h| h.to_hex()))
+    )?;
+    if let Some(v2) = &magnet.info_hash_v2 {
+        writeln!(out, "Info hash v2  {}", crate::metainfo::hex(v2))?;
+    }
+    let size = magnet
+        .length
+        .map(|n| format!("{} ({n} bytes)", crate::format::size(n)));
+    writeln!(out, "Size          {}", or_none(size))?;
+    for (label, list) in [
+        ("Tracker", &magnet.trackers),
+        ("Web seed", &magnet.web_seeds),
+        ("Source (xs)", &magnet.exact_sources),
+        ("Peer (x.pe)", &magnet.peers),
+    ] {
+        for item in list {
+            writeln!(out, "{label:<13} {item}")?;
+        }
+    }
     Ok(())
 }
 

@@ -130,3 +130,28 @@ fn errors() {
     let out = run(temp.path(), &["verify", "dotdot.torrent", "--content", "."]).failure();
     assert!(out.stderr.contains("unsafe path"), "{}", out.stderr);
 }
+
+#[test]
+fn show_and_magnet_take_a_magnet_link() {
+    let temp = tempfile::tempdir().unwrap();
+    let link = "magnet:?dn=release&xt=urn:btih:1CA6D6C422D45C8BD3DFA518531F4108ADAB2DD8\
+                &tr=udp%3A%2F%2Ft.example%3A6969&xl=1609587&ws=https%3A%2F%2Fm.example%2F";
+    let out = run(temp.path(), &["show", link]).success();
+    settings(temp.path()).bind(|| insta::assert_snapshot!("show_magnet", out.transcript()));
+    let json = run(temp.path(), &["show", "--json", link]).success();
+    let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        value["info_hash"],
+        "1ca6d6c422d45c8bd3dfa518531f4108adab2dd8"
+    );
+    assert_eq!(value["total_size"], 1_609_587);
+    // magnet normalises: hash lowercase, xt first, peers added once.
+    let out = run(temp.path(), &["magnet", link, "--peer", "10.0.0.1:6881"]).success();
+    assert_eq!(
+        out.stdout.trim(),
+        "magnet:?xt=urn:btih:1ca6d6c422d45c8bd3dfa518531f4108adab2dd8&dn=release&xl=1609587\
+         &tr=udp%3A%2F%2Ft.example%3A6969&ws=https%3A%2F%2Fm.example%2F&x.pe=10.0.0.1:6881"
+    );
+    let bad = run(temp.path(), &["show", "magnet:?dn=x"]).failure();
+    assert!(bad.stderr.contains("no `xt=urn:btih:`"), "{}", bad.stderr);
+}
