@@ -300,8 +300,7 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
         'mktorrent-rs;check-web-seeds' {
             [CompletionResult]::new('--samples', '--samples', [CompletionResultType]::ParameterName, 'Random pieces per file checked besides its first and last')
             [CompletionResult]::new('--random-seed', '--random-seed', [CompletionResultType]::ParameterName, 'Seed for choosing the random pieces, to repeat a run [default: the clock]')
-            [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Requests in flight at once')
-            [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'Requests in flight at once')
+            [CompletionResult]::new('--requests', '--requests', [CompletionResultType]::ParameterName, 'Requests in flight at once (-j is threads in create and verify, so not here)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long one request may take, headers and body, before the server is too slow (2.5, 30s, 1m)')
             [CompletionResult]::new('--max-redirects', '--max-redirects', [CompletionResultType]::ParameterName, 'Redirects followed per request')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Where --drop-failing writes the torrent')

@@ -139,7 +139,7 @@ _mktorrent__rs() {
             return 0
             ;;
         mktorrent__rs__subcmd__check__subcmd__web__subcmd__seeds)
-            opts="-j -o -f -q -h --full --samples --random-seed --jobs --timeout --max-redirects --drop-failing --output --force --json --quiet --help"
+            opts="-o -f -q -h --full --samples --random-seed --requests --timeout --max-redirects --drop-failing --output --force --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -153,11 +153,7 @@ _mktorrent__rs() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --jobs)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -j)
+                --requests)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -279,8 +279,7 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
         &'mktorrent-rs;check-web-seeds'= {
             cand --samples 'Random pieces per file checked besides its first and last'
             cand --random-seed 'Seed for choosing the random pieces, to repeat a run [default: the clock]'
-            cand -j 'Requests in flight at once'
-            cand --jobs 'Requests in flight at once'
+            cand --requests 'Requests in flight at once (-j is threads in create and verify, so not here)'
             cand --timeout 'How long one request may take, headers and body, before the server is too slow (2.5, 30s, 1m)'
             cand --max-redirects 'Redirects followed per request'
             cand -o 'Where --drop-failing writes the torrent'

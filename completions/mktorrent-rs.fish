@@ -210,7 +210,7 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l fu
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -s h -l help -d 'Print help'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -l samples -d 'Random pieces per file checked besides its first and last' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -l random-seed -d 'Seed for choosing the random pieces, to repeat a run [default: the clock]' -r
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -s j -l jobs -d 'Requests in flight at once' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -l requests -d 'Requests in flight at once (-j is threads in create and verify, so not here)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -l timeout -d 'How long one request may take, headers and body, before the server is too slow (2.5, 30s, 1m)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -l max-redirects -d 'Redirects followed per request' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -s o -l output -d 'Where --drop-failing writes the torrent' -r -F

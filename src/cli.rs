@@ -82,6 +82,29 @@ pub fn size<T: TryFrom<u64>>(text: &str) -> std::result::Result<T, String> {
     T::try_from(bytes).map_err(|_| format!("{text:?} is too large"))
 }
 
+/// A hint for a flag users of mktorrent or transmission-create type by
+/// habit, when clap does not know it.
+pub fn hint(err: &clap::Error) -> Option<&'static str> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if err.kind() != ErrorKind::UnknownArgument {
+        return None;
+    }
+    let Some(ContextValue::String(arg)) = err.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    Some(match arg.as_str() {
+        "-t" => {
+            "mktorrent's -t N (threads) is -j N here; transmission-create's -t URL (tracker) is \
+             -a URL"
+        }
+        "-d" => "mktorrent's -d (no creation date) is --no-date here",
+        "-v" => "output is verbose by default here (mktorrent's -v); -q makes it quiet",
+        "-x" => "mktorrent's -x (no creation info) is --no-created-by here",
+        "-e" => "mktorrent's -e PATTERN (exclude) is --exclude GLOB here",
+        _ => return None,
+    })
+}
+
 pub fn command() -> clap::Command {
     Cli::command()
 }

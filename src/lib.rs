@@ -61,7 +61,12 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>, env: &mu
             } else {
                 &mut env.stdout
             };
-            let _ = write!(stream, "{}", err.render());
+            let rendered = err.render().to_string();
+            let text = match cli::hint(&err) {
+                Some(hint) => with_hint(&rendered, hint),
+                None => rendered,
+            };
+            let _ = write!(stream, "{text}");
             return err.exit_code();
         }
     };
@@ -76,4 +81,22 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>, env: &mu
     };
     let _ = env.stdout.flush();
     code
+}
+
+/// clap's error with `hint` after its first line, in place of its tip
+/// ("use '-- -t'"), which misleads users of other tools.
+fn with_hint(rendered: &str, hint: &str) -> String {
+    let mut lines = rendered.lines();
+    let mut out = format!("{}\n\n  hint: {hint}\n", lines.next().unwrap_or_default());
+    let mut blank = false;
+    for line in lines.filter(|l| !l.trim_start().starts_with("tip:")) {
+        // One blank line between parts, as clap prints them.
+        if line.is_empty() && blank {
+            continue;
+        }
+        blank = line.is_empty();
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }

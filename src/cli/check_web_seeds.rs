@@ -38,9 +38,9 @@ pub struct Args {
     #[arg(long, value_name = "N", conflicts_with = "full")]
     pub random_seed: Option<u64>,
 
-    /// Requests in flight at once.
-    #[arg(short = 'j', long, value_name = "N", default_value_t = 8)]
-    pub jobs: usize,
+    /// Requests in flight at once (-j is threads in create and verify, so not here).
+    #[arg(long, value_name = "N", default_value_t = 8, alias = "jobs")]
+    pub requests: usize,
 
     /// How long one request may take, headers and body, before the server is too slow (2.5,
     /// 30s, 1m).
@@ -92,8 +92,8 @@ impl Plan {
                 "--timeout must be a number of seconds above 0 (at most a day)",
             ));
         }
-        if args.jobs == 0 {
-            return Err(Error::Conflict("--jobs must be at least 1"));
+        if args.requests == 0 {
+            return Err(Error::Conflict("--requests must be at least 1"));
         }
         let output = args.output.map(|p| env.path(p));
         if let Some(path) = &output {
@@ -104,7 +104,7 @@ impl Plan {
         Ok(Self {
             torrent: args.torrent,
             options: Options {
-                jobs: args.jobs,
+                jobs: args.requests,
                 timeout: Duration::from_secs_f64(args.timeout),
                 max_redirects: args.max_redirects,
                 sample: if args.full {

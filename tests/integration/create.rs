@@ -576,3 +576,20 @@ fn slips_in_flags_are_named_and_a_torrent_nobody_can_find_is_warned_of() {
     .success();
     assert!(!out.stderr.contains("no trackers"), "{}", out.stderr);
 }
+
+#[test]
+fn flags_of_other_tools_get_a_real_hint() {
+    let temp = tempfile::tempdir().unwrap();
+    write_tree(temp.path(), &[("f", b"x")]);
+    let out = run(temp.path(), &["create", "f", "-t", "4"]).failure();
+    settings(temp.path())
+        .bind(|| insta::assert_snapshot!("create_error_mktorrent_t", out.transcript()));
+    for (flag, said) in [("-d", "--no-date"), ("-v", "-q makes it quiet")] {
+        let out = run(temp.path(), &["create", "f", flag]).failure();
+        assert!(
+            out.stderr.contains(said) && !out.stderr.contains("tip:"),
+            "{}",
+            out.stderr
+        );
+    }
+}
