@@ -75,6 +75,44 @@ pub struct Content {
     /// A single file (not a directory) was given.
     pub single_file: bool,
     pub files: Vec<ContentFile>,
+    /// What the filters left out (a left-out directory is one entry).
+    pub skipped: Vec<Skipped>,
+}
+
+/// A file or directory left out of the torrent, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Skipped {
+    /// Relative to the input, `/`-separated.
+    pub path: String,
+    pub directory: bool,
+    pub reason: SkipReason,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SkipReason {
+    /// A dot file (`--include-hidden` keeps it).
+    Hidden,
+    /// OS clutter such as `.DS_Store` or `Thumbs.db` (`--include-junk`).
+    Junk,
+    /// Matched `--exclude`.
+    Excluded,
+    /// Matched no `--include`.
+    NotIncluded,
+    /// A symbolic link (`--follow-symlinks`).
+    Symlink,
+}
+
+impl SkipReason {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Hidden => "hidden (--include-hidden)",
+            Self::Junk => "junk (--include-junk)",
+            Self::Excluded => "excluded (--exclude)",
+            Self::NotIncluded => "not included (--include)",
+            Self::Symlink => "symbolic links (--follow-symlinks)",
+        }
+    }
 }
 
 impl Content {
@@ -201,6 +239,7 @@ pub fn collect(input: &Path, filters: &Filters) -> Result<Content, FilesError> {
                 length: meta.len(),
                 executable: is_executable(&meta),
             }],
+            skipped: Vec::new(),
         });
     }
     if !meta.is_dir() {
@@ -210,7 +249,7 @@ pub fn collect(input: &Path, filters: &Filters) -> Result<Content, FilesError> {
     let exclude = Matcher::new(&filters.exclude)?;
     let include = Matcher::new(&filters.include)?;
     let mut files = Vec::new();
-    let mut filtered_out = 0usize;
+    let mut skipped = Vec::new();
     let mut walker = walkdir::WalkDir::new(input)
         .follow_links(filters.follow_symlinks)
         .min_depth(1)
@@ -232,13 +271,25 @@ pub fn collect(input: &Path, filters: &Filters) -> Result<Content, FilesError> {
         let file_name = components.last().map(String::as_str).unwrap_or_default();
         let relative_text = components.join("/");
         let file_type = entry.file_type();
-        let leave_out = (!filters.include_hidden && is_hidden(file_name))
-            || (!filters.include_junk && is_junk(file_name))
-            || exclude.matches(file_name, &relative_text)
+        // Junk first: `.DS_Store` is clutter more than it is hidden.
+        let reason = if !filters.include_junk && is_junk(file_name) {
+            Some(SkipReason::Junk)
+        } else if !filters.include_hidden && is_hidden(file_name) {
+            Some(SkipReason::Hidden)
+        } else if exclude.matches(file_name, &relative_text) {
+            Some(SkipReason::Excluded)
+        } else if file_type.is_symlink() {
             // Not followed means neither followed nor stored.
-            || file_type.is_symlink();
-        if leave_out {
-            filtered_out += 1;
+            Some(SkipReason::Symlink)
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            skipped.push(Skipped {
+                path: relative_text,
+                directory: file_type.is_dir(),
+                reason,
+            });
             if file_type.is_dir() {
                 walker.skip_current_dir();
             }
@@ -248,7 +299,11 @@ pub fn collect(input: &Path, filters: &Filters) -> Result<Content, FilesError> {
             continue;
         }
         if !include.is_empty && !include.matches(file_name, &relative_text) {
-            filtered_out += 1;
+            skipped.push(Skipped {
+                path: relative_text,
+                directory: false,
+                reason: SkipReason::NotIncluded,
+            });
             continue;
         }
         let meta = entry.metadata().map_err(|err| FilesError::Io {
@@ -270,7 +325,7 @@ pub fn collect(input: &Path, filters: &Filters) -> Result<Content, FilesError> {
     if files.is_empty() {
         return Err(FilesError::Empty {
             path: input.to_owned(),
-            hint: if filtered_out > 0 {
+            hint: if !skipped.is_empty() {
                 " (after filtering; see --include-hidden, --include-junk, --include, --exclude)"
             } else {
                 ""
@@ -279,10 +334,12 @@ pub fn collect(input: &Path, filters: &Filters) -> Result<Content, FilesError> {
     }
     // Raw-byte order of components: what BEP 52 requires and every tool agrees on.
     files.sort_by(|a, b| a.components.cmp(&b.components));
+    skipped.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(Content {
         name,
         single_file: false,
         files,
+        skipped,
     })
 }
 

@@ -508,6 +508,8 @@ pub struct Summary {
     pub total_size: u64,
     pub file_count: usize,
     pub private: bool,
+    /// What the filters left out, and why.
+    pub skipped: Vec<crate::files::Skipped>,
 }
 
 pub fn run(args: Args, env: &mut Env) -> Result<()> {
@@ -766,6 +768,7 @@ pub fn make(plan: &Plan, env: &mut Env) -> Result<Made> {
         total_size: total,
         file_count: content.files.len(),
         private: plan.private,
+        skipped: content.skipped.clone(),
     };
     Ok(Made {
         torrent,
@@ -819,7 +822,7 @@ pub fn report(plan: &Plan, made: &Made, env: &mut Env) -> Result<()> {
         writeln!(
             out,
             "Pieces        {} × {}{}",
-            torrent.meta.info.pieces.len(),
+            summary.piece_count,
             piece_length::human(piece_length),
             if *automatic { " (automatic)" } else { "" }
         )?;
@@ -837,7 +840,45 @@ pub fn report(plan: &Plan, made: &Made, env: &mut Env) -> Result<()> {
             writeln!(out, "Magnet        {magnet}")?;
         }
     }
+    if !plan.quiet {
+        if let Some(line) = skipped_line(&summary.skipped) {
+            // Why the info hash may differ from another tool's.
+            writeln!(env.stderr, "{line}")?;
+        }
+    }
     Ok(())
+}
+
+/// `Skipped       2 files, 1 directory: 2 hidden (--include-hidden), 1 junk (--include-junk)`.
+fn skipped_line(skipped: &[crate::files::Skipped]) -> Option<String> {
+    if skipped.is_empty() {
+        return None;
+    }
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let dirs = skipped.iter().filter(|s| s.directory).count();
+    let mut what = Vec::new();
+    if skipped.len() > dirs {
+        what.push(plural(skipped.len() - dirs, "file", "files"));
+    }
+    if dirs > 0 {
+        what.push(plural(dirs, "directory", "directories"));
+    }
+    let mut reasons: Vec<_> = skipped.iter().map(|s| s.reason).collect();
+    reasons.sort();
+    let mut why = Vec::new();
+    for reason in reasons.iter().copied() {
+        let count = reasons.iter().filter(|r| **r == reason).count();
+        let text = format!("{count} {}", reason.describe());
+        if !why.contains(&text) {
+            why.push(text);
+        }
+    }
+    Some(format!(
+        "Skipped       {}: {}",
+        what.join(", "),
+        why.join(", ")
+    ))
 }
 
 /// Writes through a temporary file in the same directory, then renames, so

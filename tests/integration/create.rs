@@ -593,3 +593,71 @@ fn flags_of_other_tools_get_a_real_hint() {
         );
     }
 }
+
+#[test]
+fn what_the_filters_skipped_is_said_and_listed() {
+    let temp = tempfile::tempdir().unwrap();
+    write_tree(
+        temp.path(),
+        &[
+            ("d/keep.txt", b"k"),
+            ("d/.hidden", b"h"),
+            ("d/.git/HEAD", b"g"),
+            ("d/.DS_Store", b"j"),
+            ("d/x.log", b"l"),
+        ],
+    );
+    let out = run(
+        temp.path(),
+        &[
+            "create",
+            "d",
+            "-a",
+            "udp://t.example:1",
+            "--exclude",
+            "*.log",
+        ],
+    )
+    .success();
+    assert!(
+        out.stderr.contains(
+            "Skipped       3 files, 1 directory: 2 hidden (--include-hidden), 1 junk \
+             (--include-junk), 1 excluded (--exclude)"
+        ),
+        "{}",
+        out.stderr
+    );
+    let json = run(
+        temp.path(),
+        &[
+            "create",
+            "d",
+            "-f",
+            "--json",
+            "-a",
+            "udp://t.example:1",
+            "--exclude",
+            "*.log",
+        ],
+    )
+    .success();
+    let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let skipped: Vec<(String, String)> = value["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["path"].as_str().unwrap().into(),
+                s["reason"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let want = [
+        (".DS_Store", "junk"),
+        (".git", "hidden"),
+        (".hidden", "hidden"),
+        ("x.log", "excluded"),
+    ];
+    assert_eq!(skipped, want.map(|(p, r)| (p.to_owned(), r.to_owned())));
+}
