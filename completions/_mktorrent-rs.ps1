@@ -282,7 +282,7 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
             [CompletionResult]::new('--max-query', '--max-query', [CompletionResultType]::ParameterName, 'Longest accepted HTTP query string (2048, 4KiB)')
             [CompletionResult]::new('--udp-key', '--udp-key', [CompletionResultType]::ParameterName, 'Key for UDP connection IDs, 32 hex digits; instances sharing it accept each other''s IDs [default: random per start]')
             [CompletionResult]::new('--connection-id-ttl', '--connection-id-ttl', [CompletionResultType]::ParameterName, 'How long a UDP connection ID stays valid (2m, or seconds)')
-            [CompletionResult]::new('--allowed-dir', '--allowed-dir', [CompletionResultType]::ParameterName, 'Track only torrents whose .torrent files are in DIR (rescanned when it changes)')
+            [CompletionResult]::new('--allowed-dir', '--allowed-dir', [CompletionResultType]::ParameterName, 'Track only torrents whose .torrent files are in DIR (looked at for changes every 10 s, and at once on SIGHUP)')
             [CompletionResult]::new('--allow-list', '--allow-list', [CompletionResultType]::ParameterName, 'Track only the info hashes listed in FILE (hex, one per line)')
             [CompletionResult]::new('--deny-list', '--deny-list', [CompletionResultType]::ParameterName, 'Never track the info hashes listed in FILE')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'Save completed counts and peers to FILE periodically and at exit; load at start')

@@ -262,7 +262,7 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand --max-query 'Longest accepted HTTP query string (2048, 4KiB)'
             cand --udp-key 'Key for UDP connection IDs, 32 hex digits; instances sharing it accept each other''s IDs [default: random per start]'
             cand --connection-id-ttl 'How long a UDP connection ID stays valid (2m, or seconds)'
-            cand --allowed-dir 'Track only torrents whose .torrent files are in DIR (rescanned when it changes)'
+            cand --allowed-dir 'Track only torrents whose .torrent files are in DIR (looked at for changes every 10 s, and at once on SIGHUP)'
             cand --allow-list 'Track only the info hashes listed in FILE (hex, one per line)'
             cand --deny-list 'Never track the info hashes listed in FILE'
             cand --state 'Save completed counts and peers to FILE periodically and at exit; load at start'

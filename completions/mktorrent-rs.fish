@@ -196,7 +196,7 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l ra
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l max-query -d 'Longest accepted HTTP query string (2048, 4KiB)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l udp-key -d 'Key for UDP connection IDs, 32 hex digits; instances sharing it accept each other\'s IDs [default: random per start]' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l connection-id-ttl -d 'How long a UDP connection ID stays valid (2m, or seconds)' -r
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l allowed-dir -d 'Track only torrents whose .torrent files are in DIR (rescanned when it changes)' -r -F
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l allowed-dir -d 'Track only torrents whose .torrent files are in DIR (looked at for changes every 10 s, and at once on SIGHUP)' -r -F
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l allow-list -d 'Track only the info hashes listed in FILE (hex, one per line)' -r -F
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l deny-list -d 'Never track the info hashes listed in FILE' -r -F
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l state -d 'Save completed counts and peers to FILE periodically and at exit; load at start' -r -F

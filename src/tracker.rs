@@ -481,9 +481,12 @@ impl Tracker {
         let access = tokio::task::spawn_blocking(move || Access::load(&access_config))
             .await
             .map_err(|e| TrackerError::Internal(e.to_string()))??;
+        tracing::info!(allowed = %access.describe(), "access lists loaded");
         let swarms = Swarms::new(config.limits);
         if let Some(path) = &config.state_file {
             let path = path.clone();
+            // An unwritable state path is said now, not at the first save minutes later.
+            check_writable(&path)?;
             let records = tokio::task::spawn_blocking(move || {
                 let removed = state::remove_stale_temp_files(&path)?;
                 if removed > 0 {
@@ -496,12 +499,17 @@ impl Tracker {
             })
             .await
             .map_err(|e| TrackerError::Internal(e.to_string()))??;
-            swarms.import(
-                records
-                    .into_iter()
-                    .filter(|r| access.allows(&r.info_hash))
-                    .collect(),
-                0,
+            let kept: Vec<_> = records
+                .into_iter()
+                .filter(|r| access.allows(&r.info_hash))
+                .collect();
+            let torrents = kept.len();
+            swarms.import(kept, 0);
+            tracing::info!(
+                torrents,
+                peers = swarms.peer_count(),
+                path = %config.state_file.as_deref().unwrap_or(std::path::Path::new("")).display(),
+                "state restored"
             );
         }
         let mut http_listeners = Vec::new();
@@ -597,9 +605,27 @@ impl Tracker {
         let dropped = tokio::task::spawn_blocking(move || shared.reload_access())
             .await
             .map_err(|e| TrackerError::Internal(e.to_string()))??;
-        tracing::info!(dropped, "access lists reloaded");
+        let allowed = self.shared.access().describe();
+        tracing::info!(dropped, %allowed, "access lists reloaded");
         Ok(())
     }
+}
+
+/// Fails, naming the path, when the state file's directory cannot take a
+/// new file (saves write a temporary file there and rename it).
+fn check_writable(path: &std::path::Path) -> Result<(), TrackerError> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    tempfile::Builder::new()
+        .prefix(".mktorrent-rs-check-")
+        .tempfile_in(dir)
+        .map(drop)
+        .map_err(|source| TrackerError::WriteState {
+            path: path.to_owned(),
+            source,
+        })
 }
 
 fn bind_tcp(addr: SocketAddr) -> Result<tokio::net::TcpListener, TrackerError> {
@@ -679,7 +705,11 @@ async fn housekeeping(shared: Arc<Shared>, shutdown: Shutdown) {
                 let _ = tokio::task::spawn_blocking(move || {
                     if shared.access().dir_changed(&shared.config.access) {
                         match shared.reload_access() {
-                            Ok(dropped) => tracing::info!(dropped, "allowed dir changed; reloaded"),
+                            Ok(dropped) => tracing::info!(
+                                dropped,
+                                allowed = %shared.access().describe(),
+                                "allowed dir changed; reloaded"
+                            ),
                             Err(err) => tracing::warn!("{err}"),
                         }
                     }

@@ -125,7 +125,8 @@ pub struct Args {
     #[arg(long, default_value_t = 120, value_name = "DURATION", value_parser = crate::cli::secs::<u32>)]
     pub connection_id_ttl: u32,
 
-    /// Track only torrents whose .torrent files are in DIR (rescanned when it changes).
+    /// Track only torrents whose .torrent files are in DIR (looked at for changes every 10 s,
+    /// and at once on SIGHUP).
     #[arg(long, value_name = "DIR")]
     pub allowed_dir: Option<PathBuf>,
 

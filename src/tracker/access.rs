@@ -57,6 +57,23 @@ impl Access {
         !self.deny.contains(info_hash) && self.allow.as_ref().is_none_or(|a| a.contains(info_hash))
     }
 
+    /// What the lists allow, for logs: `every torrent`, or `N torrents`,
+    /// and the denied count.
+    pub fn describe(&self) -> String {
+        let allowed = match &self.allow {
+            None => "every torrent".to_owned(),
+            Some(set) => format!(
+                "{} info hash{}",
+                set.len(),
+                if set.len() == 1 { "" } else { "es" }
+            ),
+        };
+        match self.deny.len() {
+            0 => allowed,
+            n => format!("{allowed}, {n} denied"),
+        }
+    }
+
     /// A copy with `hashes` allowed (named `name`) or no longer allowed.
     /// In open mode (no allow list) allowing changes nothing.
     pub fn with_torrent(&self, hashes: &[Id20], name: &str, allowed: bool) -> Self {

@@ -1085,3 +1085,63 @@ async fn stale_state_temp_files_are_removed_at_start() {
     assert_eq!(left, ["tracker.state", "unrelated.tmp"]);
     server.stop().await;
 }
+
+#[test]
+fn binary_logs_what_it_allows_and_restores_and_refuses_an_unwritable_state_path() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::common::write_tree(dir.path(), &[("a/x", b"x"), ("b/y", b"y")]);
+    std::fs::create_dir(dir.path().join("allowed")).unwrap();
+    for name in ["a", "b"] {
+        let out = format!("allowed/{name}.torrent");
+        crate::common::run(
+            dir.path(),
+            &["create", name, "-q", "-a", "udp://t.example:1", "-o", &out],
+        )
+        .success();
+    }
+    // Unwritable: a path under a regular file.
+    let refused = crate::common::run(
+        dir.path(),
+        &[
+            "tracker",
+            "--http",
+            "127.0.0.1:0",
+            "--udp",
+            "127.0.0.1:0",
+            "--state",
+            "a/x/state",
+        ],
+    )
+    .failure();
+    assert!(
+        refused.stderr.contains("cannot write state file"),
+        "{}",
+        refused.stderr
+    );
+
+    let mut child = std::process::Command::new(super::common::BIN)
+        .args(["tracker", "--http", "127.0.0.1:0", "--udp", "127.0.0.1:0"])
+        .args(["--allowed-dir", "allowed", "--state", "s.state"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("log")).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let log = loop {
+        let log = std::fs::read_to_string(dir.path().join("log")).unwrap_or_default();
+        if log.contains("tracker started") || std::time::Instant::now() > deadline {
+            break log;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    assert!(log.contains("allowed=2 info hashes"), "{log}");
+    assert!(
+        log.contains("state restored") && log.contains("torrents=0"),
+        "{log}"
+    );
+}
