@@ -251,6 +251,7 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
             [CompletionResult]::new('--no-utp', '--no-utp', [CompletionResultType]::ParameterName, 'Do not accept or dial uTP (BEP 29) connections; TCP only')
             [CompletionResult]::new('--no-tcp', '--no-tcp', [CompletionResultType]::ParameterName, 'Do not accept or dial TCP connections; uTP only')
             [CompletionResult]::new('--all-tiers', '--all-tiers', [CompletionResultType]::ParameterName, 'Announce to one tracker in every tier, not only the first tier that works (BEP 12)')
+            [CompletionResult]::new('--require-tracker', '--require-tracker', [CompletionResultType]::ParameterName, 'Exit 1 (after a JSON `error` event with --json) when no tracker ever answered an announce: seeding nobody could find through a tracker fails the CI job')
             [CompletionResult]::new('--no-dht', '--no-dht', [CompletionResultType]::ParameterName, 'Do not use the DHT')
             [CompletionResult]::new('--skip-verify', '--skip-verify', [CompletionResultType]::ParameterName, 'Start without hashing the content first (each piece is still checked on its first read)')
             [CompletionResult]::new('--check-web-seeds', '--check-web-seeds', [CompletionResultType]::ParameterName, 'Check the web seeds before announcing (see check-web-seeds); fail if any fails')

@@ -232,6 +232,7 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand --no-utp 'Do not accept or dial uTP (BEP 29) connections; TCP only'
             cand --no-tcp 'Do not accept or dial TCP connections; uTP only'
             cand --all-tiers 'Announce to one tracker in every tier, not only the first tier that works (BEP 12)'
+            cand --require-tracker 'Exit 1 (after a JSON `error` event with --json) when no tracker ever answered an announce: seeding nobody could find through a tracker fails the CI job'
             cand --no-dht 'Do not use the DHT'
             cand --skip-verify 'Start without hashing the content first (each piece is still checked on its first read)'
             cand --check-web-seeds 'Check the web seeds before announcing (see check-web-seeds); fail if any fails'

@@ -170,6 +170,7 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l hy
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l no-utp -d 'Do not accept or dial uTP (BEP 29) connections; TCP only'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l no-tcp -d 'Do not accept or dial TCP connections; uTP only'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l all-tiers -d 'Announce to one tracker in every tier, not only the first tier that works (BEP 12)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l require-tracker -d 'Exit 1 (after a JSON `error` event with --json) when no tracker ever answered an announce: seeding nobody could find through a tracker fails the CI job'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l no-dht -d 'Do not use the DHT'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l skip-verify -d 'Start without hashing the content first (each piece is still checked on its first read)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l check-web-seeds -d 'Check the web seeds before announcing (see check-web-seeds); fail if any fails'

@@ -106,6 +106,8 @@ pub enum Error {
     },
     #[error("{name} ({info_hash}) is published already")]
     AlreadyPublished { name: String, info_hash: String },
+    #[error("no tracker answered an announce (--require-tracker)")]
+    NoTrackerAnswered,
     #[error("publish has stopped; {0} was not added")]
     PublishStopped(String),
     #[error("cannot serve the status page on {addr}: {source}")]

@@ -80,6 +80,7 @@ pub enum TrackerState {
 #[derive(Debug, Clone, Serialize)]
 pub struct TrackerStatus {
     pub url: String,
+    /// Numbered from 1, as `show` numbers tiers.
     pub tier: usize,
     /// Lowercase hex.
     pub info_hash: String,
@@ -549,7 +550,7 @@ impl Schedule {
                 let (url, tier) = &self.trackers[p.tracker];
                 TrackerStatus {
                     url: url.clone(),
-                    tier: *tier,
+                    tier: *tier + 1,
                     info_hash: hex(&self.hashes[p.hash]),
                     state: p.state,
                     last_error: p.last_error.clone(),

@@ -110,6 +110,11 @@ pub struct Args {
     #[arg(long)]
     pub all_tiers: bool,
 
+    /// Exit 1 (after a JSON `error` event with --json) when no tracker ever answered an
+    /// announce: seeding nobody could find through a tracker fails the CI job.
+    #[arg(long)]
+    pub require_tracker: bool,
+
     /// Do not use the DHT.
     #[arg(long)]
     pub no_dht: bool,
@@ -342,6 +347,7 @@ async fn serve(
     tokio::pin!(signal);
     let mut signalled = false;
     let mut hangups = hangups();
+    let mut answered = false;
     loop {
         tokio::select! {
             () = &mut signal, if !signalled => {
@@ -358,6 +364,7 @@ async fn serve(
                 if live_line && matches!(event, Event::Stopping(_) | Event::TorrentStopping(..)) {
                     writeln!(env.stderr)?;
                 }
+                answered |= matches!(&event, Event::Announce(_, e) if e.ok);
                 let stopped = matches!(event, Event::Stopped(_));
                 printer.event(event, plan, env)?;
                 if stopped {
@@ -379,6 +386,9 @@ async fn serve(
         }
     }
     shutdown.finished().await;
+    if plan.require_tracker && !answered {
+        return Err(Error::NoTrackerAnswered);
+    }
     Ok(())
 }
 

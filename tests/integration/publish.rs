@@ -501,7 +501,15 @@ fn web_seeds_are_checked_before_publishing() {
     args.push("--drop-failing-web-seeds");
     args.push("--json");
     let out = run(temp.path(), &args).success();
-    assert!(out.stdout.contains("\"web_seeds\""), "{}", out.stdout);
+    let checked: Value = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|e| e["event"] == "web_seeds")
+        .expect("a web_seeds event");
+    // Each failing URL says why, for the CI log.
+    let reason = checked["reasons"][&missing].as_str().unwrap_or_default();
+    assert!(reason.contains("app.bin"), "{checked}");
     let after = Torrent::parse(&std::fs::read(temp.path().join("dist.torrent")).unwrap()).unwrap();
     assert_eq!(after.meta.web_seeds, vec![good]);
     assert_eq!(after.info_hash, before.info_hash);
@@ -671,5 +679,75 @@ fn a_failing_part_ends_publish_even_with_an_embedded_tracker() {
     assert!(
         error["error"].as_str().unwrap().contains(&listen),
         "{error}"
+    );
+}
+
+#[test]
+fn require_tracker_fails_when_no_tracker_answers_and_status_counts_every_tracker() {
+    let temp = tempfile::tempdir().unwrap();
+    release(temp.path());
+    // Three trackers in two tiers, none answering: each port is taken (so
+    // publish is not their tracker) by a listener that hangs up at once.
+    let urls: Vec<String> = (0..3)
+        .map(|_| {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let url = format!("http://{}/announce", listener.local_addr().unwrap());
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    drop(stream);
+                }
+            });
+            url
+        })
+        .collect();
+    let first_tier = format!("{},{}", urls[0], urls[1]);
+    let (code, stdout, _) = publish_exits_within(
+        temp.path(),
+        &[
+            "dist",
+            "-a",
+            &first_tier,
+            "-a",
+            &urls[2],
+            "--listen",
+            "127.0.0.1:0",
+            "--no-dht",
+            "--seed-time",
+            "3s",
+            "--status-interval",
+            "1",
+            "--require-tracker",
+            "--json",
+        ],
+        LIMIT,
+    );
+    let events: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(code, 1, "{stdout}");
+    let last = events.last().unwrap();
+    assert_eq!(last["event"], "error", "{last}");
+    assert!(
+        last["error"]
+            .as_str()
+            .unwrap()
+            .contains("no tracker answered"),
+        "{last}"
+    );
+    let status = events
+        .iter()
+        .find(|e| e["event"] == "status")
+        .expect("a status event");
+    assert_eq!(status["trackers_total"], 3, "{status}");
+    let tiers: Vec<u64> = status["trackers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["tier"].as_u64().unwrap())
+        .collect();
+    assert!(
+        tiers.contains(&1) && tiers.contains(&2) && !tiers.contains(&0),
+        "{tiers:?}"
     );
 }

@@ -195,13 +195,16 @@ fn status_of(snapshot: &Snapshot) -> Status {
         upload_rate: snapshot.upload_rate,
         completed: snapshot.torrents.iter().map(|t| t.completed).sum(),
         ratio: (ratio * 1000.0).round() / 1000.0,
-        trackers_working: trackers()
-            .filter(|t| t.state == TrackerState::Working)
-            .count(),
-        // Trackers held in reserve (later in their tier) are not counted.
-        trackers_total: trackers().filter(|t| t.state != TrackerState::Idle).count(),
+        // Distinct URLs: a hybrid announces each under two hashes.
+        trackers_working: distinct(trackers().filter(|t| t.state == TrackerState::Working)),
+        trackers_total: distinct(trackers()),
         dht_nodes: snapshot.dht_nodes,
     }
+}
+
+fn distinct<'a>(trackers: impl Iterator<Item = &'a crate::announce::TrackerStatus>) -> usize {
+    let urls: std::collections::HashSet<&str> = trackers.map(|t| t.url.as_str()).collect();
+    urls.len()
 }
 
 fn summary_json(event: &str, summary: &Summary) -> Value {

@@ -78,6 +78,26 @@ pub(super) fn torrent(
     }
 }
 
+/// Why a web seed failed, in one line: its own error, or its first bad file.
+fn failure_reason(seed: &crate::webseed::check::SeedReport) -> String {
+    if let Some(error) = &seed.error {
+        return error.clone();
+    }
+    let Some(file) = seed.files.iter().find(|f| !f.ok()) else {
+        return "failed".into();
+    };
+    let problem = file
+        .problem
+        .as_ref()
+        .and_then(|p| serde_json::to_value(p).ok())
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "failed".into());
+    match &file.detail {
+        Some(detail) => format!("{}: {problem} ({detail})", file.path),
+        None => format!("{}: {problem}", file.path),
+    }
+}
+
 /// Checks web seeds, then verifies (unless `created` a moment ago) and
 /// opens the content.
 pub(super) fn open(
@@ -135,10 +155,16 @@ fn check_web_seeds(
         .filter(|s| !s.ok)
         .map(|s| s.url.clone())
         .collect();
+    let reasons: serde_json::Map<String, serde_json::Value> = report
+        .seeds
+        .iter()
+        .filter(|s| !s.ok)
+        .map(|s| (s.url.clone(), json!(failure_reason(s))))
+        .collect();
     emit(
         env,
         plan.json,
-        &json!({"event": "web_seeds", "ok": report.ok, "passing": passing, "failing": failing}),
+        &json!({"event": "web_seeds", "ok": report.ok, "passing": passing, "failing": failing, "reasons": reasons}),
     )?;
     if !plan.json && !plan.quiet {
         writeln!(
