@@ -34,7 +34,12 @@ pub const DEFAULT_ROUTERS: &[(&str, u16)] = &[
     after_help = "Piece length: by default the smallest power of two that keeps the piece \
 count at or below 1500, between 32 KiB and 16 MiB.\n\
 Reproducible output: the same content and flags give byte-identical torrents; set \
-SOURCE_DATE_EPOCH to fix the creation date (or use --no-date)."
+SOURCE_DATE_EPOCH to fix the creation date (or use --no-date).\n\n\
+Examples:\n  \
+mktorrent-rs create ubuntu.iso -a udp://tracker.example:6969/announce\n  \
+mktorrent-rs create dist/ -a udp://a.example:6969,udp://b.example:6969 \\\n      \
+-a https://c.example/announce -w https://mirror.example/pub/ -o release.torrent\n  \
+mktorrent-rs create dist/ --trackerless --hybrid --json"
 )]
 pub struct Args {
     /// The file (single-file torrent) or directory (multi-file torrent) to share.
@@ -63,6 +68,7 @@ pub struct TorrentArgs {
     /// Tracker announce URL (http, https or udp). Each flag is one tier; commas put
     /// several URLs in the same tier.
     #[arg(
+        help_heading = "Trackers and peers",
         short = 'a',
         long = "tracker",
         visible_alias = "announce",
@@ -71,98 +77,125 @@ pub struct TorrentArgs {
     pub trackers: Vec<String>,
 
     /// Make a trackerless torrent: DHT only (BEP 5), no announce URL.
-    #[arg(long)]
+    #[arg(help_heading = "Trackers and peers", long)]
     pub trackerless: bool,
 
     /// DHT bootstrap nodes written to `nodes` (IPv6 as [addr]:port). With --trackerless and
     /// no --nodes, well-known public routers are used.
-    #[arg(long = "nodes", value_name = "HOST:PORT[,HOST:PORT...]")]
+    #[arg(
+        help_heading = "Trackers and peers",
+        long = "nodes",
+        value_name = "HOST:PORT[,HOST:PORT...]"
+    )]
     pub nodes: Vec<String>,
 
     /// Web seed URL (BEP 19 url-list); repeatable. Single file: the file's own URL, or a
     /// folder URL ending in '/' (clients append the name). Multi-file: the folder URL
     /// ending in '/' that holds NAME/ (clients append NAME/PATH).
-    #[arg(short = 'w', long = "web-seed", value_name = "URL")]
+    #[arg(
+        help_heading = "Trackers and peers",
+        short = 'w',
+        long = "web-seed",
+        value_name = "URL"
+    )]
     pub web_seeds: Vec<String>,
 
     /// Mark the torrent private (BEP 27): peers only from its trackers.
-    #[arg(short = 'p', long)]
+    #[arg(help_heading = "Metadata", short = 'p', long)]
     pub private: bool,
 
     /// Source tag inside the info dictionary (changes the info hash; used by private trackers).
-    #[arg(short = 's', long)]
+    #[arg(help_heading = "Metadata", short = 's', long)]
     pub source: Option<String>,
 
     /// Free-text comment.
-    #[arg(short = 'c', long)]
+    #[arg(help_heading = "Metadata", short = 'c', long)]
     pub comment: Option<String>,
 
     /// Torrent name (default: the file or directory name).
-    #[arg(short = 'n', long)]
+    #[arg(help_heading = "Metadata", short = 'n', long)]
     pub name: Option<String>,
 
     /// Omit the creation date.
-    #[arg(long)]
+    #[arg(help_heading = "Metadata", long)]
     pub no_date: bool,
 
     /// Omit the "created by" field.
-    #[arg(long)]
+    #[arg(help_heading = "Metadata", long)]
     pub no_created_by: bool,
 
     /// Piece length: a size (256KiB, 1M, 4194304) or a power-of-two exponent (18); 16 KiB to
     /// 64 MiB [default: automatic].
-    #[arg(short = 'l', long, value_name = "SIZE")]
+    #[arg(
+        help_heading = "Pieces and format",
+        short = 'l',
+        long,
+        value_name = "SIZE"
+    )]
     pub piece_length: Option<String>,
 
     /// Include hidden files and directories (names starting with a dot).
-    #[arg(long)]
+    #[arg(help_heading = "Files", long)]
     pub include_hidden: bool,
 
     /// Include system junk files (.DS_Store, Thumbs.db, Desktop.ini).
-    #[arg(long)]
+    #[arg(help_heading = "Files", long)]
     pub include_junk: bool,
 
     /// Leave out files and directories matching GLOB (a name, or a path relative to the
     /// input when it contains '/'); repeatable.
-    #[arg(long, value_name = "GLOB")]
+    #[arg(help_heading = "Files", long, value_name = "GLOB")]
     pub exclude: Vec<String>,
 
     /// Only include files matching GLOB (same rules as --exclude); repeatable.
-    #[arg(long, value_name = "GLOB")]
+    #[arg(help_heading = "Files", long, value_name = "GLOB")]
     pub include: Vec<String>,
 
     /// Follow symbolic links (by default they are neither followed nor stored).
-    #[arg(long)]
+    #[arg(help_heading = "Files", long)]
     pub follow_symlinks: bool,
 
     /// Where to write the torrent ('-' for standard output) [default: NAME.torrent].
-    #[arg(short = 'o', long, value_name = "PATH")]
+    #[arg(help_heading = "Output", short = 'o', long, value_name = "PATH")]
     pub output: Option<PathBuf>,
 
     /// Overwrite the output file if it exists.
-    #[arg(short = 'f', long)]
+    #[arg(help_heading = "Output", short = 'f', long)]
     pub force: bool,
 
     /// Hashing threads [default: one per core].
-    #[arg(short = 'j', long, value_name = "N")]
+    #[arg(
+        help_heading = "Pieces and format",
+        short = 'j',
+        long,
+        value_name = "N"
+    )]
     pub threads: Option<usize>,
 
     /// Where the .torrent will be hosted: the magnet link gets `xs=` (see `magnet`).
-    #[arg(long = "torrent-url", value_name = "URL")]
+    #[arg(
+        help_heading = "Trackers and peers",
+        long = "torrent-url",
+        value_name = "URL"
+    )]
     pub torrent_urls: Vec<String>,
 
     /// A peer for the magnet link's `x.pe=` (see `magnet`).
-    #[arg(long = "peer", value_name = "HOST:PORT")]
+    #[arg(
+        help_heading = "Trackers and peers",
+        long = "peer",
+        value_name = "HOST:PORT"
+    )]
     pub peers: Vec<String>,
 
     /// Make a BitTorrent v2 torrent (BEP 52: per-file SHA-256 merkle trees); only v2
     /// clients can use it. The default is v1, which every client reads.
-    #[arg(long, conflicts_with = "hybrid")]
+    #[arg(help_heading = "Pieces and format", long, conflicts_with = "hybrid")]
     pub v2: bool,
 
     /// Make a hybrid v1 + v2 torrent (BEP 52 + BEP 47 pad files): v1 clients and v2
     /// clients share one swarm. Both hashes are computed in one pass.
-    #[arg(long)]
+    #[arg(help_heading = "Pieces and format", long)]
     pub hybrid: bool,
 }
 

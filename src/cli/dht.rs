@@ -21,6 +21,11 @@ use crate::shutdown::Shutdown;
 
 /// Run or query a Mainline DHT node (BEP 5).
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+mktorrent-rs dht serve --state dht.state --metrics dht.prom\n  \
+mktorrent-rs dht get-peers release.torrent --json\n  \
+mktorrent-rs dht announce 'magnet:?xt=urn:btih:...' --port 51413\n  \
+mktorrent-rs dht ping router.example:6881")]
 pub struct Args {
     #[command(subcommand)]
     pub command: Command,

@@ -30,7 +30,11 @@ host has none). Port 0 picks a free port; the bound addresses are printed.\n\
 Peers that have not announced for --peer-timeout seconds (default 2700: the 1800 s interval, \
 its jitter and slack) are dropped; completed counts are kept.\n\
 Signals: SIGINT/SIGTERM stop (state saved), SIGHUP reloads --allow-list, --deny-list and \
---allowed-dir."
+--allowed-dir.\n\n\
+Examples:\n  \
+mktorrent-rs tracker\n  \
+mktorrent-rs tracker --allowed-dir ./torrents --state tracker.state\n  \
+mktorrent-rs tracker --http 127.0.0.1:8080 --trust-proxy 127.0.0.1/32 --stats-from 10.0.0.0/8"
 )]
 pub struct Args {
     /// HTTP listen address (repeatable; IPv6 as [addr]:port).
