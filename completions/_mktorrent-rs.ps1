@@ -116,9 +116,7 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
             break
         }
         'mktorrent-rs;dht;serve' {
-            [CompletionResult]::new('--bind', '--bind', [CompletionResultType]::ParameterName, 'UDP address to listen on ([addr]:port for IPv6) [default: 0.0.0.0:6881 for serve, 0.0.0.0:0 otherwise]')
             [CompletionResult]::new('--bootstrap', '--bootstrap', [CompletionResultType]::ParameterName, 'Node to join the network through (repeatable). Given any, the public routers are not used')
-            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'Routing table file to start from; `serve` writes it back at exit')
             [CompletionResult]::new('--rate-limit', '--rate-limit', [CompletionResultType]::ParameterName, 'Incoming queries answered per second per IP address (0: no limit)')
             [CompletionResult]::new('--status-interval', '--status-interval', [CompletionResultType]::ParameterName, 'Time between status lines on stdout (30s, 5m, 1h, or seconds)')
             [CompletionResult]::new('--bind6', '--bind6', [CompletionResultType]::ParameterName, 'Also run an IPv6 node (BEP 32) on this address, e.g. [::]:6881; it shares the node id')
@@ -128,15 +126,17 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
             [CompletionResult]::new('--max-peers', '--max-peers', [CompletionResultType]::ParameterName, 'Peers stored in all (about 200 bytes each); when full, the stalest entry of the address holding the most makes room')
             [CompletionResult]::new('--max-ports-per-ip', '--max-ports-per-ip', [CompletionResultType]::ParameterName, 'Ports one IP address may hold in one swarm; its stalest makes room for more')
             [CompletionResult]::new('--max-entries-per-ip', '--max-entries-per-ip', [CompletionResultType]::ParameterName, 'Entries (info hash, port) one IP address may hold in all; its stalest makes room for more')
+            [CompletionResult]::new('--bind', '--bind', [CompletionResultType]::ParameterName, 'UDP address to listen on ([addr]:port for IPv6) [default: 0.0.0.0:6881]')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'Routing table file to start from and write back at exit')
             [CompletionResult]::new('--no-default-routers', '--no-default-routers', [CompletionResultType]::ParameterName, 'Use no public router (e.g. to start a private network as its first node)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
         'mktorrent-rs;dht;get-peers' {
-            [CompletionResult]::new('--bind', '--bind', [CompletionResultType]::ParameterName, 'UDP address to listen on ([addr]:port for IPv6) [default: 0.0.0.0:6881 for serve, 0.0.0.0:0 otherwise]')
+            [CompletionResult]::new('--bind', '--bind', [CompletionResultType]::ParameterName, 'UDP address to send from ([addr]:port for IPv6) [default: 0.0.0.0:0]')
             [CompletionResult]::new('--bootstrap', '--bootstrap', [CompletionResultType]::ParameterName, 'Node to join the network through (repeatable). Given any, the public routers are not used')
-            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'Routing table file to start from; `serve` writes it back at exit')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'Routing table file to start from (read, not written)')
             [CompletionResult]::new('--rate-limit', '--rate-limit', [CompletionResultType]::ParameterName, 'Incoming queries answered per second per IP address (0: no limit)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up after this long (10s, 2m, or seconds)')
             [CompletionResult]::new('--no-default-routers', '--no-default-routers', [CompletionResultType]::ParameterName, 'Use no public router (e.g. to start a private network as its first node)')
@@ -147,9 +147,9 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
         }
         'mktorrent-rs;dht;announce' {
             [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'TCP port the peer listens on')
-            [CompletionResult]::new('--bind', '--bind', [CompletionResultType]::ParameterName, 'UDP address to listen on ([addr]:port for IPv6) [default: 0.0.0.0:6881 for serve, 0.0.0.0:0 otherwise]')
+            [CompletionResult]::new('--bind', '--bind', [CompletionResultType]::ParameterName, 'UDP address to send from ([addr]:port for IPv6) [default: 0.0.0.0:0]')
             [CompletionResult]::new('--bootstrap', '--bootstrap', [CompletionResultType]::ParameterName, 'Node to join the network through (repeatable). Given any, the public routers are not used')
-            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'Routing table file to start from; `serve` writes it back at exit')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'Routing table file to start from (read, not written)')
             [CompletionResult]::new('--rate-limit', '--rate-limit', [CompletionResultType]::ParameterName, 'Incoming queries answered per second per IP address (0: no limit)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up after this long (10s, 2m, or seconds)')
             [CompletionResult]::new('--implied-port', '--implied-port', [CompletionResultType]::ParameterName, 'Let nodes use the UDP source port instead (behind NAT)')

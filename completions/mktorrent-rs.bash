@@ -489,21 +489,13 @@ _mktorrent__rs() {
             return 0
             ;;
         mktorrent__rs__subcmd__dht__subcmd__serve)
-            opts="-h --bind --bootstrap --no-default-routers --state --rate-limit --status-interval --bind6 --metrics --max-hashes --max-peers-per-hash --max-peers --max-ports-per-ip --max-entries-per-ip --help"
+            opts="-h --bootstrap --no-default-routers --rate-limit --status-interval --bind6 --metrics --max-hashes --max-peers-per-hash --max-peers --max-ports-per-ip --max-entries-per-ip --bind --state --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --bind)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --bootstrap)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --state)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -540,6 +532,14 @@ _mktorrent__rs() {
                     return 0
                     ;;
                 --max-entries-per-ip)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bind)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -107,9 +107,7 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mktorrent-rs;dht;serve'= {
-            cand --bind 'UDP address to listen on ([addr]:port for IPv6) [default: 0.0.0.0:6881 for serve, 0.0.0.0:0 otherwise]'
             cand --bootstrap 'Node to join the network through (repeatable). Given any, the public routers are not used'
-            cand --state 'Routing table file to start from; `serve` writes it back at exit'
             cand --rate-limit 'Incoming queries answered per second per IP address (0: no limit)'
             cand --status-interval 'Time between status lines on stdout (30s, 5m, 1h, or seconds)'
             cand --bind6 'Also run an IPv6 node (BEP 32) on this address, e.g. [::]:6881; it shares the node id'
@@ -119,14 +117,16 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand --max-peers 'Peers stored in all (about 200 bytes each); when full, the stalest entry of the address holding the most makes room'
             cand --max-ports-per-ip 'Ports one IP address may hold in one swarm; its stalest makes room for more'
             cand --max-entries-per-ip 'Entries (info hash, port) one IP address may hold in all; its stalest makes room for more'
+            cand --bind 'UDP address to listen on ([addr]:port for IPv6) [default: 0.0.0.0:6881]'
+            cand --state 'Routing table file to start from and write back at exit'
             cand --no-default-routers 'Use no public router (e.g. to start a private network as its first node)'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'mktorrent-rs;dht;get-peers'= {
-            cand --bind 'UDP address to listen on ([addr]:port for IPv6) [default: 0.0.0.0:6881 for serve, 0.0.0.0:0 otherwise]'
+            cand --bind 'UDP address to send from ([addr]:port for IPv6) [default: 0.0.0.0:0]'
             cand --bootstrap 'Node to join the network through (repeatable). Given any, the public routers are not used'
-            cand --state 'Routing table file to start from; `serve` writes it back at exit'
+            cand --state 'Routing table file to start from (read, not written)'
             cand --rate-limit 'Incoming queries answered per second per IP address (0: no limit)'
             cand --timeout 'Give up after this long (10s, 2m, or seconds)'
             cand --no-default-routers 'Use no public router (e.g. to start a private network as its first node)'
@@ -136,9 +136,9 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
         }
         &'mktorrent-rs;dht;announce'= {
             cand --port 'TCP port the peer listens on'
-            cand --bind 'UDP address to listen on ([addr]:port for IPv6) [default: 0.0.0.0:6881 for serve, 0.0.0.0:0 otherwise]'
+            cand --bind 'UDP address to send from ([addr]:port for IPv6) [default: 0.0.0.0:0]'
             cand --bootstrap 'Node to join the network through (repeatable). Given any, the public routers are not used'
-            cand --state 'Routing table file to start from; `serve` writes it back at exit'
+            cand --state 'Routing table file to start from (read, not written)'
             cand --rate-limit 'Incoming queries answered per second per IP address (0: no limit)'
             cand --timeout 'Give up after this long (10s, 2m, or seconds)'
             cand --implied-port 'Let nodes use the UDP source port instead (behind NAT)'

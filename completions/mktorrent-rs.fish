@@ -80,9 +80,7 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and not _
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and not __fish_seen_subcommand_from serve get-peers announce ping help" -f -a "announce" -d 'Announce that a peer on this machine has a torrent'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and not __fish_seen_subcommand_from serve get-peers announce ping help" -f -a "ping" -d 'Check that a DHT node answers'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and not __fish_seen_subcommand_from serve get-peers announce ping help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l bind -d 'UDP address to listen on ([addr]:port for IPv6) [default: 0.0.0.0:6881 for serve, 0.0.0.0:0 otherwise]' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l bootstrap -d 'Node to join the network through (repeatable). Given any, the public routers are not used' -r
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l state -d 'Routing table file to start from; `serve` writes it back at exit' -r -F
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l rate-limit -d 'Incoming queries answered per second per IP address (0: no limit)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l status-interval -d 'Time between status lines on stdout (30s, 5m, 1h, or seconds)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l bind6 -d 'Also run an IPv6 node (BEP 32) on this address, e.g. [::]:6881; it shares the node id' -r
@@ -92,20 +90,22 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fis
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l max-peers -d 'Peers stored in all (about 200 bytes each); when full, the stalest entry of the address holding the most makes room' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l max-ports-per-ip -d 'Ports one IP address may hold in one swarm; its stalest makes room for more' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l max-entries-per-ip -d 'Entries (info hash, port) one IP address may hold in all; its stalest makes room for more' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l bind -d 'UDP address to listen on ([addr]:port for IPv6) [default: 0.0.0.0:6881]' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l state -d 'Routing table file to start from and write back at exit' -r -F
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -l no-default-routers -d 'Use no public router (e.g. to start a private network as its first node)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from serve" -s h -l help -d 'Print help'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from get-peers" -l bind -d 'UDP address to listen on ([addr]:port for IPv6) [default: 0.0.0.0:6881 for serve, 0.0.0.0:0 otherwise]' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from get-peers" -l bind -d 'UDP address to send from ([addr]:port for IPv6) [default: 0.0.0.0:0]' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from get-peers" -l bootstrap -d 'Node to join the network through (repeatable). Given any, the public routers are not used' -r
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from get-peers" -l state -d 'Routing table file to start from; `serve` writes it back at exit' -r -F
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from get-peers" -l state -d 'Routing table file to start from (read, not written)' -r -F
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from get-peers" -l rate-limit -d 'Incoming queries answered per second per IP address (0: no limit)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from get-peers" -l timeout -d 'Give up after this long (10s, 2m, or seconds)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from get-peers" -l no-default-routers -d 'Use no public router (e.g. to start a private network as its first node)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from get-peers" -l json -d 'Print JSON'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from get-peers" -s h -l help -d 'Print help'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from announce" -l port -d 'TCP port the peer listens on' -r
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from announce" -l bind -d 'UDP address to listen on ([addr]:port for IPv6) [default: 0.0.0.0:6881 for serve, 0.0.0.0:0 otherwise]' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from announce" -l bind -d 'UDP address to send from ([addr]:port for IPv6) [default: 0.0.0.0:0]' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from announce" -l bootstrap -d 'Node to join the network through (repeatable). Given any, the public routers are not used' -r
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from announce" -l state -d 'Routing table file to start from; `serve` writes it back at exit' -r -F
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from announce" -l state -d 'Routing table file to start from (read, not written)' -r -F
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from announce" -l rate-limit -d 'Incoming queries answered per second per IP address (0: no limit)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from announce" -l timeout -d 'Give up after this long (10s, 2m, or seconds)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand dht; and __fish_seen_subcommand_from announce" -l implied-port -d 'Let nodes use the UDP source port instead (behind NAT)'

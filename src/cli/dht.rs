@@ -42,8 +42,7 @@ pub enum Command {
 /// Where the node listens and how it joins the network.
 #[derive(Debug, clap::Args)]
 pub struct NodeArgs {
-    /// UDP address to listen on ([addr]:port for IPv6) [default: 0.0.0.0:6881 for serve,
-    /// 0.0.0.0:0 otherwise].
+    /// UDP address to send from ([addr]:port for IPv6) [default: 0.0.0.0:0].
     #[arg(long, value_name = "ADDR")]
     pub bind: Option<SocketAddr>,
 
@@ -56,7 +55,7 @@ pub struct NodeArgs {
     #[arg(long)]
     pub no_default_routers: bool,
 
-    /// Routing table file to start from; `serve` writes it back at exit.
+    /// Routing table file to start from (read, not written).
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
 
@@ -67,6 +66,10 @@ pub struct NodeArgs {
 
 /// Run a long-lived DHT node: a bootstrap router for others.
 #[derive(Debug, clap::Args)]
+#[command(
+    mut_arg("bind", |a| a.help("UDP address to listen on ([addr]:port for IPv6) [default: 0.0.0.0:6881]")),
+    mut_arg("state", |a| a.help("Routing table file to start from and write back at exit"))
+)]
 pub struct ServeArgs {
     #[command(flatten)]
     pub node: NodeArgs,

@@ -94,3 +94,18 @@ fn every_duration_and_size_flag_takes_units() {
     }
     assert!(tried >= 15, "only {tried} duration/size flags found");
 }
+
+#[test]
+fn dht_serve_text_stays_in_dht_serve() {
+    let temp = tempfile::tempdir().unwrap();
+    for one_shot in ["get-peers", "announce"] {
+        let out = crate::common::run(temp.path(), &["dht", one_shot, "--help"]).success();
+        assert!(
+            !out.stdout.contains("serve") && !out.stdout.contains("6881"),
+            "{}",
+            out.stdout
+        );
+    }
+    let out = crate::common::run(temp.path(), &["dht", "serve", "--help"]).success();
+    assert!(out.stdout.contains("write back at exit"), "{}", out.stdout);
+}
