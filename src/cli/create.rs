@@ -289,8 +289,13 @@ fn url_error(err: url::ParseError, schemes: &str) -> String {
 /// Why `url` is not an absolute http(s) URL with a host, if it is not.
 /// Shared by every flag that takes a URL clients will fetch over HTTP.
 pub fn http_url_problem(url: &str) -> Option<String> {
-    if let Some(reason) = spaces(url) {
-        return Some(reason);
+    // A space in a web seed's path is a real folder name (sent as %20);
+    // control characters and empty values are slips.
+    if url.is_empty() {
+        return Some("empty".into());
+    }
+    if url.chars().any(char::is_control) {
+        return Some("contains a control character".into());
     }
     let parsed = match url::Url::parse(url) {
         Ok(parsed) => parsed,
