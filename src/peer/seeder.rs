@@ -316,13 +316,17 @@ impl SeedTorrent {
             .pieces
             .span(index)
             .ok_or(PieceError::OutOfRange)?;
-        let mut data = vec![0u8; usize::try_from(size).map_err(|_| PieceError::OutOfRange)?];
+        let pieces = &self.params.pieces;
+        let padded = pieces.request_size(index).unwrap_or(size);
+        let size = usize::try_from(size).map_err(|_| PieceError::OutOfRange)?;
+        // Zeros past the data: the v2 padding a block may reach into.
+        let mut data = vec![0u8; usize::try_from(padded).map_err(|_| PieceError::OutOfRange)?];
         Reader::new(&self.storage, true)
-            .read_at(start, &mut data)
+            .read_at(start, &mut data[..size])
             .map_err(PieceError::Storage)?;
         let checked = &self.checked[index as usize];
         if !checked.load(Ordering::Relaxed) {
-            if !self.piece_matches(index, &data) {
+            if !self.piece_matches(index, &data[..size]) {
                 return Err(PieceError::HashMismatch);
             }
             checked.store(true, Ordering::Relaxed);

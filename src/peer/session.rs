@@ -112,11 +112,25 @@ impl Pieces {
         self.span(index).map(|(_, size)| size)
     }
 
+    /// The bytes of piece `index` a peer may request: its size, except
+    /// that a v2 piece ending inside a 16 KiB block may be asked for to the
+    /// block's end (libtorrent sees files padded to pieces and asks for
+    /// whole blocks); those bytes are zeros.
+    pub fn request_size(&self, index: u32) -> Option<u64> {
+        let size = self.size(index)?;
+        Some(if self.files.is_empty() {
+            size
+        } else {
+            size.next_multiple_of(u64::from(MAX_BLOCK))
+                .min(self.piece_length.max(size))
+        })
+    }
+
     /// Whether a request names bytes that exist, at most [`MAX_BLOCK`] long.
     pub fn is_valid(&self, block: Block) -> bool {
         (1..=MAX_BLOCK).contains(&block.length)
             && self
-                .size(block.index)
+                .request_size(block.index)
                 .is_some_and(|size| u64::from(block.begin) + u64::from(block.length) <= size)
     }
 }
@@ -1114,9 +1128,13 @@ mod tests {
         assert_eq!(p.span(5), Some((56 * 1024 + 10, 16 * 1024)));
         assert_eq!(p.span(6), None);
         assert!(p.is_valid(block(2, 0, 8 * 1024)));
-        assert!(!p.is_valid(block(2, 0, 8 * 1024 + 1)));
+        assert!(p.is_valid(block(2, 0, 16 * 1024)), "padded to its block");
+        assert!(!p.is_valid(block(2, 1, 16 * 1024)));
         assert!(p.is_valid(block(3, 0, 10)));
-        assert!(!p.is_valid(block(3, 1, 10)));
+        // To the end of the block, into the file's implicit padding.
+        assert!(p.is_valid(block(3, 0, 16 * 1024)));
+        assert!(!p.is_valid(block(3, 1, 16 * 1024)));
+        assert_eq!(p.request_size(2), Some(16 * 1024));
         assert_eq!(Pieces::v2(16 * 1024, [0, 0]).count(), 0);
     }
 

@@ -162,7 +162,7 @@ async fn bad_hash_requests_and_requests_past_a_files_pieces_are_rejected() {
     let past = mktorrent_rs::peer::message::Block {
         index: 3,
         begin: 0,
-        length: 101,
+        length: 16 * 1024 + 1,
     };
     peer.send(Message::Request(past)).await;
     let got = peer
