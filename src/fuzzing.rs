@@ -41,6 +41,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("tracker_udp_response", tracker_udp_response),
     ("peer_wire", peer_wire),
     ("utp_packet", utp_packet),
+    ("bep52_messages", bep52_messages),
 ];
 
 /// The swarm id an info dictionary must get: SHA-1 of its bytes when it has
@@ -469,4 +470,139 @@ pub fn utp_packet(data: &[u8]) {
     connecting.on_packet(&packet, now);
     connecting.on_packet(&packet, now);
     drain(&mut connecting, now);
+}
+
+/// `bep52_messages`: BEP 52 hash messages and the answers a seed gives.
+/// Byte 0 picks a file's piece count (2 to 65), byte 1 its piece length
+/// (16 to 256 KiB); the rest is read twice. As peer-wire frames: every
+/// hash message re-encodes to its frame, and a session holding the file's
+/// tree answers each hash request with exactly the tree's `hashes` or with
+/// a `hash reject` of that request. As 16-byte requests against the tree:
+/// an answer has the base hashes of the layer asked for followed by one
+/// uncle per proof layer past the first `log2(length) - 1`, and climbing
+/// them reaches the node of a reference tree built here, layer by layer.
+pub fn bep52_messages(data: &[u8]) {
+    use crate::merkle::{self, FileTree};
+    use crate::peer::session::{Features, Params, Pieces, Session};
+    use std::sync::Arc;
+
+    let [count, shift, rest @ ..] = data else {
+        return;
+    };
+    let pieces = usize::from(*count % 64) + 2;
+    let piece_length = merkle::BLOCK << (shift % 5);
+    let layer: Vec<merkle::Hash> = (0..pieces)
+        .map(|i| sha2::Sha256::digest(i.to_be_bytes()).into())
+        .collect();
+    let Some(tree) = FileTree::from_piece_layer(&layer, piece_length) else {
+        panic!("a tree over {pieces} pieces");
+    };
+    let piece_layer = (piece_length / merkle::BLOCK).trailing_zeros();
+    // Reference layers from the piece layer up, padded with zero subtrees.
+    let mut reference = vec![layer.clone()];
+    let mut pad = merkle::zero_subtree(piece_layer);
+    reference[0].resize(pieces.next_power_of_two(), pad);
+    while reference.last().is_some_and(|l| l.len() > 1) {
+        let below = &reference[reference.len() - 1];
+        let next = below
+            .chunks(2)
+            .map(|p| merkle::parent(&p[0], &p[1]))
+            .collect();
+        pad = merkle::parent(&pad, &pad);
+        reference.push(next);
+    }
+    assert_eq!(reference.last().map(|r| r[0]), Some(tree.root()));
+
+    let mut params = Params::new(
+        Pieces::v1(piece_length, piece_length * pieces as u64),
+        Arc::from(&b"d4:name1:xe"[..]),
+    );
+    params.trees = Arc::new([(tree.root(), tree.clone())].into());
+    let now = std::time::Instant::now();
+    let mut session = Session::new(Arc::new(params), Features::default(), now);
+    while session.next_outgoing().is_some() {}
+    let mut at = 0;
+    while let Ok(Some((m, used))) = message::decode(&rest[at..]) {
+        let frame = &rest[at..at + used];
+        at += used;
+        match m {
+            Message::HashRequest(request) => {
+                assert_eq!(Message::HashRequest(request).to_bytes(), frame);
+                let _ = session.receive(Message::HashRequest(request), now);
+                let reply = session.next_outgoing();
+                let want = (request.pieces_root == tree.root())
+                    .then(|| {
+                        tree.hashes(
+                            request.base_layer,
+                            request.index,
+                            request.length,
+                            request.proof_layers,
+                        )
+                        .ok()
+                    })
+                    .flatten()
+                    .map_or(Message::HashReject(request), |hashes| Message::Hashes {
+                        request,
+                        hashes,
+                    });
+                assert_eq!(reply, Some(want), "answer to {request:?}");
+            }
+            Message::Hashes { .. } | Message::HashReject(_) => {
+                assert_eq!(m.to_bytes(), frame, "re-encoding changed {m:?}");
+            }
+            _ => {}
+        }
+    }
+
+    for raw in rest.chunks_exact(16) {
+        let word = |i: usize| u32::from_be_bytes([raw[i], raw[i + 1], raw[i + 2], raw[i + 3]]);
+        // Small values reach the valid cases; the raw words the rest.
+        let (base, index, length, proof) = if raw[0] & 0x80 == 0 {
+            (
+                u32::from(raw[1] % 8),
+                u32::from(raw[2]),
+                1u32 << (raw[3] % 10),
+                u32::from(raw[4] % 8),
+            )
+        } else {
+            (word(0) & 0x7FFF_FFFF, word(4), word(8), word(12))
+        };
+        let Ok(hashes) = tree.hashes(base, index, length, proof) else {
+            continue;
+        };
+        assert!(base >= piece_layer && base < tree.height(), "base {base}");
+        assert!(length.is_power_of_two() && index % length == 0);
+        let k = length.trailing_zeros();
+        let uncles = proof.saturating_sub(k.saturating_sub(1)) as usize;
+        assert_eq!(
+            hashes.len(),
+            length as usize + uncles,
+            "{base} {index} {length} {proof}"
+        );
+        let level = (base - piece_layer) as usize;
+        let span = &reference[level][index as usize..(index + length) as usize];
+        assert_eq!(&hashes[..length as usize], span);
+        if k == 0 {
+            // One hash: its uncles start above its parent (as libtorrent).
+            continue;
+        }
+        let mut nodes = span.to_vec();
+        while nodes.len() > 1 {
+            nodes = nodes
+                .chunks(2)
+                .map(|p| merkle::parent(&p[0], &p[1]))
+                .collect();
+        }
+        let (mut node, mut pos, mut up) = (nodes[0], index >> k, k as usize);
+        for uncle in &hashes[length as usize..] {
+            node = if pos % 2 == 0 {
+                merkle::parent(&node, uncle)
+            } else {
+                merkle::parent(uncle, &node)
+            };
+            pos >>= 1;
+            up += 1;
+        }
+        assert_eq!(node, reference[level + up][pos as usize]);
+    }
 }

@@ -81,6 +81,125 @@ pub fn file_root(piece_roots: &[Hash], piece_length: u64) -> Hash {
     root(piece_roots, piece_roots.len().next_power_of_two(), pad)
 }
 
+/// A file's merkle tree from its piece layer up to its root, built once from
+/// the torrent's `piece layers` to answer BEP 52 hash requests. Layers
+/// below the piece layer (block hashes) are not kept: they would need the
+/// file's data hashed again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileTree {
+    /// Layers above the leaves of the lowest layer kept (the piece layer).
+    piece_layer: u32,
+    /// `layers[0]` is the piece layer padded to a power of two with the
+    /// roots of all-zero pieces; each next layer halves it; the last is the
+    /// root alone.
+    layers: Vec<Vec<Hash>>,
+}
+
+/// Why a hash request cannot be answered from a [`FileTree`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ProofError {
+    #[error("base layer {base} is not between the piece layer and the root")]
+    Layer { base: u32 },
+    #[error("length {0} is not a power of two of at most {MAX_HASH_REQUEST}")]
+    Length(u32),
+    #[error("hashes {index}..+{length} are not an aligned span of the layer")]
+    Range { index: u32, length: u32 },
+    #[error("{0} proof layers reach past the root")]
+    ProofLayers(u32),
+}
+
+/// The most base-layer hashes one request may ask for (BEP 52: SHOULD NOT
+/// be more than 512).
+pub const MAX_HASH_REQUEST: u32 = 512;
+
+impl FileTree {
+    /// The tree over a file's piece layer (one subtree root per piece, for a
+    /// file longer than one piece), or `None` when the layer is empty.
+    pub fn from_piece_layer(pieces: &[Hash], piece_length: u64) -> Option<Self> {
+        if pieces.is_empty() {
+            return None;
+        }
+        let piece_layer = blocks_per_piece(piece_length).trailing_zeros();
+        let mut pad = zero_subtree(piece_layer);
+        let mut layer = pieces.to_vec();
+        layer.resize(pieces.len().next_power_of_two(), pad);
+        let mut layers = vec![layer];
+        while layers.last().is_some_and(|l| l.len() > 1) {
+            let below = layers.last().map(Vec::as_slice).unwrap_or_default();
+            let next = below.chunks(2).map(|p| parent(&p[0], &p[1])).collect();
+            pad = parent(&pad, &pad);
+            layers.push(next);
+        }
+        Some(Self {
+            piece_layer,
+            layers,
+        })
+    }
+
+    /// The file's `pieces root`.
+    pub fn root(&self) -> Hash {
+        self.layers
+            .last()
+            .and_then(|l| l.first())
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Layers above the leaves of the root: the tree's height.
+    pub fn height(&self) -> u32 {
+        self.piece_layer + self.layers.len() as u32 - 1
+    }
+
+    /// The layer `base` layers above the leaves, if kept.
+    fn layer(&self, base: u32) -> Option<&[Hash]> {
+        let at = base.checked_sub(self.piece_layer)?;
+        self.layers.get(at as usize).map(Vec::as_slice)
+    }
+
+    /// BEP 52 `hashes` for a request: `length` hashes of layer `base` from
+    /// `index`, then one uncle per proof layer, lowest first, leaving out
+    /// the first `log2(length) - 1` proof layers (those the base hashes
+    /// already determine). Refuses layers below the piece layer, the root
+    /// layer, unaligned or oversized spans, and proofs past the root.
+    pub fn hashes(
+        &self,
+        base: u32,
+        index: u32,
+        length: u32,
+        proof_layers: u32,
+    ) -> Result<Vec<Hash>, ProofError> {
+        if base >= self.height() {
+            return Err(ProofError::Layer { base });
+        }
+        let layer = self.layer(base).ok_or(ProofError::Layer { base })?;
+        if !length.is_power_of_two() || length > MAX_HASH_REQUEST {
+            return Err(ProofError::Length(length));
+        }
+        let start = index as usize;
+        let end = start + length as usize;
+        if index % length != 0 || end > layer.len() {
+            return Err(ProofError::Range { index, length });
+        }
+        if proof_layers >= self.height() - base {
+            return Err(ProofError::ProofLayers(proof_layers));
+        }
+        let mut out = layer[start..end].to_vec();
+        let omitted = length.trailing_zeros().saturating_sub(1);
+        for step in omitted..proof_layers {
+            let above = self
+                .layer(base + 1 + step)
+                .ok_or(ProofError::ProofLayers(proof_layers))?;
+            let node = (index >> (step + 1)) as usize ^ 1;
+            out.push(
+                *above
+                    .get(node)
+                    .ok_or(ProofError::ProofLayers(proof_layers))?,
+            );
+        }
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,5 +281,122 @@ mod tests {
         assert_eq!(zero_subtree(0), [0; 32]);
         assert_eq!(zero_subtree(1), parent(&[0; 32], &[0; 32]));
         assert_eq!(root(&[[0; 32]], 4, [0; 32]), zero_subtree(2));
+    }
+
+    /// Every layer of the full tree over a file's bytes, leaves first,
+    /// computed straight from the data.
+    fn reference_layers(data: &[u8]) -> Vec<Vec<Hash>> {
+        let mut layer: Vec<Hash> = data
+            .chunks(BLOCK as usize)
+            .map(|b| Sha256::digest(b).into())
+            .collect();
+        layer.resize(layer.len().next_power_of_two(), [0; 32]);
+        let mut layers = vec![layer];
+        while layers.last().unwrap().len() > 1 {
+            let next = layers
+                .last()
+                .unwrap()
+                .chunks(2)
+                .map(|p| parent(&p[0], &p[1]))
+                .collect();
+            layers.push(next);
+        }
+        layers
+    }
+
+    /// Climbs from the returned base hashes with the uncles as far as they
+    /// reach, as a downloader checks a `hashes` reply: (top, layers climbed).
+    fn climb(hashes: &[Hash], index: u32, length: u32) -> (Hash, u32) {
+        let (base, uncles) = hashes.split_at(length as usize);
+        let mut layer = base.to_vec();
+        let mut node = index;
+        let mut climbed = 0;
+        while layer.len() > 1 {
+            layer = layer.chunks(2).map(|p| parent(&p[0], &p[1])).collect();
+            node >>= 1;
+            climbed += 1;
+        }
+        let mut hash = layer[0];
+        for uncle in uncles {
+            hash = if node % 2 == 0 {
+                parent(&hash, uncle)
+            } else {
+                parent(uncle, &hash)
+            };
+            node >>= 1;
+            climbed += 1;
+        }
+        (hash, climbed)
+    }
+
+    #[test]
+    fn file_trees_answer_hash_requests_with_proofs_to_the_root() {
+        let piece = 32 * 1024;
+        let bytes = data(5 * piece as usize + 100);
+        let reference = reference_layers(&bytes);
+        let (root, piece_roots) = piecewise_root(&bytes, piece);
+        let tree = FileTree::from_piece_layer(&piece_roots, piece).unwrap();
+        assert_eq!(tree.root(), root);
+        assert_eq!(tree.height(), reference.len() as u32 - 1);
+        let base = 1; // 2 blocks per piece
+        for (index, length) in [(0, 8), (0, 4), (4, 4), (0, 2), (6, 2)] {
+            for proof_layers in 0..tree.height() - base {
+                let got = tree.hashes(base, index, length, proof_layers).unwrap();
+                let span = index as usize..(index + length) as usize;
+                assert_eq!(got[..length as usize], reference[base as usize][span]);
+                let (top, climbed) = climb(&got, index, length);
+                // Proof layer p proves up to layer base + p + 1; the first
+                // log2(length) - 1 of them come from the base hashes.
+                assert_eq!(climbed, length.trailing_zeros().max(proof_layers + 1));
+                let level = (base + climbed) as usize;
+                assert_eq!(top, reference[level][(index >> climbed) as usize]);
+            }
+        }
+        // One hash: its uncles start a layer up, as libtorrent sends them.
+        let one = tree.hashes(base, 5, 1, 2).unwrap();
+        assert_eq!(one[0], reference[1][5]);
+        assert_eq!(one[1..], [reference[2][3], reference[3][0]]);
+        // With every proof layer the climb ends at the pieces root.
+        let full = tree.hashes(base, 2, 2, tree.height() - base - 1).unwrap();
+        assert_eq!(climb(&full, 2, 2).0, root);
+    }
+
+    #[test]
+    fn file_trees_refuse_bad_requests() {
+        let piece = 16 * 1024;
+        let roots: Vec<Hash> = (0..3u8).map(|i| [i; 32]).collect();
+        let tree = FileTree::from_piece_layer(&roots, piece).unwrap();
+        assert_eq!(tree.height(), 2);
+        assert_eq!(tree.hashes(0, 0, 4, 1).unwrap().len(), 4);
+        assert_eq!(tree.hashes(0, 0, 4, 1).unwrap()[3], zero_subtree(0));
+        assert_eq!(tree.hashes(2, 0, 1, 0), Err(ProofError::Layer { base: 2 }));
+        assert_eq!(tree.hashes(0, 0, 3, 0), Err(ProofError::Length(3)));
+        assert_eq!(tree.hashes(0, 0, 0, 0), Err(ProofError::Length(0)));
+        assert_eq!(tree.hashes(0, 0, 1024, 0), Err(ProofError::Length(1024)));
+        assert_eq!(
+            tree.hashes(0, 1, 2, 0),
+            Err(ProofError::Range {
+                index: 1,
+                length: 2
+            })
+        );
+        assert_eq!(
+            tree.hashes(0, 4, 2, 0),
+            Err(ProofError::Range {
+                index: 4,
+                length: 2
+            })
+        );
+        assert_eq!(
+            tree.hashes(0, u32::MAX, 1, 0),
+            Err(ProofError::Range {
+                index: u32::MAX,
+                length: 1
+            })
+        );
+        assert_eq!(tree.hashes(0, 0, 2, 2), Err(ProofError::ProofLayers(2)));
+        let big = FileTree::from_piece_layer(&roots, 64 * 1024).unwrap();
+        assert_eq!(big.hashes(1, 0, 2, 0), Err(ProofError::Layer { base: 1 }));
+        assert_eq!(FileTree::from_piece_layer(&[], piece), None);
     }
 }

@@ -27,6 +27,8 @@ impl Reserved {
     pub const FAST: (usize, u8) = (7, 0x04);
     /// BEP 5 DHT (the peer may send PORT): byte 7, bit 0x01.
     pub const DHT: (usize, u8) = (7, 0x01);
+    /// BEP 52 v2 support (for a hybrid, the peer may upgrade): byte 7, bit 0x10.
+    pub const V2: (usize, u8) = (7, 0x10);
 
     pub fn with(mut self, (byte, bit): (usize, u8)) -> Self {
         self.0[byte] |= bit;

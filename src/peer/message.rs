@@ -1,6 +1,7 @@
 //! Peer wire messages after the handshake: BEP 3 core messages, BEP 6 fast
 //! extension, BEP 10 extended messages (with the extended handshake) and
-//! BEP 9 `ut_metadata`. Pure: bytes in, values out; no I/O.
+//! BEP 9 `ut_metadata`, and the BEP 52 merkle hash messages. Pure: bytes
+//! in, values out; no I/O.
 //!
 //! Every message is framed as `<u32 big-endian length><u8 id><payload>`;
 //! length 0 is a keep-alive. [`decode`] answers "need more bytes"
@@ -19,6 +20,52 @@ pub const MAX_BLOCK: u32 = 16 * 1024;
 pub const MAX_FRAME: u32 = 1024 * 1024 + 1;
 /// BEP 9 metadata is sent in pieces of 16 KiB.
 pub const METADATA_PIECE: usize = 16 * 1024;
+
+/// The fields shared by BEP 52 `hash request`, `hashes` and `hash reject`:
+/// `<32 pieces root><u32 base layer><u32 index><u32 length><u32 proof layers>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct HashRequest {
+    /// The file's merkle root (its `pieces root`).
+    pub pieces_root: [u8; 32],
+    /// Layers above the leaves (16 KiB blocks) of the first hash asked for.
+    pub base_layer: u32,
+    /// Offset, in hashes, of the first hash in the base layer.
+    pub index: u32,
+    /// How many base-layer hashes.
+    pub length: u32,
+    /// How many ancestor layers to prove up towards the root.
+    pub proof_layers: u32,
+}
+
+/// Bytes of a [`HashRequest`] on the wire.
+const HASH_REQUEST_LEN: usize = 32 + 16;
+
+impl HashRequest {
+    fn encode(&self) -> [u8; HASH_REQUEST_LEN] {
+        let mut out = [0u8; HASH_REQUEST_LEN];
+        out[..32].copy_from_slice(&self.pieces_root);
+        for (at, word) in [self.base_layer, self.index, self.length, self.proof_layers]
+            .iter()
+            .enumerate()
+        {
+            out[32 + 4 * at..36 + 4 * at].copy_from_slice(&word.to_be_bytes());
+        }
+        out
+    }
+
+    /// Reads the first 48 bytes; the caller checked the length.
+    fn decode(body: &[u8]) -> Self {
+        let mut pieces_root = [0u8; 32];
+        pieces_root.copy_from_slice(&body[..32]);
+        Self {
+            pieces_root,
+            base_layer: u32_at(body, 32),
+            index: u32_at(body, 36),
+            length: u32_at(body, 40),
+            proof_layers: u32_at(body, 44),
+        }
+    }
+}
 
 /// A block: `(piece index, offset within the piece, length)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -70,6 +117,16 @@ pub enum Message {
         id: u8,
         payload: Vec<u8>,
     },
+    /// id 21 (BEP 52): asks for merkle hashes of one file.
+    HashRequest(HashRequest),
+    /// id 22 (BEP 52): the request's fields, then the base-layer hashes
+    /// followed by the uncle hashes, lowest first.
+    Hashes {
+        request: HashRequest,
+        hashes: Vec<[u8; 32]>,
+    },
+    /// id 23 (BEP 52): the request's fields; it will not be answered.
+    HashReject(HashRequest),
     /// Any other id: skipped, as BEP 3 asks.
     Unknown {
         id: u8,
@@ -176,6 +233,32 @@ pub fn decode(buf: &[u8]) -> Result<Option<(Message, usize)>, MessageError> {
             },
             None => return Err(MessageError::BadLength { id, length }),
         },
+        21 | 23 => {
+            exact(HASH_REQUEST_LEN)?;
+            let request = HashRequest::decode(body);
+            if id == 21 {
+                Message::HashRequest(request)
+            } else {
+                Message::HashReject(request)
+            }
+        }
+        22 => {
+            let hashes = body.get(HASH_REQUEST_LEN..).unwrap_or_default();
+            if body.len() < HASH_REQUEST_LEN || hashes.len() % 32 != 0 {
+                return Err(MessageError::BadLength { id, length });
+            }
+            Message::Hashes {
+                request: HashRequest::decode(body),
+                hashes: hashes
+                    .chunks_exact(32)
+                    .map(|h| {
+                        let mut hash = [0u8; 32];
+                        hash.copy_from_slice(h);
+                        hash
+                    })
+                    .collect(),
+            }
+        }
         _ => Message::Unknown { id, length },
     };
     Ok(Some((message, total)))
@@ -233,6 +316,15 @@ impl Message {
             Self::Reject(b) => frame(out, 0x10, &[&block(b)]),
             Self::AllowedFast(i) => frame(out, 0x11, &[&i.to_be_bytes()]),
             Self::Extended { id, payload } => frame(out, 20, &[&[*id], payload]),
+            Self::HashRequest(r) => frame(out, 21, &[&r.encode()]),
+            Self::Hashes { request, hashes } => {
+                let mut parts: Vec<&[u8]> = Vec::with_capacity(1 + hashes.len());
+                let head = request.encode();
+                parts.push(&head);
+                parts.extend(hashes.iter().map(|h| &h[..]));
+                frame(out, 22, &parts);
+            }
+            Self::HashReject(r) => frame(out, 23, &[&r.encode()]),
             Self::Unknown { .. } => {}
         }
     }
@@ -682,6 +774,65 @@ mod tests {
         })
     }
 
+    fn arb_hash_request() -> impl Strategy<Value = HashRequest> {
+        (
+            any::<[u8; 32]>(),
+            any::<u32>(),
+            any::<u32>(),
+            any::<u32>(),
+            any::<u32>(),
+        )
+            .prop_map(|(pieces_root, base_layer, index, length, proof_layers)| {
+                HashRequest {
+                    pieces_root,
+                    base_layer,
+                    index,
+                    length,
+                    proof_layers,
+                }
+            })
+    }
+
+    #[test]
+    fn hash_messages_have_the_bep_52_layout() {
+        let request = HashRequest {
+            pieces_root: [7; 32],
+            base_layer: 2,
+            index: 4,
+            length: 2,
+            proof_layers: 3,
+        };
+        let mut want = vec![0, 0, 0, 49, 21];
+        want.extend([7; 32]);
+        want.extend([0, 0, 0, 2, 0, 0, 0, 4, 0, 0, 0, 2, 0, 0, 0, 3]);
+        assert_eq!(Message::HashRequest(request).to_bytes(), want);
+        want[4] = 23;
+        assert_eq!(Message::HashReject(request).to_bytes(), want);
+        let hashes = Message::Hashes {
+            request,
+            hashes: vec![[1; 32], [2; 32]],
+        };
+        let bytes = hashes.to_bytes();
+        assert_eq!(&bytes[..5], &[0, 0, 0, 49 + 64, 22]);
+        assert_eq!(&bytes[5 + 48..5 + 80], &[1; 32]);
+        assert_eq!(round(&hashes), hashes);
+        // A hashes message whose hashes are not whole, or a short request.
+        let mut ragged = bytes.clone();
+        ragged.pop();
+        ragged[3] -= 1;
+        assert!(matches!(
+            decode(&ragged),
+            Err(MessageError::BadLength { id: 22, .. })
+        ));
+        let mut short = Message::HashRequest(request).to_bytes();
+        short.pop();
+        short[3] -= 1;
+        assert!(matches!(
+            decode(&short),
+            Err(MessageError::BadLength { id: 21, .. })
+        ));
+    }
+
     fn arb_message() -> impl Strategy<Value = Message> {
         let bytes = || proptest::collection::vec(any::<u8>(), 0..64);
         prop_oneof![
@@ -706,6 +857,13 @@ mod tests {
                 data
             }),
             (any::<u8>(), bytes()).prop_map(|(id, payload)| Message::Extended { id, payload }),
+            arb_hash_request().prop_map(Message::HashRequest),
+            arb_hash_request().prop_map(Message::HashReject),
+            (
+                arb_hash_request(),
+                proptest::collection::vec(any::<[u8; 32]>(), 0..8)
+            )
+                .prop_map(|(request, hashes)| Message::Hashes { request, hashes }),
         ]
     }
 

@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
 use sha1::{Digest, Sha1};
+use sha2::Sha256;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify};
@@ -43,6 +44,7 @@ use super::message::{self, Block, Message};
 use super::rate::{self, RateLimit};
 use super::session::{Close, Features, Params, Pieces, Session};
 use crate::hasher;
+use crate::merkle;
 use crate::metainfo::{hex, Layout, Torrent};
 use crate::shutdown::Shutdown;
 use crate::storage::{Reader, Storage, StorageError};
@@ -70,8 +72,8 @@ const RECENT_BYTES: u64 = 16 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
-    #[error("{name}: v2-only torrents cannot be seeded yet (only v1 and hybrid torrents)")]
-    V2Only { name: String },
+    #[error("{name}: {reason}, so its v2 pieces cannot be checked or served")]
+    PieceLayers { name: String, reason: String },
     #[error("{} does not match {name}: {bad} of {count} pieces fail their hash (or cannot be read); pass --skip-verify to seed the rest", content.display())]
     Mismatch {
         name: String,
@@ -109,6 +111,9 @@ pub struct SeedTorrent {
     params: Arc<Params>,
     /// Pieces hashed on read during this run; a piece is sent only once set.
     checked: Box<[AtomicBool]>,
+    /// v2 only: each piece's merkle subtree root and width in leaves
+    /// (BEP 52); empty for v1 and hybrids, whose SHA-1 pieces are checked.
+    v2_pieces: Vec<(merkle::Hash, u32)>,
     /// The most recently read pieces, newest last, at most `recent_cap`.
     recent: Mutex<VecDeque<(u32, Bytes)>>,
     recent_cap: usize,
@@ -143,8 +148,10 @@ impl SeedTorrent {
     /// Lays out the content at `content` (the file of a single-file
     /// torrent, the directory of a multi-file one) and, with
     /// [`Verify::Full`], hashes every piece in parallel on the current rayon
-    /// pool (never call it on an async runtime thread). Hybrid torrents are
-    /// served as v1: their v1 pieces are aligned by BEP 47 pad files.
+    /// pool (never call it on an async runtime thread). v2-only torrents
+    /// use BEP 52 pieces (aligned to files, checked by merkle roots);
+    /// hybrids keep their v1 pieces, which BEP 47 pad files align the same
+    /// way. Both answer hash requests from their `piece layers`.
     pub fn open(
         torrent: Torrent,
         content: &Path,
@@ -152,11 +159,8 @@ impl SeedTorrent {
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Self, SeedError> {
         let info = &torrent.meta.info;
-        if !info.version.has_v1() {
-            return Err(SeedError::V2Only {
-                name: info.name.clone(),
-            });
-        }
+        let v2_only = !info.version.has_v1();
+        let trees = file_trees(&torrent, v2_only)?;
         let storage = match &info.layout {
             Layout::Single { length } => Storage::new([(Some(content.to_owned()), *length)]),
             Layout::Multi { files } => {
@@ -175,19 +179,43 @@ impl SeedTorrent {
                 Storage::new(disk)
             }
         };
-        let pieces = Pieces {
-            piece_length: info.piece_length,
-            total_length: storage.total_length(),
+        let (pieces, v2_pieces) = if v2_only {
+            let pieces = Pieces::v2(info.piece_length, storage.files().iter().map(|f| f.length));
+            (pieces, v2_piece_hashes(&torrent, &trees)?)
+        } else {
+            (
+                Pieces::v1(info.piece_length, storage.total_length()),
+                Vec::new(),
+            )
         };
         let count = pieces.count() as usize;
         if verify == Verify::Full {
-            let results = hasher::verify_hashes(&storage, info.piece_length, progress);
-            let bad = results
-                .iter()
-                .zip(&info.pieces)
-                .filter(|(got, want)| got.as_ref().ok() != Some(*want))
-                .count()
-                + count.saturating_sub(results.len().min(info.pieces.len()));
+            let bad = if v2_only {
+                let work = hasher::v2_pieces(&storage, info.piece_length);
+                let results = hasher::v2_verify_hashes(
+                    &storage,
+                    info.piece_length,
+                    hasher::V1Pieces::None,
+                    &work,
+                    progress,
+                );
+                results
+                    .iter()
+                    .zip(&v2_pieces)
+                    .filter(|(got, (want, _))| {
+                        got.as_ref().ok().map(|(root, _)| root) != Some(want)
+                    })
+                    .count()
+                    + count.saturating_sub(results.len().min(v2_pieces.len()))
+            } else {
+                let results = hasher::verify_hashes(&storage, info.piece_length, progress);
+                results
+                    .iter()
+                    .zip(&info.pieces)
+                    .filter(|(got, want)| got.as_ref().ok() != Some(*want))
+                    .count()
+                    + count.saturating_sub(results.len().min(info.pieces.len()))
+            };
             if bad > 0 {
                 return Err(SeedError::Mismatch {
                     name: info.name.clone(),
@@ -200,12 +228,14 @@ impl SeedTorrent {
         let mut params = Params::new(pieces, torrent.info_bytes.clone().into());
         // BEP 27: private torrents get their peers from the tracker only.
         params.pex = !info.private;
+        params.trees = Arc::new(trees);
         let params = Arc::new(params);
         let recent_cap = usize::try_from(RECENT_BYTES / info.piece_length.max(1))
             .unwrap_or(usize::MAX)
             .max(2);
         Ok(Self {
             checked: (0..count).map(|_| AtomicBool::new(false)).collect(),
+            v2_pieces,
             recent: Mutex::new(VecDeque::new()),
             recent_cap,
             upload_limit: None,
@@ -220,14 +250,17 @@ impl SeedTorrent {
         &self.torrent
     }
 
-    /// The hashes peers may greet us with: v1, and a hybrid's truncated v2
-    /// (BEP 52: one swarm, the same v1-aligned pieces).
+    /// The hashes peers may greet us with: v1, and the truncated v2 of a
+    /// hybrid (BEP 52: one swarm, the same v1-aligned pieces) or of a
+    /// v2-only torrent (where it is also its `info_hash`, listed once).
     pub fn hashes(&self) -> Vec<[u8; 20]> {
         let mut hashes = vec![self.torrent.info_hash.0];
         if let Some(v2) = &self.torrent.info_hash_v2 {
             let mut truncated = [0; 20];
             truncated.copy_from_slice(&v2[..20]);
-            hashes.push(truncated);
+            if !hashes.contains(&truncated) {
+                hashes.push(truncated);
+            }
         }
         hashes
     }
@@ -278,22 +311,132 @@ impl SeedTorrent {
     }
 
     fn read_piece_uncached(&self, index: u32) -> Result<Vec<u8>, PieceError> {
-        let pieces = self.params.pieces;
-        let size = pieces.size(index).ok_or(PieceError::OutOfRange)?;
-        let mut data = vec![0u8; usize::try_from(size).map_err(|_| PieceError::OutOfRange)?];
+        let (start, size) = self
+            .params
+            .pieces
+            .span(index)
+            .ok_or(PieceError::OutOfRange)?;
+        let pieces = &self.params.pieces;
+        let padded = pieces.request_size(index).unwrap_or(size);
+        let size = usize::try_from(size).map_err(|_| PieceError::OutOfRange)?;
+        // Zeros past the data: the v2 padding a block may reach into.
+        let mut data = vec![0u8; usize::try_from(padded).map_err(|_| PieceError::OutOfRange)?];
         Reader::new(&self.storage, true)
-            .read_at(u64::from(index) * pieces.piece_length, &mut data)
+            .read_at(start, &mut data[..size])
             .map_err(PieceError::Storage)?;
         let checked = &self.checked[index as usize];
         if !checked.load(Ordering::Relaxed) {
-            let want = self.torrent.meta.info.pieces.get(index as usize);
-            if want != Some(&<[u8; 20]>::from(Sha1::digest(&data))) {
+            if !self.piece_matches(index, &data[..size]) {
                 return Err(PieceError::HashMismatch);
             }
             checked.store(true, Ordering::Relaxed);
         }
         Ok(data)
     }
+
+    /// Whether `data` is piece `index`: its SHA-1 (v1, hybrid), or for
+    /// v2-only its 16 KiB block hashes rolled up to the piece's subtree
+    /// root (the piece layer hash, or the pieces root of a small file).
+    fn piece_matches(&self, index: u32, data: &[u8]) -> bool {
+        if self.v2_pieces.is_empty() {
+            let want = self.torrent.meta.info.pieces.get(index as usize);
+            return want == Some(&<[u8; 20]>::from(Sha1::digest(data)));
+        }
+        let Some((want, width)) = self.v2_pieces.get(index as usize) else {
+            return false;
+        };
+        let leaves: Vec<merkle::Hash> = data
+            .chunks(merkle::BLOCK as usize)
+            .map(|block| Sha256::digest(block).into())
+            .collect();
+        leaves.len() <= *width as usize && merkle::root(&leaves, *width as usize, [0; 32]) == *want
+    }
+}
+
+/// The merkle tree of every file longer than a piece, from `piece layers`,
+/// each checked against its `pieces root`. A v2-only torrent needs them all
+/// (its pieces are checked against them); a hybrid serves the trees it has.
+fn file_trees(
+    torrent: &Torrent,
+    required: bool,
+) -> Result<BTreeMap<merkle::Hash, merkle::FileTree>, SeedError> {
+    let info = &torrent.meta.info;
+    let mut trees = BTreeMap::new();
+    for file in info
+        .file_tree
+        .iter()
+        .filter(|f| f.length > info.piece_length)
+    {
+        let fail = |reason: String| SeedError::PieceLayers {
+            name: info.name.clone(),
+            reason,
+        };
+        let path = file.path.join("/");
+        let Some(root) = file.pieces_root else {
+            return Err(fail(format!("{path} has no pieces root")));
+        };
+        let layer: Vec<merkle::Hash> = torrent
+            .meta
+            .piece_layers
+            .get(&root)
+            .map(|bytes| {
+                bytes
+                    .chunks_exact(32)
+                    .map(|h| h.try_into().unwrap_or_default())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let pieces = file.length.div_ceil(info.piece_length);
+        let tree = merkle::FileTree::from_piece_layer(&layer, info.piece_length)
+            .filter(|tree| layer.len() as u64 == pieces && tree.root() == root);
+        match tree {
+            Some(tree) => {
+                trees.insert(root, tree);
+            }
+            None if !required => {}
+            None => {
+                return Err(fail(format!(
+                    "the piece layer of {path} is missing or does not match its pieces root (a torrent made from a magnet lacks them)"
+                )))
+            }
+        }
+    }
+    Ok(trees)
+}
+
+/// What each piece of a v2-only torrent must hash to, in piece order:
+/// a big file's piece layer entries, a small file's own pieces root.
+fn v2_piece_hashes(
+    torrent: &Torrent,
+    trees: &BTreeMap<merkle::Hash, merkle::FileTree>,
+) -> Result<Vec<(merkle::Hash, u32)>, SeedError> {
+    let info = &torrent.meta.info;
+    let piece_length = info.piece_length;
+    let mut out = Vec::new();
+    for file in info.file_tree.iter().filter(|f| f.length > 0) {
+        let root = file.pieces_root.ok_or_else(|| SeedError::PieceLayers {
+            name: info.name.clone(),
+            reason: format!("{} has no pieces root", file.path.join("/")),
+        })?;
+        let width = u32::try_from(merkle::piece_subtree_width(file.length, piece_length))
+            .unwrap_or(u32::MAX);
+        if trees.contains_key(&root) {
+            let layer = torrent
+                .meta
+                .piece_layers
+                .get(&root)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            out.extend(
+                layer
+                    .chunks_exact(32)
+                    .map(|h| (h.try_into().unwrap_or_default(), width)),
+            );
+        } else {
+            out.push((root, width));
+        }
+    }
+    Ok(out)
 }
 
 /// Pieces to read ahead per connection for pieces of `piece_length`.
@@ -971,10 +1114,20 @@ where
     if inner.config.dht_port.is_some() {
         reserved = reserved.with(Reserved::DHT);
     }
-    let ours = |info_hash| Handshake {
-        reserved,
-        info_hash,
-        peer_id: inner.config.peer_id,
+    let ours = |info_hash| {
+        // BEP 52: a v2 torrent says so (a hybrid's peers may then use v2).
+        let v2 = inner
+            .torrent(&info_hash)
+            .is_some_and(|t| t.torrent.meta.info.version.has_v2());
+        Handshake {
+            reserved: if v2 {
+                reserved.with(Reserved::V2)
+            } else {
+                reserved
+            },
+            info_hash,
+            peer_id: inner.config.peer_id,
+        }
     };
     let mut rbuf: Vec<u8> = Vec::with_capacity(64 * 1024);
     // Incoming: learn the torrent from the first 48 bytes, then answer.

@@ -9,38 +9,128 @@
 //! timeout, BEP 9 metadata replies, and spotting seeds (a seed has nothing
 //! to take from a seed, so such connections close).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::message::{self, Block, ExtendedHandshake, Message, Metadata, MAX_BLOCK, UT_METADATA};
+use super::message::{
+    self, Block, ExtendedHandshake, HashRequest, Message, Metadata, MAX_BLOCK, UT_METADATA,
+};
 use super::pex::{Pex, UT_PEX};
+use crate::merkle::{FileTree, Hash};
 
-/// Piece geometry of a v1 (or hybrid-as-v1) torrent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Piece geometry: v1 pieces run across files; in a v2-only torrent
+/// (BEP 52) every file starts a new piece, so each file's last piece may
+/// be short. A hybrid's pieces are v1's (its pad files align them).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pieces {
     pub piece_length: u64,
     pub total_length: u64,
+    /// v2 only: each non-empty file's place, in piece order.
+    files: Arc<[FileSpan]>,
+}
+
+/// One file of a v2-only torrent in the piece index space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileSpan {
+    first_piece: u32,
+    /// Where the file starts in the content (files laid end to end).
+    offset: u64,
+    length: u64,
 }
 
 impl Pieces {
-    pub fn count(self) -> u32 {
-        // Torrents with more than 4 G pieces cannot be described by BEP 3.
-        u32::try_from(self.total_length.div_ceil(self.piece_length.max(1))).unwrap_or(u32::MAX)
+    /// Pieces of `piece_length` over `total_length` bytes, across files.
+    pub fn v1(piece_length: u64, total_length: u64) -> Self {
+        Self {
+            piece_length,
+            total_length,
+            files: Arc::new([]),
+        }
     }
 
-    /// The size of piece `index`: the last one is short.
-    pub fn size(self, index: u32) -> Option<u64> {
-        let start = u64::from(index) * self.piece_length;
-        (index < self.count()).then(|| self.piece_length.min(self.total_length - start))
+    /// BEP 52 pieces over files of these lengths laid end to end: the
+    /// index space runs file after file, empty files take none.
+    pub fn v2(piece_length: u64, lengths: impl IntoIterator<Item = u64>) -> Self {
+        let mut files = Vec::new();
+        let (mut offset, mut first_piece) = (0u64, 0u64);
+        for length in lengths {
+            if length > 0 {
+                files.push(FileSpan {
+                    // Clamped: more than 4 G pieces cannot be addressed anyway.
+                    first_piece: u32::try_from(first_piece).unwrap_or(u32::MAX),
+                    offset,
+                    length,
+                });
+            }
+            offset += length;
+            first_piece += length.div_ceil(piece_length.max(1));
+        }
+        Self {
+            piece_length,
+            total_length: offset,
+            files: files.into(),
+        }
+    }
+
+    pub fn count(&self) -> u32 {
+        match self.files.last() {
+            // Torrents with more than 4 G pieces cannot be described by BEP 3.
+            None => u32::try_from(self.total_length.div_ceil(self.piece_length.max(1)))
+                .unwrap_or(u32::MAX),
+            Some(last) => u32::try_from(
+                u64::from(last.first_piece) + last.length.div_ceil(self.piece_length.max(1)),
+            )
+            .unwrap_or(u32::MAX),
+        }
+    }
+
+    /// Where piece `index` starts in the content, and its size: the last
+    /// piece (of the torrent, or in v2 of each file) is short.
+    pub fn span(&self, index: u32) -> Option<(u64, u64)> {
+        if index >= self.count() {
+            return None;
+        }
+        if self.files.is_empty() {
+            let start = u64::from(index) * self.piece_length;
+            return Some((start, self.piece_length.min(self.total_length - start)));
+        }
+        let at = self.files.partition_point(|f| f.first_piece <= index);
+        let file = self.files.get(at.checked_sub(1)?)?;
+        let within = u64::from(index - file.first_piece) * self.piece_length;
+        (within < file.length).then(|| {
+            (
+                file.offset + within,
+                self.piece_length.min(file.length - within),
+            )
+        })
+    }
+
+    /// The size of piece `index`.
+    pub fn size(&self, index: u32) -> Option<u64> {
+        self.span(index).map(|(_, size)| size)
+    }
+
+    /// The bytes of piece `index` a peer may request: its size, except
+    /// that a v2 piece ending inside a 16 KiB block may be asked for to the
+    /// block's end (libtorrent sees files padded to pieces and asks for
+    /// whole blocks); those bytes are zeros.
+    pub fn request_size(&self, index: u32) -> Option<u64> {
+        let size = self.size(index)?;
+        Some(if self.files.is_empty() {
+            size
+        } else {
+            size.next_multiple_of(u64::from(MAX_BLOCK))
+                .min(self.piece_length.max(size))
+        })
     }
 
     /// Whether a request names bytes that exist, at most [`MAX_BLOCK`] long.
-    pub fn is_valid(self, block: Block) -> bool {
+    pub fn is_valid(&self, block: Block) -> bool {
         (1..=MAX_BLOCK).contains(&block.length)
             && self
-                .size(block.index)
+                .request_size(block.index)
                 .is_some_and(|size| u64::from(block.begin) + u64::from(block.length) <= size)
     }
 }
@@ -51,6 +141,9 @@ pub const DEFAULT_MAX_QUEUE: usize = 512;
 /// rejected, so a peer that floods requests cannot make us buffer copies
 /// of the info dictionary.
 const MAX_METADATA_PENDING: usize = 4;
+/// BEP 52 `hashes` replies waiting in the outbox at once (up to 17 KiB
+/// each); requests beyond are answered with `hash reject`.
+const MAX_HASHES_PENDING: usize = 8;
 /// PEX messages from one peer closer together than this are ignored.
 const MIN_PEX_GAP: Duration = Duration::from_secs(45);
 /// PEX peers held per connection until the seeder takes them.
@@ -74,6 +167,9 @@ pub struct Params {
     pub idle_timeout: Duration,
     /// Speak BEP 11 peer exchange (never for private torrents, BEP 27).
     pub pex: bool,
+    /// BEP 52 merkle trees by `pieces root`, for v2 and hybrid torrents'
+    /// files larger than a piece: what hash requests are answered from.
+    pub trees: Arc<BTreeMap<Hash, FileTree>>,
 }
 
 impl Params {
@@ -90,6 +186,7 @@ impl Params {
             keepalive: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(150),
             pex: true,
+            trees: Arc::new(BTreeMap::new()),
         }
     }
 }
@@ -140,6 +237,8 @@ pub struct Session {
     last_pex_in: Option<Instant>,
     /// BEP 9 data replies in the outbox.
     metadata_pending: usize,
+    /// BEP 52 `hashes` replies in the outbox.
+    hashes_pending: usize,
     /// Block bytes sent to this peer per piece it has not announced, to
     /// recognise a finished download from peers that announce no haves to
     /// a seed, or that close before announcing their last piece
@@ -170,6 +269,7 @@ impl Session {
             pex_found: Vec::new(),
             last_pex_in: None,
             metadata_pending: 0,
+            hashes_pending: 0,
             served: HashMap::new(),
             params,
         };
@@ -223,10 +323,12 @@ impl Session {
     /// The next message to send, if any.
     pub fn next_outgoing(&mut self) -> Option<Message> {
         let message = self.outbox.pop_front()?;
-        if let Message::Extended { id, .. } = &message {
-            if Some(*id) == self.peer_ut_metadata {
+        match &message {
+            Message::Extended { id, .. } if Some(*id) == self.peer_ut_metadata => {
                 self.metadata_pending = self.metadata_pending.saturating_sub(1);
             }
+            Message::Hashes { .. } => self.hashes_pending = self.hashes_pending.saturating_sub(1),
+            _ => {}
         }
         Some(message)
     }
@@ -277,7 +379,7 @@ impl Session {
     /// us. The adapter asks when the peer closes, since a downloader may
     /// leave as soon as it is complete without announcing its last piece.
     pub fn peer_complete(&self) -> bool {
-        let pieces = self.params.pieces;
+        let pieces = &self.params.pieces;
         let sent_whole = self
             .served
             .iter()
@@ -426,6 +528,10 @@ impl Session {
             }
             Message::Reject(_) => self.fast_only("reject")?,
             Message::Extended { id, payload } => self.extended(id, &payload, now)?,
+            // BEP 52: answered whatever the choke state.
+            Message::HashRequest(request) => self.hash_request(request),
+            // We ask for no hashes: replies to nothing are ignored.
+            Message::Hashes { .. } | Message::HashReject(_) => {}
             // We download nothing: their choking, pieces and DHT port do
             // not concern a seed; unknown ids are skipped (BEP 3).
             Message::KeepAlive
@@ -448,6 +554,30 @@ impl Session {
             self.reject(block);
         } else if !self.queue.contains(&block) {
             self.queue.push_back(block);
+        }
+    }
+
+    /// Answers from the file's tree: `hashes` when the request is valid
+    /// and few replies are waiting, else `hash reject` (BEP 52 wants one
+    /// or the other for every request).
+    fn hash_request(&mut self, request: HashRequest) {
+        let hashes = match self.params.trees.get(&request.pieces_root) {
+            Some(tree) if self.hashes_pending < MAX_HASHES_PENDING => tree
+                .hashes(
+                    request.base_layer,
+                    request.index,
+                    request.length,
+                    request.proof_layers,
+                )
+                .ok(),
+            _ => None,
+        };
+        match hashes {
+            Some(hashes) => {
+                self.hashes_pending += 1;
+                self.outbox.push_back(Message::Hashes { request, hashes });
+            }
+            None => self.outbox.push_back(Message::HashReject(request)),
         }
     }
 
@@ -553,10 +683,7 @@ mod tests {
 
     /// 3 pieces of 32 KiB, the last 10 bytes long.
     fn params() -> Arc<Params> {
-        let pieces = Pieces {
-            piece_length: 32 * 1024,
-            total_length: 64 * 1024 + 10,
-        };
+        let pieces = Pieces::v1(32 * 1024, 64 * 1024 + 10);
         let info: Arc<[u8]> = vec![b'i'; 20_000].into();
         Arc::new(Params::new(pieces, info))
     }
@@ -585,7 +712,7 @@ mod tests {
 
     #[test]
     fn piece_sizes_make_the_last_piece_short() {
-        let p = params().pieces;
+        let p = params().pieces.clone();
         assert_eq!(p.count(), 3);
         assert_eq!(p.size(1), Some(32 * 1024));
         assert_eq!(p.size(2), Some(10));
@@ -986,5 +1113,112 @@ mod tests {
         );
         assert!(matches!(&replies[1], Metadata::Data { data, .. } if data.len() == 20_000 - 16384));
         assert_eq!(replies[2], Metadata::Reject { piece: 2 });
+    }
+
+    #[test]
+    fn v2_pieces_restart_at_every_file() {
+        // 40 KiB, empty, 10 bytes, 32 KiB in 16 KiB pieces.
+        let p = Pieces::v2(16 * 1024, [40 * 1024, 0, 10, 32 * 1024]);
+        assert_eq!(p.count(), 3 + 1 + 2);
+        assert_eq!(p.total_length, 72 * 1024 + 10);
+        assert_eq!(p.span(0), Some((0, 16 * 1024)));
+        assert_eq!(p.span(2), Some((32 * 1024, 8 * 1024)));
+        assert_eq!(p.span(3), Some((40 * 1024, 10)));
+        assert_eq!(p.span(4), Some((40 * 1024 + 10, 16 * 1024)));
+        assert_eq!(p.span(5), Some((56 * 1024 + 10, 16 * 1024)));
+        assert_eq!(p.span(6), None);
+        assert!(p.is_valid(block(2, 0, 8 * 1024)));
+        assert!(p.is_valid(block(2, 0, 16 * 1024)), "padded to its block");
+        assert!(!p.is_valid(block(2, 1, 16 * 1024)));
+        assert!(p.is_valid(block(3, 0, 10)));
+        // To the end of the block, into the file's implicit padding.
+        assert!(p.is_valid(block(3, 0, 16 * 1024)));
+        assert!(!p.is_valid(block(3, 1, 16 * 1024)));
+        assert_eq!(p.request_size(2), Some(16 * 1024));
+        assert_eq!(Pieces::v2(16 * 1024, [0, 0]).count(), 0);
+    }
+
+    fn hashes_params() -> (Arc<Params>, FileTree) {
+        let layer: Vec<Hash> = (0..5u8).map(|i| [i; 32]).collect();
+        let tree = FileTree::from_piece_layer(&layer, 32 * 1024).unwrap();
+        let mut params = (*params()).clone();
+        params.trees = Arc::new([(tree.root(), tree.clone())].into());
+        (Arc::new(params), tree)
+    }
+
+    #[test]
+    fn hash_requests_are_answered_from_the_tree_or_rejected() {
+        let (params, tree) = hashes_params();
+        let now = Instant::now();
+        // Choked and without fast: BEP 52 still answers.
+        let mut s = Session::new(params, PLAIN, now);
+        drain(&mut s);
+        let good = HashRequest {
+            pieces_root: tree.root(),
+            base_layer: 1,
+            index: 0,
+            length: 8,
+            proof_layers: 2,
+        };
+        let bad = [
+            HashRequest {
+                pieces_root: [9; 32],
+                ..good
+            },
+            HashRequest { length: 3, ..good },
+            HashRequest { index: 8, ..good },
+            HashRequest {
+                length: 1024,
+                index: 0,
+                ..good
+            },
+            HashRequest {
+                base_layer: 0,
+                ..good
+            },
+            HashRequest {
+                proof_layers: 3,
+                ..good
+            },
+        ];
+        s.receive(Message::HashRequest(good), now).unwrap();
+        for request in bad {
+            s.receive(Message::HashRequest(request), now).unwrap();
+        }
+        let mut expected = vec![Message::Hashes {
+            request: good,
+            hashes: tree.hashes(1, 0, 8, 2).unwrap(),
+        }];
+        expected.extend(bad.into_iter().map(Message::HashReject));
+        assert_eq!(drain(&mut s), expected);
+        // Replies to hashes we never asked for are ignored.
+        s.receive(Message::HashReject(good), now).unwrap();
+        assert!(drain(&mut s).is_empty());
+    }
+
+    #[test]
+    fn hash_replies_waiting_are_capped() {
+        let (params, tree) = hashes_params();
+        let now = Instant::now();
+        let mut s = Session::new(params, FAST, now);
+        drain(&mut s);
+        let request = HashRequest {
+            pieces_root: tree.root(),
+            base_layer: 1,
+            index: 0,
+            length: 2,
+            proof_layers: 0,
+        };
+        for _ in 0..=MAX_HASHES_PENDING {
+            s.receive(Message::HashRequest(request), now).unwrap();
+        }
+        let sent = drain(&mut s);
+        assert!(sent[..MAX_HASHES_PENDING]
+            .iter()
+            .all(|m| matches!(m, Message::Hashes { .. })));
+        assert_eq!(sent[MAX_HASHES_PENDING], Message::HashReject(request));
+        // Once sent, there is room again.
+        s.receive(Message::HashRequest(request), now).unwrap();
+        assert!(matches!(drain(&mut s)[..], [Message::Hashes { .. }]));
     }
 }

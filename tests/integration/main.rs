@@ -28,6 +28,9 @@
 //!   HEAD, the watch channel, the connection cap, shutdown.
 //! - `status_snapshot`: that two-torrent snapshot (shared with interop).
 //! - `v2`: v2 and hybrid layout rules, round trips, damage detection.
+//! - `v2_seed`: seeding BEP 52: v2-only pieces checked against the piece
+//!   layers the seeder serves (hash requests), hybrids by their v2 hash,
+//!   rejected hash requests, refused content, `publish --v2`.
 //! - `tracker`: the tracker's HTTP and UDP contract on loopback (in-process
 //!   servers on port 0, and the real binary with SIGTERM).
 //! - `web_server`: a loopback HTTP server with broken-mirror behaviours.
@@ -54,6 +57,7 @@ mod status_server;
 mod status_snapshot;
 mod tracker;
 mod v2;
+mod v2_seed;
 mod verify;
 mod web_server;
 mod webseed;

@@ -530,7 +530,6 @@ fn flag_mistakes_are_named() {
             &["publish", "dist.torrent", "-a", "http://t.example/announce"],
             "create flags",
         ),
-        (&["publish", "dist", "--v2"], "--hybrid"),
         (&["publish", "dist", "--seed-time", "5x"], "--seed-time"),
         (&["publish", "dist", "--ratio", "0"], "--ratio"),
         (

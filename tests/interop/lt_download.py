@@ -12,8 +12,9 @@ address) and adds the torrent or magnet with SAVE as its save path.
 (BEP 29). Peers come from the torrent's trackers, from the magnet's x.pe,
 from --connect (dialled again whenever no peer is connected), or, given --dht nodes, from a DHT bootstrapped from those
 nodes alone (the DHT is off otherwise). Once every piece is here it prints
-one JSON line {"seconds", "name", "has_metadata", "info_hash", "peers",
-"utp_peers"} and
+one JSON line {"seconds", "name", "has_metadata", "info_hash",
+"info_hash_v2", "peers", "utp_peers"} (the info hashes in hex, zeros for
+a version the torrent lacks) and
 keeps seeding for --linger seconds (or until killed), so the seeder sees the
 finished download. Exits 1 with a status report on stderr when the download
 is not complete within --timeout, 3 when libtorrent cannot be imported.
@@ -139,6 +140,7 @@ def main():
                 "name": status.name,
                 "has_metadata": status.has_metadata,
                 "info_hash": str(status.info_hashes.v1),
+                "info_hash_v2": str(status.info_hashes.v2),
                 "peers": sorted(seen),
                 "utp_peers": sorted(seen_utp),
             }), flush=True)

@@ -22,6 +22,9 @@
 //!   it directly and from a magnet with `x.pe` (metadata over BEP 9).
 //! - `v2`: v2 and hybrid torrents equal libtorrent's own (hashes, roots,
 //!   piece layers, pad files); libtorrent downloads our hybrid.
+//! - `v2_seed`: libtorrent, given only a `btmh` magnet with `x.pe`,
+//!   completes a v2-only and a hybrid torrent from `publish` (BEP 52 hash
+//!   requests for the piece layers), byte for byte.
 //! - `dht`: libtorrent's DHT finds peers through our DHT nodes, and our
 //!   `dht get-peers` finds a libtorrent seeder's announce (loopback only).
 //! - `publish`: `mktorrent-rs publish` (the real command, `--json`) seeds
@@ -81,6 +84,7 @@ mod transmission;
 mod transmission_netns;
 mod utp;
 mod v2;
+mod v2_seed;
 #[path = "../integration/web_server.rs"]
 mod web_server;
 mod webseed;

@@ -30,7 +30,7 @@ use crate::support::{
 pub(crate) const NAME: &str = "release";
 pub(crate) const PIECE: &str = "32KiB";
 /// A node address nobody answers at, for torrents whose DHT is unused.
-const NO_NODE: &str = "127.0.0.1:1";
+pub(crate) const NO_NODE: &str = "127.0.0.1:1";
 
 /// A running `publish --json --until-downloads 1`, with every event read
 /// so far. On a failing test its events and stderr are printed, then it is
@@ -187,7 +187,7 @@ pub(crate) fn content() -> (tempfile::TempDir, PathBuf) {
 /// `lt_download.py DEST ARGS...` (libtorrent, 127.0.0.1 only): waits until
 /// it has every piece and returns its report. It keeps seeding until
 /// dropped, so publish sees the finished download.
-fn libtorrent_download(dest: &Path, args: &[&OsStr]) -> (Spawned, Value) {
+pub(crate) fn libtorrent_download(dest: &Path, args: &[&OsStr]) -> (Spawned, Value) {
     std::fs::create_dir_all(dest).expect("mkdir");
     let mut cmd = libtorrent_command("lt_download.py");
     cmd.arg(dest).args(args).args(["--timeout", "80"]);

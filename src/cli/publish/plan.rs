@@ -258,11 +258,6 @@ fn inputs(args: &Args, env: &Env) -> Result<Vec<Input>> {
              NAME.torrent",
         ));
     }
-    if contents > 0 && args.torrent.v2 {
-        return Err(Error::Conflict(
-            "publish cannot seed v2-only torrents yet; use --hybrid (v1 and v2 clients)",
-        ));
-    }
     if args.torrent.output.as_deref() == Some(Path::new("-")) {
         return Err(Error::Conflict(
             "publish keeps the torrent in a file; --output - is for create",

@@ -64,11 +64,6 @@ pub(super) fn torrent(
         Input::Torrent { path, content } => {
             let (_, torrent) = crate::cli::read_torrent(env, path)?;
             let root = crate::cli::verify::locate(content.as_deref(), path, &torrent, env)?;
-            if !torrent.meta.info.version.has_v1() {
-                return Err(Error::Conflict(
-                    "publish cannot seed v2-only torrents yet (v1 and hybrid torrents only)",
-                ));
-            }
             let prepared = Prepared {
                 path: env.path(path),
                 torrent,
