@@ -11,6 +11,7 @@
 //! - [`seeder`]: the tokio adapter: listens, dials, reads content, serves.
 
 pub mod choker;
+pub mod crypt;
 pub mod handshake;
 pub mod message;
 pub mod mse;
