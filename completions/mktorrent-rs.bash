@@ -783,7 +783,7 @@ _mktorrent__rs() {
             return 0
             ;;
         mktorrent__rs__subcmd__publish)
-            opts="-a -w -p -s -c -n -l -o -f -j -q -h --watch --content-root --rescan-every --status-listen --announce --tracker --trackerless --nodes --web-seed --private --source --comment --name --no-date --no-created-by --piece-length --include-hidden --include-junk --exclude --include --follow-symlinks --output --force --threads --torrent-url --peer --v2 --hybrid --content --listen --no-utp --no-tcp --tracker-listen --public-host --all-tiers --require-tracker --no-dht --dht-listen --dht-bootstrap --dht-state --connect --skip-verify --slots --max-peers --max-upload-rate --max-upload-rate-per-torrent --max-peers-per-ip --seed-time --until-downloads --ratio --until-seeders --until-idle --check-web-seeds --drop-failing-web-seeds --status-interval --json --quiet --help"
+            opts="-a -w -p -s -c -n -l -o -f -j -q -h --watch --content-root --rescan-every --status-listen --announce --tracker --trackerless --nodes --web-seed --private --source --comment --name --no-date --no-created-by --piece-length --include-hidden --include-junk --exclude --include --follow-symlinks --output --force --threads --torrent-url --peer --v2 --hybrid --content --listen --no-utp --no-tcp --encryption --tracker-listen --public-host --all-tiers --require-tracker --no-dht --dht-listen --dht-bootstrap --dht-state --connect --skip-verify --slots --max-peers --max-upload-rate --max-upload-rate-per-torrent --max-peers-per-ip --seed-time --until-downloads --ratio --until-seeders --until-idle --check-web-seeds --drop-failing-web-seeds --status-interval --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -899,6 +899,10 @@ _mktorrent__rs() {
                     ;;
                 --listen)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --encryption)
+                    COMPREPLY=($(compgen -W "prefer require disable" -- "${cur}"))
                     return 0
                     ;;
                 --tracker-listen)

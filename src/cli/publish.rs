@@ -96,6 +96,12 @@ pub struct Args {
     #[arg(long)]
     pub no_tcp: bool,
 
+    /// MSE/PE peer encryption: prefer accepts both and dials encrypted, falling back to
+    /// plaintext; require refuses plaintext peers and dials encrypted only; disable speaks
+    /// plaintext only.
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = Encryption::Prefer)]
+    pub encryption: Encryption,
+
     /// Run the embedded tracker, HTTP and UDP, on ADDR (port 0: a free port; UDP takes the
     /// HTTP port number). A created torrent lists it first (repeatable).
     #[arg(long, value_name = "ADDR")]
@@ -207,6 +213,14 @@ pub struct Args {
     pub quiet: bool,
 }
 
+/// `--encryption` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Encryption {
+    Prefer,
+    Require,
+    Disable,
+}
+
 pub fn run(args: Args, env: &mut Env) -> Result<()> {
     let json = args.json;
     let plan = Plan::resolve(args, env)?;
@@ -266,6 +280,7 @@ pub fn execute(plan: Plan, env: &mut Env) -> Result<()> {
             listen: plan.listen,
             tcp: plan.tcp,
             utp: plan.utp,
+            encryption: plan.encryption,
             tracker: embedded.as_ref().map(embedded::tracker_config),
             embedded_urls: embedded.map(|e| e.urls).unwrap_or_default(),
             dht,

@@ -13,9 +13,9 @@
 //! Content is hashed before it is first sent: [`SeedTorrent::open`] checks
 //! every piece unless told not to, and each piece is hashed again on its
 //! first read, so a file changed after start is never served as good data.
-//! Plaintext only: a connection whose first bytes are not the BitTorrent
-//! handshake (MSE/PE encryption) is closed at once so clients fall back to
-//! plaintext; peers that insist on encryption cannot connect.
+//! A connection whose first bytes are not the BitTorrent handshake gets the
+//! MSE/PE responder ([`super::crypt`]) as [`Config::encryption`] allows;
+//! dials are encrypted when the dialler asks.
 //!
 //! Every task is spawned through the [`Shutdown`]; [`Seeder::run`] returns
 //! only when all of its connections have ended.
@@ -39,6 +39,7 @@ use tokio::task::JoinSet;
 use tokio_util::task::TaskTracker;
 
 use super::choker::{Choker, Demand, PeerKey, DEFAULT_SLOTS};
+use super::crypt::{self, CryptError, Negotiated};
 use super::handshake::{self, Handshake, Reserved};
 use super::message::{self, Block, Message};
 use super::rate::{self, RateLimit};
@@ -482,6 +483,8 @@ pub struct Config {
     /// (protocol messages count too); each torrent may have its own cap as
     /// well ([`SeedTorrent::set_upload_limit`]).
     pub upload_limit: Option<Arc<RateLimit>>,
+    /// MSE/PE for incoming connections (dials choose per dial).
+    pub encryption: super::mse::Policy,
 }
 
 impl Default for Config {
@@ -497,6 +500,7 @@ impl Default for Config {
             evictable_after: Duration::from_secs(10),
             pex_found: None,
             upload_limit: None,
+            encryption: super::mse::Policy::default(),
         }
     }
 }
@@ -543,6 +547,8 @@ pub struct Stats {
     /// Handshaken connections by transport.
     pub peers_tcp: usize,
     pub peers_utp: usize,
+    /// Handshaken connections carried in RC4 (MSE/PE).
+    pub peers_encrypted: usize,
     /// Block bytes sent (payload only).
     pub uploaded: u64,
     /// Peers that finished downloading while connected to us.
@@ -560,6 +566,7 @@ pub struct Stats {
 struct Conn {
     addr: SocketAddr,
     transport: Transport,
+    encrypted: bool,
     /// Where the peer accepts connections, for PEX: the address we dialled,
     /// or its IP and the port its extended handshake named.
     listen: Option<SocketAddr>,
@@ -687,10 +694,16 @@ impl Seeder {
                 .count();
             (conns.len() - utp, utp)
         });
+        let peers_encrypted = self
+            .inner
+            .conns
+            .lock()
+            .map_or(0, |conns| conns.values().filter(|c| c.encrypted).count());
         Stats {
             peers: self.inner.peers.load(Ordering::Relaxed),
             peers_tcp,
             peers_utp,
+            peers_encrypted,
             uploaded: self.inner.uploaded.load(Ordering::Relaxed),
             completed: self.inner.completed.load(Ordering::Relaxed),
             refused_per_ip: self.inner.refused_per_ip.load(Ordering::Relaxed),
@@ -771,6 +784,8 @@ impl Seeder {
                 addr,
                 transport,
                 dial: None,
+                encrypt: false,
+                handshaken: None,
             },
         );
     }
@@ -798,27 +813,45 @@ impl Seeder {
     where
         S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     {
-        self.dialled_halves(tokio::io::split(stream), addr, info_hash, transport)
+        let dial = Dial::plain(info_hash);
+        self.dialled_halves(tokio::io::split(stream), addr, dial, transport)
+    }
+
+    /// As [`Seeder::dialled`], with MSE or not as `dial` says; `dial` also
+    /// tells when the peer wire handshake is through (for fallbacks).
+    pub fn dialled_with<S>(
+        &self,
+        stream: S,
+        addr: SocketAddr,
+        dial: Dial,
+        transport: Transport,
+    ) -> Result<(), SeedError>
+    where
+        S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        self.dialled_halves(tokio::io::split(stream), addr, dial, transport)
     }
 
     fn dialled_halves<R, W>(
         &self,
         halves: (R, W),
         addr: SocketAddr,
-        info_hash: [u8; 20],
+        dial: Dial,
         transport: Transport,
     ) -> Result<(), SeedError>
     where
         R: AsyncRead + Send + Unpin + 'static,
         W: AsyncWrite + Send + Unpin + 'static,
     {
-        self.check_dial(info_hash)?;
+        self.check_dial(dial.info_hash)?;
         self.start_halves(
             halves,
             Peer {
                 addr,
                 transport,
-                dial: Some(info_hash),
+                dial: Some(dial.info_hash),
+                encrypt: dial.encrypt,
+                handshaken: dial.handshaken,
             },
         );
         Ok(())
@@ -840,7 +873,12 @@ impl Seeder {
     /// peers learnt from trackers and the DHT are served). Returns once the
     /// TCP connection is up; the handshake and transfer run in a task.
     pub async fn connect(&self, addr: SocketAddr, info_hash: [u8; 20]) -> Result<(), SeedError> {
-        self.check_dial(info_hash)?;
+        self.connect_with(addr, Dial::plain(info_hash)).await
+    }
+
+    /// As [`Seeder::connect`], with MSE or not as `dial` says.
+    pub async fn connect_with(&self, addr: SocketAddr, dial: Dial) -> Result<(), SeedError> {
+        self.check_dial(dial.info_hash)?;
         let stream = tokio::time::timeout(
             self.inner.config.handshake_timeout,
             TcpStream::connect(addr),
@@ -853,7 +891,7 @@ impl Seeder {
         .map_err(|source| SeedError::Dial { addr, source })?;
         let _ = stream.set_nodelay(true);
         // TCP's own halves need no lock between reader and writer.
-        self.dialled_halves(stream.into_split(), addr, info_hash, Transport::Tcp)
+        self.dialled_halves(stream.into_split(), addr, dial, Transport::Tcp)
     }
 
     fn spawn<F>(&self, task: F) -> tokio::task::JoinHandle<()>
@@ -879,6 +917,18 @@ impl Inner {
         self.torrents
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The served info hash whose HASH('req2', hash) an MSE peer sent.
+    fn torrent_by_req2(&self, req2: &[u8; 20]) -> Option<[u8; 20]> {
+        let torrents = self
+            .torrents
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        torrents
+            .keys()
+            .find(|hash| super::mse::req2_hash(hash) == *req2)
+            .copied()
     }
 
     fn torrent(&self, info_hash: &[u8; 20]) -> Option<Arc<SeedTorrent>> {
@@ -1022,15 +1072,64 @@ enum ConnError {
     Stalled(Duration),
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Crypt(#[from] CryptError),
 }
 
 /// Who a connection is with and how it started.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 struct Peer {
     addr: SocketAddr,
     transport: Transport,
     /// The torrent we offered, for connections we opened.
     dial: Option<[u8; 20]>,
+    /// Dial with MSE (as initiator).
+    encrypt: bool,
+    handshaken: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// How to open a dialled connection.
+#[derive(Debug)]
+pub struct Dial {
+    pub info_hash: [u8; 20],
+    /// MSE/PE as initiator (offering what [`Config::encryption`] allows).
+    pub encrypt: bool,
+    /// Told once the peer wire handshake is through; dropped unsent when
+    /// the connection fails before.
+    pub handshaken: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Dial {
+    pub fn plain(info_hash: [u8; 20]) -> Self {
+        Self {
+            info_hash,
+            encrypt: false,
+            handshaken: None,
+        }
+    }
+}
+
+/// MSE/PE first, when this connection has it: the responder for incoming
+/// ones, the initiator for encrypted dials.
+async fn negotiate<R, W>(
+    inner: &Inner,
+    (reader, writer): (R, W),
+    peer: &Peer,
+    deadline: tokio::time::Instant,
+) -> Result<Negotiated<R, W>, ConnError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let policy = inner.config.encryption;
+    Ok(match peer.dial {
+        Some(hash) if peer.encrypt => crypt::dial(reader, writer, hash, policy, deadline).await?,
+        Some(_) => Negotiated::plain(reader, writer, Vec::new()),
+        None => {
+            let lookup = |req2: &[u8; 20]| inner.torrent_by_req2(req2);
+            crypt::accept(reader, writer, policy, lookup, deadline).await?
+        }
+    })
 }
 
 async fn connection<R, W>(inner: Arc<Inner>, slot: ConnSlot, halves: (R, W), peer: Peer)
@@ -1095,19 +1194,23 @@ async fn read_until<S: AsyncRead + Unpin, T>(
 async fn serve<R, W>(
     inner: &Arc<Inner>,
     key: PeerKey,
-    (mut reader, mut writer): (R, W),
+    halves: (R, W),
     peer: Peer,
 ) -> Result<(), ConnError>
 where
     R: AsyncRead + Send + Unpin + 'static,
     W: AsyncWrite + Send + Unpin + 'static,
 {
+    let deadline = tokio::time::Instant::now() + inner.config.handshake_timeout;
+    let crypt = negotiate(inner, halves, &peer, deadline).await?;
+    let (mut reader, mut writer, encrypted) = (crypt.reader, crypt.writer, crypt.encrypted);
     let Peer {
         addr,
         transport,
         dial,
+        handshaken,
+        ..
     } = peer;
-    let deadline = tokio::time::Instant::now() + inner.config.handshake_timeout;
     let mut reserved = Reserved::default()
         .with(Reserved::EXTENSION)
         .with(Reserved::FAST);
@@ -1129,7 +1232,8 @@ where
             peer_id: inner.config.peer_id,
         }
     };
-    let mut rbuf: Vec<u8> = Vec::with_capacity(64 * 1024);
+    let mut rbuf: Vec<u8> = crypt.payload;
+    rbuf.reserve(64 * 1024);
     // Incoming: learn the torrent from the first 48 bytes, then answer.
     // Outgoing: we speak first.
     let info_hash = match dial {
@@ -1141,6 +1245,10 @@ where
             let head = read_until(&mut reader, &mut rbuf, deadline, handshake::decode_head).await?;
             if inner.torrent(&head.info_hash).is_none() {
                 return Err(ConnError::UnknownTorrent(hex(&head.info_hash)));
+            }
+            // MSE was keyed with the torrent: the handshake must name it.
+            if crypt.skey.is_some_and(|skey| skey != head.info_hash) {
+                return Err(ConnError::WrongTorrent(hex(&head.info_hash)));
             }
             writer.write_all(&ours(head.info_hash).encode()).await?;
             head.info_hash
@@ -1154,6 +1262,9 @@ where
         return Err(ConnError::Ourselves);
     }
     rbuf.drain(..handshake::LEN);
+    if let Some(told) = handshaken {
+        let _ = told.send(());
+    }
     let torrent = inner
         .torrent(&info_hash)
         .ok_or_else(|| ConnError::UnknownTorrent(hex(&info_hash)))?;
@@ -1175,6 +1286,7 @@ where
             Conn {
                 addr,
                 transport,
+                encrypted,
                 listen: dial.map(|_| addr),
                 swarm: Arc::as_ptr(&torrent) as usize,
                 torrent: torrent.clone(),

@@ -82,6 +82,8 @@ pub struct Config {
     pub listen: Listen,
     pub tcp: bool,
     pub utp: bool,
+    /// MSE/PE for incoming connections and dials.
+    pub encryption: crate::peer::mse::Policy,
     pub tracker: Option<TrackerConfig>,
     /// The embedded tracker's announce URLs: a torrent listing one is
     /// counted among that tracker's seeders.
@@ -526,6 +528,7 @@ async fn start_parts(
         seeder: seeder.clone(),
         utp,
         tcp: config.tcp,
+        encryption: config.encryption,
     };
     let dials = dial::dial_loop(dialer.clone(), dial_rx, listen, shutdown.clone());
     shutdown.spawn(dials);
@@ -610,6 +613,7 @@ fn start_seeder(
             dht_port,
             pex_found: Some(pex_tx),
             upload_limit: config.max_upload_rate.map(|r| Arc::new(RateLimit::new(r))),
+            encryption: config.encryption,
             ..seeder::Config::default()
         },
         Vec::new(),

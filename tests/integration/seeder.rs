@@ -6,9 +6,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use mktorrent_rs::metainfo::{Layout, Torrent};
-use mktorrent_rs::peer::handshake::{Handshake, Reserved};
+use mktorrent_rs::peer::crypt::{self, Negotiated};
+use mktorrent_rs::peer::handshake::{self, Handshake, Reserved};
 use mktorrent_rs::peer::message::{self, Block, ExtendedHandshake, Message};
-use mktorrent_rs::peer::seeder::{Config, SeedError, SeedTorrent, Seeder, Verify};
+use mktorrent_rs::peer::mse::{self, Policy};
+use mktorrent_rs::peer::seeder::{Config, Dial, SeedError, SeedTorrent, Seeder, Verify};
 use mktorrent_rs::shutdown::Shutdown;
 use sha1::{Digest, Sha1};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -211,19 +213,26 @@ async fn dials_out_to_a_listening_downloader() {
 }
 
 #[tokio::test]
-async fn encrypted_and_unknown_handshakes_are_closed_at_once() {
+async fn garbage_mse_and_unknown_handshakes_are_closed() {
     let temp = tempfile::tempdir().unwrap();
     let (torrent, dir, _) = content(temp.path(), false);
     let (_, addr, shutdown, running) = start(torrent, &dir).await;
 
-    // MSE/PE starts with a 96-byte Diffie-Hellman public key.
+    // MSE/PE starts with a 96-byte Diffie-Hellman public key; we answer
+    // with ours, then close when no req1 comes within the padding window.
     let mut mse = TcpStream::connect(addr).await.unwrap();
     mse.write_all(&bytes(96, 5)).await.unwrap();
-    let mut buf = [0u8; 8];
-    let n = tokio::time::timeout(Duration::from_secs(2), mse.read(&mut buf))
+    let mut yb = [0u8; 96];
+    tokio::time::timeout(Duration::from_secs(2), mse.read_exact(&mut yb))
+        .await
+        .expect("answered promptly")
+        .unwrap();
+    mse.write_all(&bytes(512 + 40, 6)).await.unwrap();
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(2), mse.read_to_end(&mut rest))
         .await
         .expect("closed promptly");
-    assert!(matches!(n, Ok(0) | Err(_)), "got {n:?}");
+    assert!(rest.len() <= 512, "got {read:?}, {} bytes", rest.len());
 
     let stream = TcpStream::connect(addr).await.unwrap();
     let mut peer = Peer {
@@ -240,6 +249,83 @@ async fn encrypted_and_unknown_handshakes_are_closed_at_once() {
         peer.fill().await.is_none(),
         "unknown torrent gets no answer"
     );
+
+    shutdown.finished().await;
+    tokio::time::timeout(LIMIT, running).await.unwrap().unwrap();
+}
+
+/// The BitTorrent handshake both ways over a negotiated (RC4) stream.
+async fn bt_handshake_over<R, W>(n: &mut Negotiated<R, W>, info_hash: [u8; 20]) -> Handshake
+where
+    R: tokio::io::AsyncRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    let ours = Handshake {
+        reserved: Reserved::default(),
+        info_hash,
+        peer_id: [3; 20],
+    };
+    n.writer.write_all(&ours.encode()).await.unwrap();
+    n.writer.flush().await.unwrap();
+    let mut buf = std::mem::take(&mut n.payload);
+    while buf.len() < handshake::LEN {
+        let mut chunk = [0u8; 256];
+        let got = n.reader.read(&mut chunk).await.unwrap();
+        assert!(got > 0, "closed during the handshake");
+        buf.extend_from_slice(&chunk[..got]);
+    }
+    handshake::decode(&buf).unwrap().unwrap()
+}
+
+#[tokio::test]
+async fn encrypted_peers_are_answered_and_dialled_over_rc4() {
+    let temp = tempfile::tempdir().unwrap();
+    let (torrent, dir, _) = content(temp.path(), false);
+    let info_hash = torrent.info_hash.0;
+    let (seeder, addr, shutdown, running) = start(torrent, &dir).await;
+    let deadline = tokio::time::Instant::now() + LIMIT;
+
+    let (r, w) = TcpStream::connect(addr).await.unwrap().into_split();
+    let mut n = crypt::dial(r, w, info_hash, Policy::Require, deadline)
+        .await
+        .unwrap();
+    assert!(n.encrypted);
+    assert_eq!(
+        bt_handshake_over(&mut n, info_hash).await.info_hash,
+        info_hash
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(seeder.stats().peers_encrypted, 1);
+
+    let downloader = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (told, handshaken) = tokio::sync::oneshot::channel();
+    let dial = Dial {
+        info_hash,
+        encrypt: true,
+        handshaken: Some(told),
+    };
+    seeder
+        .connect_with(downloader.local_addr().unwrap(), dial)
+        .await
+        .unwrap();
+    let (stream, _) = downloader.accept().await.unwrap();
+    let (r, w) = stream.into_split();
+    let lookup = |req2: &[u8; 20]| (*req2 == mse::req2_hash(&info_hash)).then_some(info_hash);
+    let mut back = crypt::accept(r, w, Policy::Require, lookup, deadline)
+        .await
+        .unwrap();
+    assert_eq!((back.encrypted, back.skey), (true, Some(info_hash)));
+    assert_eq!(
+        bt_handshake_over(&mut back, info_hash).await.info_hash,
+        info_hash
+    );
+    tokio::time::timeout(LIMIT, handshaken)
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(seeder.stats().peers_encrypted, 2);
+    drop((n, back));
 
     shutdown.finished().await;
     tokio::time::timeout(LIMIT, running).await.unwrap().unwrap();

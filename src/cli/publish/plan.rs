@@ -5,10 +5,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::Args;
+use super::{Args, Encryption};
 use crate::cli::create::{self, TorrentArgs};
 use crate::env::Env;
 use crate::error::{Error, Result};
+use crate::peer::mse::Policy;
 use crate::peer::seeder::Verify;
 use crate::publish::session::Listen;
 use crate::publish::watch::WatchConfig;
@@ -50,6 +51,7 @@ pub struct Plan {
     pub(super) listen: Listen,
     pub(super) tcp: bool,
     pub(super) utp: bool,
+    pub(super) encryption: Policy,
     pub(super) tracker_listen: Vec<SocketAddr>,
     pub(super) public_host: Option<String>,
     pub(super) all_tiers: bool,
@@ -190,6 +192,11 @@ impl Plan {
             listen: args.listen.map_or(Listen::Default, Listen::Exact),
             tcp: !args.no_tcp,
             utp: !args.no_utp,
+            encryption: match args.encryption {
+                Encryption::Prefer => Policy::Prefer,
+                Encryption::Require => Policy::Require,
+                Encryption::Disable => Policy::Disable,
+            },
             tracker_listen: args.tracker_listen,
             public_host: args.public_host,
             all_tiers: args.all_tiers,
