@@ -250,6 +250,9 @@ fn a_downloader_announcing_to_the_embedded_tracker_is_dialled_at_once() {
             "127.0.0.1:0",
             "--no-dht",
             "--no-utp",
+            // A plaintext handshake first, so this listener can read it.
+            "--encryption",
+            "disable",
         ],
     );
     let tracker: SocketAddr = publish.ready["embedded_tracker"]["http"][0]
