@@ -50,7 +50,7 @@ def free_port(ip):
     sys.exit("no free port on %s for TCP and UDP" % ip)
 
 
-def session(dht_nodes, ip, utp_only):
+def session(dht_nodes, ip, utp_only, forced_encryption=False):
     settings = {
         # An explicit interface: with 0.0.0.0 libtorrent runs no DHT on
         # loopback, and nothing may leave this machine anyway.
@@ -65,6 +65,14 @@ def session(dht_nodes, ip, utp_only):
         | lt.alert.category_t.tracker_notification
         | lt.alert.category_t.status_notification,
     }
+    if forced_encryption:
+        # Forced both ways (pe_forced = 0), RC4 only (pe_rc4 = 2).
+        settings.update({
+            "out_enc_policy": 0,
+            "in_enc_policy": 0,
+            "allowed_enc_level": 2,
+            "prefer_rc4": True,
+        })
     if utp_only:
         settings.update({
             "enable_outgoing_tcp": False,
@@ -102,11 +110,12 @@ def main():
     parser.add_argument("--connect")
     parser.add_argument("--listen", default="127.0.0.1")
     parser.add_argument("--utp-only", action="store_true")
+    parser.add_argument("--forced-encryption", action="store_true")
     parser.add_argument("--timeout", type=float, default=60)
     parser.add_argument("--linger", type=float, default=30)
     args = parser.parse_args()
 
-    ses = session(args.dht, args.listen, args.utp_only)
+    ses = session(args.dht, args.listen, args.utp_only, args.forced_encryption)
     if args.torrent:
         params = lt.add_torrent_params()
         params.ti = lt.torrent_info(args.torrent)

@@ -734,3 +734,44 @@ fn libtorrent_downloads_two_torrents_from_one_publish_and_its_status_page_shows_
         lines(&events)
     );
 }
+
+/// libtorrent with encryption forced both ways and RC4 only (what
+/// "require encryption" means in qBittorrent): its first segment is an MSE
+/// handshake, which publish must answer.
+#[test]
+fn libtorrent_with_forced_encryption_downloads_through_the_embedded_tracker() {
+    let (temp, content) = content();
+    let torrent = temp.path().join("release.torrent");
+    let mut publish = publish_on_tracker(temp.path(), &content, &torrent, &[]);
+    let ready = publish.ready();
+    let dest = temp.path().join("libtorrent");
+    let (client, report) = libtorrent_download(
+        &dest,
+        &[
+            os("--torrent"),
+            torrent.as_os_str(),
+            os("--forced-encryption"),
+        ],
+    );
+    assert_same_tree(&content, &dest.join(NAME), true);
+    assert_peer(&report, ready.listen);
+    publish.finish();
+    drop(client);
+}
+
+#[test]
+fn libtorrent_with_forced_encryption_downloads_from_the_x_pe_magnet() {
+    let (temp, content) = content();
+    let torrent = temp.path().join("release.torrent");
+    let mut publish = publish_on_tracker(temp.path(), &content, &torrent, &[]);
+    let ready = publish.ready();
+    let dest = temp.path().join("libtorrent");
+    let (client, report) = libtorrent_download(
+        &dest,
+        &[os("--magnet"), os(&ready.magnet), os("--forced-encryption")],
+    );
+    assert_same_tree(&content, &dest.join(NAME), true);
+    assert_peer(&report, ready.listen);
+    publish.finish();
+    drop(client);
+}
