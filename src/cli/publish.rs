@@ -49,7 +49,12 @@ publish exits once all have stopped (never with --watch), or on SIGINT or SIGTER
 sent `stopped`, the DHT state is saved, and the exit status is 0.\n\
 --json prints one JSON object per line: created, ready (one per torrent), added, announce, \
 dht_announce, web_seeds, status, stopping and stopped (per torrent, with info_hash and name, then \
-a final one without), error (see the README)."
+a final one without), error (see the README).\n\n\
+Examples:\n  \
+mktorrent-rs publish release.torrent --json --seed-time 2h --until-downloads 3\n  \
+mktorrent-rs publish dist/app-amd64.iso dist/app-arm64.iso --tracker-listen 0.0.0.0:6969 \\\n      \
+--public-host seed.example.org --until-seeders 2 --until-idle 30m\n  \
+mktorrent-rs publish --watch /srv/torrents --content-root /srv/pub --status-listen 127.0.0.1:8080"
 )]
 pub struct Args {
     /// A .torrent file to seed, or content (file or directory) to create a torrent for
@@ -60,19 +65,24 @@ pub struct Args {
     /// Seed every .torrent in DIR (content beside it, or under --content-root), adding and
     /// stopping torrents as files appear and disappear; runs until SIGINT or SIGTERM.
     /// SIGHUP looks at DIR at once.
-    #[arg(long, value_name = "DIR")]
+    #[arg(help_heading = "Seed host", long, value_name = "DIR")]
     pub watch: Option<PathBuf>,
 
     /// With --watch: the content of a torrent named N is DIR/N [default: N beside the torrent].
-    #[arg(long, value_name = "DIR", requires = "watch")]
+    #[arg(
+        help_heading = "Seed host",
+        long,
+        value_name = "DIR",
+        requires = "watch"
+    )]
     pub content_root: Option<PathBuf>,
 
     /// With --watch: time between looks at DIR (10s, 1m, or seconds).
-    #[arg(long, value_name = "DURATION", default_value_t = 10, requires = "watch", value_parser = crate::cli::secs::<u64>)]
+    #[arg(help_heading = "Seed host", long, value_name = "DURATION", default_value_t = 10, requires = "watch", value_parser = crate::cli::secs::<u64>)]
     pub rescan_every: u64,
 
     /// Serve a status page at /, JSON at /status.json and Prometheus text at /metrics on ADDR.
-    #[arg(long, value_name = "ADDR")]
+    #[arg(help_heading = "Seed host", long, value_name = "ADDR")]
     pub status_listen: Option<SocketAddr>,
 
     #[command(flatten)]
@@ -80,136 +90,151 @@ pub struct Args {
 
     /// The content of a .torrent PATH [default: NAME beside the torrent, else in the current
     /// directory].
-    #[arg(long, value_name = "PATH")]
+    #[arg(help_heading = "Seeding", long, value_name = "PATH")]
     pub content: Option<PathBuf>,
 
     /// Seeder address, TCP and uTP (UDP) on one port [default: 0.0.0.0 port 6881, else the
     /// next port free for both up to 6889].
-    #[arg(long, value_name = "ADDR")]
+    #[arg(help_heading = "Seeding", long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
 
     /// Do not accept or dial uTP (BEP 29) connections; TCP only.
-    #[arg(long, conflicts_with = "no_tcp")]
+    #[arg(help_heading = "Seeding", long, conflicts_with = "no_tcp")]
     pub no_utp: bool,
 
     /// Do not accept or dial TCP connections; uTP only.
-    #[arg(long)]
+    #[arg(help_heading = "Seeding", long)]
     pub no_tcp: bool,
 
     /// MSE/PE peer encryption: prefer accepts both and dials encrypted, falling back to
     /// plaintext; require refuses plaintext peers and dials encrypted only; disable speaks
     /// plaintext only.
-    #[arg(long, value_enum, value_name = "MODE", default_value_t = Encryption::Prefer)]
+    #[arg(help_heading = "Seeding", long, value_enum, value_name = "MODE", default_value_t = Encryption::Prefer)]
     pub encryption: Encryption,
 
     /// Run the embedded tracker, HTTP and UDP, on ADDR (port 0: a free port; UDP takes the
     /// HTTP port number). A created torrent lists it first (repeatable).
-    #[arg(long, value_name = "ADDR")]
+    #[arg(help_heading = "Trackers and DHT", long, value_name = "ADDR")]
     pub tracker_listen: Vec<SocketAddr>,
 
     /// Host name or address peers reach this machine at: used in the embedded tracker's URLs
     /// and the magnet link's x.pe.
-    #[arg(long, value_name = "HOST")]
+    #[arg(help_heading = "Trackers and DHT", long, value_name = "HOST")]
     pub public_host: Option<String>,
 
     /// Announce to one tracker in every tier, not only the first tier that works (BEP 12).
-    #[arg(long)]
+    #[arg(help_heading = "Trackers and DHT", long)]
     pub all_tiers: bool,
 
     /// Exit 1 (after a JSON `error` event with --json) when no tracker ever answered an
     /// announce: seeding nobody could find through a tracker fails the CI job.
-    #[arg(long)]
+    #[arg(help_heading = "Trackers and DHT", long)]
     pub require_tracker: bool,
 
     /// Do not use the DHT.
-    #[arg(long)]
+    #[arg(help_heading = "Trackers and DHT", long)]
     pub no_dht: bool,
 
     /// DHT address (UDP) [default: the seeder's address and port].
-    #[arg(long, value_name = "ADDR", conflicts_with = "no_dht")]
+    #[arg(
+        help_heading = "Trackers and DHT",
+        long,
+        value_name = "ADDR",
+        conflicts_with = "no_dht"
+    )]
     pub dht_listen: Option<SocketAddr>,
 
     /// DHT node to join through (repeatable). Given any, neither the public routers nor the
     /// default state file are used.
-    #[arg(long, value_name = "HOST:PORT", conflicts_with = "no_dht")]
+    #[arg(
+        help_heading = "Trackers and DHT",
+        long,
+        value_name = "HOST:PORT",
+        conflicts_with = "no_dht"
+    )]
     pub dht_bootstrap: Vec<String>,
 
     /// DHT routing table to start from and save at exit [default: dht-state in the user's
     /// cache directory, unless --dht-bootstrap is given].
-    #[arg(long, value_name = "FILE", conflicts_with = "no_dht")]
+    #[arg(
+        help_heading = "Trackers and DHT",
+        long,
+        value_name = "FILE",
+        conflicts_with = "no_dht"
+    )]
     pub dht_state: Option<PathBuf>,
 
     /// Peer to dial and keep connected (repeatable): reaches clients that ignore peers they
     /// are told about.
-    #[arg(long, value_name = "ADDR")]
+    #[arg(help_heading = "Seeding", long, value_name = "ADDR")]
     pub connect: Vec<SocketAddr>,
 
     /// Start without hashing the content first (each piece is still checked on its first read).
-    #[arg(long)]
+    #[arg(help_heading = "Seeding", long)]
     pub skip_verify: bool,
 
     /// Upload slots, the optimistic one included.
-    #[arg(long, value_name = "N", default_value_t = crate::peer::choker::DEFAULT_SLOTS)]
+    #[arg(help_heading = "Seeding", long, value_name = "N", default_value_t = crate::peer::choker::DEFAULT_SLOTS)]
     pub slots: usize,
 
     /// Most peer connections at once. When full, a peer that has not been interested for 10 s
     /// is closed to make room for a newcomer.
-    #[arg(long, value_name = "N", default_value_t = 200)]
+    #[arg(help_heading = "Limits", long, value_name = "N", default_value_t = 200)]
     pub max_peers: usize,
 
     /// Most upload bytes per second, all torrents together (e.g. 10MiB; each connection gets a
     /// fair share).
-    #[arg(long, value_name = "RATE")]
+    #[arg(help_heading = "Limits", long, value_name = "RATE")]
     pub max_upload_rate: Option<String>,
 
     /// Most upload bytes per second of each torrent.
-    #[arg(long, value_name = "RATE")]
+    #[arg(help_heading = "Limits", long, value_name = "RATE")]
     pub max_upload_rate_per_torrent: Option<String>,
 
     /// Most peer connections at once from one IP address.
-    #[arg(long, value_name = "N", default_value_t = crate::peer::seeder::DEFAULT_MAX_PER_IP)]
+    #[arg(help_heading = "Limits", long, value_name = "N", default_value_t = crate::peer::seeder::DEFAULT_MAX_PER_IP)]
     pub max_peers_per_ip: usize,
 
     /// Stop after seeding this long: 90s, 10m, 2h, 1h30m, or seconds.
-    #[arg(long, value_name = "DURATION")]
+    #[arg(help_heading = "Stopping", long, value_name = "DURATION")]
     pub seed_time: Option<String>,
 
     /// Stop once N completed downloads were seen (by our seeder or reported by a tracker).
-    #[arg(long, value_name = "N")]
+    #[arg(help_heading = "Stopping", long, value_name = "N")]
     pub until_downloads: Option<u64>,
 
     /// Stop once R times the content size was uploaded.
-    #[arg(long, value_name = "R")]
+    #[arg(help_heading = "Stopping", long, value_name = "R")]
     pub ratio: Option<f64>,
 
     /// Stop once N seeders other than us are seen (trackers' counts, or connected peers
     /// holding every piece): someone else has taken over.
-    #[arg(long, value_name = "N")]
+    #[arg(help_heading = "Stopping", long, value_name = "N")]
     pub until_seeders: Option<u64>,
 
     /// Stop once no peer asked for data for this long (90s, 10m, 2h, 1h30m, or seconds).
-    #[arg(long, value_name = "DURATION")]
+    #[arg(help_heading = "Stopping", long, value_name = "DURATION")]
     pub until_idle: Option<String>,
 
     /// Check the web seeds before announcing (see check-web-seeds); fail if any fails.
-    #[arg(long)]
+    #[arg(help_heading = "Web seeds", long)]
     pub check_web_seeds: bool,
 
     /// With --check-web-seeds: drop failing web seeds from the torrent instead of failing
     /// (the file is rewritten; the info hash does not change).
-    #[arg(long, requires = "check_web_seeds")]
+    #[arg(help_heading = "Web seeds", long, requires = "check_web_seeds")]
     pub drop_failing_web_seeds: bool,
 
     /// Time between status lines (or `status` events): 10s, 1m, or seconds.
-    #[arg(long, value_name = "DURATION", default_value_t = 10, value_parser = crate::cli::secs::<u64>)]
+    #[arg(help_heading = "Output", long, value_name = "DURATION", default_value_t = 10, value_parser = crate::cli::secs::<u64>)]
     pub status_interval: u64,
 
     /// Print one JSON object per event on stdout.
-    #[arg(long)]
+    #[arg(help_heading = "Output", long)]
     pub json: bool,
 
     /// No progress bar and no status lines.
-    #[arg(short = 'q', long)]
+    #[arg(help_heading = "Output", short = 'q', long)]
     pub quiet: bool,
 }
 
