@@ -85,6 +85,22 @@ pub async fn signalled() {
     }
 }
 
+/// SIGHUP, as a stream (never fires elsewhere).
+pub fn hangups() -> tokio::sync::mpsc::Receiver<()> {
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    #[cfg(unix)]
+    if let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                let _ = tx.try_send(());
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    drop(tx);
+    rx
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,11 +21,10 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::create::TorrentArgs;
-use crate::dht;
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::metainfo::Torrent;
-use crate::publish::session::{self, DhtSettings, Event, Publisher};
+use crate::publish::session::{self, Event, Publisher};
 use crate::publish::watch::Watcher;
 use crate::shutdown::{self, Shutdown};
 use output::{emit, Printer};
@@ -297,7 +296,7 @@ pub fn execute(plan: Plan, env: &mut Env) -> Result<()> {
     let torrents: Vec<&Torrent> = prepared.iter().map(|p| &p.torrent).collect();
     runtime()?.block_on(async {
         let dht = match &plan.dht {
-            Some(dht_plan) => Some(dht_settings(dht_plan, &torrents, env).await?),
+            Some(dht_plan) => Some(prepare::dht_settings(dht_plan, &torrents, env).await?),
             None => None,
         };
         let config = session::Config {
@@ -324,33 +323,6 @@ pub fn execute(plan: Plan, env: &mut Env) -> Result<()> {
     })
 }
 
-/// The DHT node's bootstrap: the torrents' `nodes`, --dht-bootstrap (else
-/// the public routers), and the saved state.
-async fn dht_settings(plan: &DhtPlan, torrents: &[&Torrent], env: &mut Env) -> Result<DhtSettings> {
-    let mut names: Vec<String> = torrents
-        .iter()
-        .flat_map(|t| t.meta.nodes.iter().map(ToString::to_string))
-        .collect();
-    names.extend(plan.bootstrap.iter().cloned());
-    if plan.bootstrap.is_empty() {
-        names.extend(dht::DEFAULT_ROUTERS.iter().map(|r| (*r).to_owned()));
-    }
-    names.dedup();
-    let mut settings = DhtSettings {
-        listen: plan.listen,
-        bootstrap: super::dht::resolve_nodes(&names, env).await?,
-        id: None,
-        state: plan.state.clone(),
-    };
-    if let Some(path) = &plan.state {
-        if let Some(state) = super::dht::read_state(path)? {
-            settings.id = state.id;
-            settings.bootstrap.extend(state.addresses());
-        }
-    }
-    Ok(settings)
-}
-
 /// Starts the engine (and the watcher), prints what it reports until it
 /// has stopped.
 async fn serve(
@@ -362,10 +334,12 @@ async fn serve(
     let shutdown = Shutdown::new();
     let mut publisher = Publisher::start(config, &shutdown).await?;
     let mut printer = Printer::default();
+    // Events from the first moments wait until the `ready` lines are out;
     // `added` for the PATHs is implied by their `ready`.
+    let mut early = Vec::new();
     while let Ok(Some(event)) = tokio::time::timeout(Duration::ZERO, publisher.next_event()).await {
         if !matches!(event, Event::Added(_)) {
-            printer.event(event, plan, env)?;
+            early.push(event);
         }
     }
     output::print_session(plan, &publisher, env)?;
@@ -374,6 +348,12 @@ async fn serve(
     }
     if prepared.is_empty() {
         output::print_ready_empty(plan, &publisher, env)?;
+    }
+    let mut answered = early
+        .iter()
+        .any(|e| matches!(e, Event::Announce(_, a) if a.ok));
+    for event in early {
+        printer.event(event, plan, env)?;
     }
     let watcher = plan
         .watch
@@ -386,8 +366,7 @@ async fn serve(
     let signal = shutdown::signalled();
     tokio::pin!(signal);
     let mut signalled = false;
-    let mut hangups = hangups();
-    let mut answered = false;
+    let mut hangups = shutdown::hangups();
     loop {
         tokio::select! {
             () = &mut signal, if !signalled => {
@@ -430,20 +409,4 @@ async fn serve(
         return Err(Error::NoTrackerAnswered);
     }
     Ok(())
-}
-
-/// SIGHUP, as a stream (never fires elsewhere).
-fn hangups() -> tokio::sync::mpsc::Receiver<()> {
-    let (tx, rx) = tokio::sync::mpsc::channel(1);
-    #[cfg(unix)]
-    if let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
-        tokio::spawn(async move {
-            while hup.recv().await.is_some() {
-                let _ = tx.try_send(());
-            }
-        });
-    }
-    #[cfg(not(unix))]
-    drop(tx);
-    rx
 }

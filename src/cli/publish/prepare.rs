@@ -10,12 +10,14 @@ use std::time::Instant;
 use serde_json::json;
 
 use super::output::emit;
-use super::{Input, Plan, WebSeedCheck};
+use super::{DhtPlan, Input, Plan, WebSeedCheck};
 use crate::cli::create::{self, Output};
+use crate::dht;
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::metainfo::Torrent;
 use crate::peer::seeder::{SeedTorrent, Verify};
+use crate::publish::session::DhtSettings;
 use crate::webseed::check::Options as WebSeedOptions;
 
 /// A torrent ready to seed.
@@ -193,4 +195,35 @@ fn check_web_seeds(
         source,
     })?;
     Ok((torrent, rewritten))
+}
+
+/// The DHT node's bootstrap: the torrents' `nodes`, --dht-bootstrap (else
+/// the public routers), and the saved state.
+pub(super) async fn dht_settings(
+    plan: &DhtPlan,
+    torrents: &[&Torrent],
+    env: &mut Env,
+) -> Result<DhtSettings> {
+    let mut names: Vec<String> = torrents
+        .iter()
+        .flat_map(|t| t.meta.nodes.iter().map(ToString::to_string))
+        .collect();
+    names.extend(plan.bootstrap.iter().cloned());
+    if plan.bootstrap.is_empty() {
+        names.extend(dht::DEFAULT_ROUTERS.iter().map(|r| (*r).to_owned()));
+    }
+    names.dedup();
+    let mut settings = DhtSettings {
+        listen: plan.listen,
+        bootstrap: crate::cli::dht::resolve_nodes(&names, env).await?,
+        id: None,
+        state: plan.state.clone(),
+    };
+    if let Some(path) = &plan.state {
+        if let Some(state) = crate::cli::dht::read_state(path)? {
+            settings.id = state.id;
+            settings.bootstrap.extend(state.addresses());
+        }
+    }
+    Ok(settings)
 }
