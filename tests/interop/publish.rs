@@ -736,23 +736,22 @@ fn libtorrent_downloads_two_torrents_from_one_publish_and_its_status_page_shows_
 }
 
 /// libtorrent with encryption forced both ways and RC4 only (what
-/// "require encryption" means in qBittorrent): its first segment is an MSE
-/// handshake, which publish must answer.
-#[test]
-fn libtorrent_with_forced_encryption_downloads_through_the_embedded_tracker() {
+/// "require encryption" means in qBittorrent) downloads from publish, given
+/// the torrent file (`by_magnet: false`, found via the embedded tracker) or
+/// the magnet with `x.pe`: its first segment is an MSE handshake, which
+/// publish must answer.
+fn forced_encryption_download(by_magnet: bool) {
     let (temp, content) = content();
     let torrent = temp.path().join("release.torrent");
     let mut publish = publish_on_tracker(temp.path(), &content, &torrent, &[]);
     let ready = publish.ready();
     let dest = temp.path().join("libtorrent");
-    let (client, report) = libtorrent_download(
-        &dest,
-        &[
-            os("--torrent"),
-            torrent.as_os_str(),
-            os("--forced-encryption"),
-        ],
-    );
+    let source = match by_magnet {
+        true => [os("--magnet"), os(&ready.magnet)],
+        false => [os("--torrent"), torrent.as_os_str()],
+    };
+    let (client, report) =
+        libtorrent_download(&dest, &[source[0], source[1], os("--forced-encryption")]);
     assert_same_tree(&content, &dest.join(NAME), true);
     assert_peer(&report, ready.listen);
     publish.finish();
@@ -760,18 +759,11 @@ fn libtorrent_with_forced_encryption_downloads_through_the_embedded_tracker() {
 }
 
 #[test]
+fn libtorrent_with_forced_encryption_downloads_through_the_embedded_tracker() {
+    forced_encryption_download(false);
+}
+
+#[test]
 fn libtorrent_with_forced_encryption_downloads_from_the_x_pe_magnet() {
-    let (temp, content) = content();
-    let torrent = temp.path().join("release.torrent");
-    let mut publish = publish_on_tracker(temp.path(), &content, &torrent, &[]);
-    let ready = publish.ready();
-    let dest = temp.path().join("libtorrent");
-    let (client, report) = libtorrent_download(
-        &dest,
-        &[os("--magnet"), os(&ready.magnet), os("--forced-encryption")],
-    );
-    assert_same_tree(&content, &dest.join(NAME), true);
-    assert_peer(&report, ready.listen);
-    publish.finish();
-    drop(client);
+    forced_encryption_download(true);
 }
