@@ -42,6 +42,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("peer_wire", peer_wire),
     ("utp_packet", utp_packet),
     ("bep52_messages", bep52_messages),
+    ("mse_handshake", mse_handshake),
 ];
 
 /// The swarm id an info dictionary must get: SHA-1 of its bytes when it has
@@ -605,4 +606,117 @@ pub fn bep52_messages(data: &[u8]) {
         }
         assert_eq!(node, reference[level + up][pos as usize]);
     }
+}
+
+/// `mse_handshake`: MSE handshake bytes from a remote peer. Byte 0 picks the chunk
+/// size the bytes arrive in; bit 7 of the second picks the mode:
+/// - raw: the rest goes, as a peer sent it, to a responder (an incoming
+///   connection) and to an initiator (a responder's reply);
+/// - transcript: the rest seeds a genuine initiator and responder (keys,
+///   pads, offered methods) and lists byte flips applied to what the
+///   initiator sends.
+///
+/// Checks that neither role panics, that neither keeps waiting past the
+/// most a well-formed handshake can need (a peer cannot make us buffer
+/// without bound), and that an untouched transcript establishes on both
+/// sides with the same method, info hash and payload.
+pub fn mse_handshake(data: &[u8]) {
+    use crate::peer::mse::{self, Initiator, Responder, Secrets, KEY_LEN, MAX_PAD};
+
+    const SKEY: [u8; 20] = [0x5a; 20];
+    // Ya, PadA, HASH('req1'), HASH('req2')^HASH('req3'), VC..len(PadC),
+    // PadC, len(IA), IA.
+    const RESPONDER_MOST: usize = KEY_LEN + MAX_PAD + 40 + 14 + MAX_PAD + 2 + 0xffff;
+    // Yb, PadB, VC, crypto_select, len(PadD), PadD.
+    const INITIATOR_MOST: usize = KEY_LEN + MAX_PAD + 14 + MAX_PAD;
+    let lookup = |req2: &[u8; 20]| (*req2 == mse::req2_hash(&SKEY)).then_some(SKEY);
+    let secrets = |seed: u8, pad: usize| Secrets {
+        private_key: std::array::from_fn(|i| seed ^ (i as u8).wrapping_mul(37) | 1),
+        pad: vec![seed; pad],
+    };
+    let [chunk, mode, rest @ ..] = data else {
+        return;
+    };
+    let chunk = usize::from(*chunk).max(1);
+    if mode & 0x80 == 0 {
+        let mut responder = Responder::new(mse::CRYPTO_RC4 | mse::CRYPTO_PLAINTEXT, secrets(1, 0));
+        let (mut initiator, _) = Initiator::new(SKEY, 3, Vec::new(), secrets(2, 0));
+        let (mut r_open, mut i_open, mut fed) = (true, true, 0);
+        for part in rest.chunks(chunk) {
+            fed += part.len();
+            if r_open {
+                match responder.feed(part, lookup) {
+                    Ok(step) => r_open = step.done.is_none(),
+                    Err(_) => r_open = false,
+                }
+                assert!(
+                    !r_open || fed <= RESPONDER_MOST,
+                    "responder buffers {fed} bytes"
+                );
+            }
+            if i_open {
+                match initiator.feed(part) {
+                    Ok(step) => i_open = step.done.is_none(),
+                    Err(_) => i_open = false,
+                }
+                assert!(
+                    !i_open || fed <= INITIATOR_MOST,
+                    "initiator buffers {fed} bytes"
+                );
+            }
+        }
+        return;
+    }
+    let [seed, pads, offer, flips @ ..] = rest else {
+        return;
+    };
+    let provide = u32::from(offer & 3).max(1);
+    let allowed = u32::from((offer >> 2) & 3).max(1);
+    let pad = |n: u8| usize::from(n) * MAX_PAD / 255;
+    let ia = b"\x13BitTorrent protocol".to_vec();
+    let (mut a, mut to_b) = Initiator::new(SKEY, provide, ia.clone(), secrets(*seed, pad(*pads)));
+    let mut b = Responder::new(allowed, secrets(seed ^ 0xff, pad(pads.rotate_left(4))));
+    let flips: Vec<(usize, u8)> = flips
+        .chunks_exact(3)
+        .map(|f| (usize::from(u16::from_be_bytes([f[0], f[1]])), f[2]))
+        .filter(|&(_, x)| x != 0)
+        .collect();
+    let (mut sent_to_b, mut to_a) = (0, Vec::new());
+    let (mut done_a, mut done_b) = (None, None);
+    // Each round moves a chunk each way; a handshake needs a few dozen.
+    for _ in 0..4096 {
+        if !to_b.is_empty() && done_b.is_none() {
+            let mut part: Vec<u8> = to_b.drain(..chunk.min(to_b.len())).collect();
+            for &(at, x) in &flips {
+                if let Some(byte) = at.checked_sub(sent_to_b).and_then(|i| part.get_mut(i)) {
+                    *byte ^= x;
+                }
+            }
+            sent_to_b += part.len();
+            let Ok(step) = b.feed(&part, lookup) else {
+                return;
+            };
+            to_a.extend(step.send);
+            done_b = done_b.or(step.done);
+        }
+        if !to_a.is_empty() && done_a.is_none() {
+            let part: Vec<u8> = to_a.drain(..chunk.min(to_a.len())).collect();
+            let Ok(step) = a.feed(&part) else {
+                return;
+            };
+            to_b.extend(step.send);
+            done_a = done_a.or(step.done);
+        }
+        if to_a.is_empty() && (to_b.is_empty() || done_b.is_some()) {
+            break;
+        }
+    }
+    if !flips.is_empty() {
+        return;
+    }
+    let (Some(a), Some(b)) = (done_a, done_b) else {
+        panic!("an untouched handshake did not finish (provide {provide}, allowed {allowed})");
+    };
+    assert_eq!((a.method, a.skey), (b.method, b.skey));
+    assert!(b.payload.starts_with(&ia), "the responder got IA");
 }
