@@ -223,6 +223,9 @@ pub struct Status {
     pub peers: usize,
     pub peers_tcp: usize,
     pub peers_utp: usize,
+    /// Handshaken connections by encryption: RC4 (MSE/PE), the rest plaintext.
+    pub peers_encrypted: usize,
+    pub peers_plaintext: usize,
     /// Payload bytes sent.
     pub uploaded: u64,
     /// Bytes per second since the previous status.
@@ -241,8 +244,12 @@ impl Status {
     pub fn line(&self) -> String {
         let mut parts = vec![
             format!(
-                "peers {} (tcp {}, utp {})",
-                self.peers, self.peers_tcp, self.peers_utp
+                "peers {} (tcp {}, utp {}; rc4 {}, plain {})",
+                self.peers,
+                self.peers_tcp,
+                self.peers_utp,
+                self.peers_encrypted,
+                self.peers_plaintext
             ),
             format!("up {}", rate(self.upload_rate as f64)),
             format!("sent {}", crate::format::size(self.uploaded)),
@@ -379,6 +386,8 @@ mod tests {
             peers: 3,
             peers_tcp: 1,
             peers_utp: 2,
+            peers_encrypted: 1,
+            peers_plaintext: 2,
             uploaded: 40 * 1024 * 1024,
             upload_rate: 1024 * 1024,
             completed: 1,
@@ -389,7 +398,7 @@ mod tests {
         };
         let line = status.line();
         for part in [
-            "peers 3 (tcp 1, utp 2)",
+            "peers 3 (tcp 1, utp 2; rc4 1, plain 2)",
             "ratio 0.40",
             "1 completed",
             "trackers 1/2 working",

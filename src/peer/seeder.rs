@@ -687,18 +687,15 @@ impl Seeder {
     }
 
     pub fn stats(&self) -> Stats {
-        let (peers_tcp, peers_utp) = self.inner.conns.lock().map_or((0, 0), |conns| {
-            let utp = conns
-                .values()
-                .filter(|c| c.transport == Transport::Utp)
-                .count();
-            (conns.len() - utp, utp)
-        });
-        let peers_encrypted = self
-            .inner
-            .conns
-            .lock()
-            .map_or(0, |conns| conns.values().filter(|c| c.encrypted).count());
+        let (peers_tcp, peers_utp, peers_encrypted) =
+            self.inner.conns.lock().map_or((0, 0, 0), |conns| {
+                let utp = conns
+                    .values()
+                    .filter(|c| c.transport == Transport::Utp)
+                    .count();
+                let encrypted = conns.values().filter(|c| c.encrypted).count();
+                (conns.len() - utp, utp, encrypted)
+            });
         Stats {
             peers: self.inner.peers.load(Ordering::Relaxed),
             peers_tcp,

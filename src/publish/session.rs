@@ -206,6 +206,7 @@ impl Parts {
             peers: stats.peers,
             peers_tcp: stats.peers_tcp,
             peers_utp: stats.peers_utp,
+            peers_encrypted: stats.peers_encrypted,
             uploaded: stats.uploaded,
             upload_rate: self.rate.lock().map_or(0, |r| r.1),
             dht_nodes: dht_nodes.map(|s| s.nodes),

@@ -25,6 +25,8 @@ pub struct Snapshot {
     pub peers: usize,
     pub peers_tcp: usize,
     pub peers_utp: usize,
+    /// Handshaken connections in RC4 (MSE/PE); the rest are plaintext.
+    pub peers_encrypted: usize,
     /// Block bytes sent, all torrents.
     pub uploaded: u64,
     /// Bytes per second over the last few seconds, all torrents.

@@ -103,7 +103,14 @@ fn session_table(out: &mut String, s: &Snapshot) {
         (
             "peers",
             "peers",
-            format!("{} (tcp {}, utp {})", s.peers, s.peers_tcp, s.peers_utp),
+            format!(
+                "{} (tcp {}, utp {}; rc4 {}, plain {})",
+                s.peers,
+                s.peers_tcp,
+                s.peers_utp,
+                s.peers_encrypted,
+                (s.peers_tcp + s.peers_utp).saturating_sub(s.peers_encrypted)
+            ),
         ),
         (
             "upload-rate",
@@ -421,6 +428,23 @@ fn session_metrics(out: &mut Metrics, s: &Snapshot) {
             &s.peers_utp.to_string(),
         );
     }
+    if out.family(
+        "peers_by_encryption",
+        "gauge",
+        "Handshaken peer connections by encryption (MSE/PE RC4 or plaintext), all torrents.",
+    ) {
+        let plain = (s.peers_tcp + s.peers_utp).saturating_sub(s.peers_encrypted);
+        out.sample(
+            "peers_by_encryption",
+            "encryption=\"rc4\"",
+            &s.peers_encrypted.to_string(),
+        );
+        out.sample(
+            "peers_by_encryption",
+            "encryption=\"plaintext\"",
+            &plain.to_string(),
+        );
+    }
     if let Some(nodes) = s.dht_nodes {
         if out.family("dht_nodes", "gauge", "Nodes in the DHT routing table.") {
             out.sample("dht_nodes", "", &nodes.to_string());
@@ -597,6 +621,7 @@ mod tests {
             peers: 3,
             peers_tcp: 1,
             peers_utp: 1,
+            peers_encrypted: 1,
             uploaded: 5 << 20,
             upload_rate: 2048,
             dht_nodes: Some(57),
@@ -658,7 +683,7 @@ mod tests {
             "3 seeders, ? leechers, 7 downloaded",
             "next in 30m 00s",
             "<td data-field=\"listen\">127.0.0.1:6881</td>",
-            "<td data-field=\"peers\">3 (tcp 1, utp 1)</td>",
+            "<td data-field=\"peers\">3 (tcp 1, utp 1; rc4 1, plain 1)</td>",
             "<td data-field=\"dht\">127.0.0.1:6881, 57 nodes</td>",
             "<td data-field=\"uploaded\">5 MiB</td>",
             "<td data-field=\"upload-rate\">2 KiB/s</td>",
@@ -844,6 +869,20 @@ mod tests {
         );
         assert_eq!(
             value("mktorrent_publish_peers_by_transport", "transport=\"utp\""),
+            1.0
+        );
+        assert_eq!(
+            value(
+                "mktorrent_publish_peers_by_encryption",
+                "encryption=\"rc4\""
+            ),
+            1.0
+        );
+        assert_eq!(
+            value(
+                "mktorrent_publish_peers_by_encryption",
+                "encryption=\"plaintext\""
+            ),
             1.0
         );
         assert_eq!(value("mktorrent_publish_dht_nodes", ""), 57.0);

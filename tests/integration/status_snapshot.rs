@@ -64,6 +64,7 @@ pub fn two_torrents() -> Snapshot {
         peers: 2,
         peers_tcp: 1,
         peers_utp: 1,
+        peers_encrypted: 1,
         uploaded: 1 << 20,
         upload_rate: 8192,
         dht_nodes: None,

@@ -191,6 +191,9 @@ fn status_of(snapshot: &Snapshot) -> Status {
         peers: snapshot.peers,
         peers_tcp: snapshot.peers_tcp,
         peers_utp: snapshot.peers_utp,
+        peers_encrypted: snapshot.peers_encrypted,
+        peers_plaintext: (snapshot.peers_tcp + snapshot.peers_utp)
+            .saturating_sub(snapshot.peers_encrypted),
         uploaded: snapshot.uploaded,
         upload_rate: snapshot.upload_rate,
         completed: snapshot.torrents.iter().map(|t| t.completed).sum(),
