@@ -128,8 +128,35 @@ pub struct SeedTorrent {
 struct TorrentCounters {
     uploaded: AtomicU64,
     completed: AtomicU64,
+    /// Handshaken connections so far, by encryption.
+    connections: Connections,
     /// When a block was last sent.
     last_block: Mutex<Option<Instant>>,
+}
+
+/// Handshaken connections so far by encryption (MSE/PE RC4 or plaintext).
+#[derive(Debug, Default)]
+struct Connections {
+    rc4: AtomicU64,
+    plaintext: AtomicU64,
+}
+
+impl Connections {
+    fn count(&self, encrypted: bool) {
+        let counter = if encrypted {
+            &self.rc4
+        } else {
+            &self.plaintext
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn load(&self) -> (u64, u64) {
+        (
+            self.rc4.load(Ordering::Relaxed),
+            self.plaintext.load(Ordering::Relaxed),
+        )
+    }
 }
 
 /// One torrent's figures now.
@@ -141,6 +168,8 @@ pub struct TorrentStats {
     pub seeders: usize,
     pub uploaded: u64,
     pub completed: u64,
+    /// Handshaken connections so far: (RC4, plaintext).
+    pub connections: (u64, u64),
     /// When a block was last sent; `None`: never.
     pub last_block: Option<Instant>,
 }
@@ -549,6 +578,8 @@ pub struct Stats {
     pub peers_utp: usize,
     /// Handshaken connections carried in RC4 (MSE/PE).
     pub peers_encrypted: usize,
+    /// Handshaken connections so far: (RC4, plaintext).
+    pub connections: (u64, u64),
     /// Block bytes sent (payload only).
     pub uploaded: u64,
     /// Peers that finished downloading while connected to us.
@@ -600,6 +631,7 @@ struct Inner {
     per_ip: Mutex<HashMap<std::net::IpAddr, usize>>,
     uploaded: AtomicU64,
     completed: AtomicU64,
+    connections: Connections,
     refused_per_ip: AtomicU64,
     evicted: AtomicU64,
     refused_full: AtomicU64,
@@ -627,6 +659,7 @@ impl Seeder {
                 per_ip: Mutex::new(HashMap::new()),
                 uploaded: AtomicU64::new(0),
                 completed: AtomicU64::new(0),
+                connections: Connections::default(),
                 refused_per_ip: AtomicU64::new(0),
                 evicted: AtomicU64::new(0),
                 refused_full: AtomicU64::new(0),
@@ -682,6 +715,7 @@ impl Seeder {
             seeders,
             uploaded: counters.uploaded.load(Ordering::Relaxed),
             completed: counters.completed.load(Ordering::Relaxed),
+            connections: counters.connections.load(),
             last_block: counters.last_block.lock().ok().and_then(|t| *t),
         })
     }
@@ -701,6 +735,7 @@ impl Seeder {
             peers_tcp,
             peers_utp,
             peers_encrypted,
+            connections: self.inner.connections.load(),
             uploaded: self.inner.uploaded.load(Ordering::Relaxed),
             completed: self.inner.completed.load(Ordering::Relaxed),
             refused_per_ip: self.inner.refused_per_ip.load(Ordering::Relaxed),
@@ -1271,6 +1306,8 @@ where
         extension: theirs.reserved.has(Reserved::EXTENSION),
         dht: theirs.reserved.has(Reserved::DHT),
     };
+    inner.connections.count(encrypted);
+    torrent.counters.connections.count(encrypted);
     let mut params = (*torrent.params).clone();
     params.dht_port = inner.config.dht_port;
     let mut session = Session::new(Arc::new(params), features, Instant::now());

@@ -143,6 +143,9 @@ pub struct Summary {
     pub elapsed: Duration,
     pub uploaded: u64,
     pub completed: u64,
+    /// Handshaken connections over the run, by encryption.
+    pub connections_rc4: u64,
+    pub connections_plaintext: u64,
 }
 
 /// What every task of a session shares.
@@ -207,6 +210,8 @@ impl Parts {
             peers_tcp: stats.peers_tcp,
             peers_utp: stats.peers_utp,
             peers_encrypted: stats.peers_encrypted,
+            connections_rc4: stats.connections.0,
+            connections_plaintext: stats.connections.1,
             uploaded: stats.uploaded,
             upload_rate: self.rate.lock().map_or(0, |r| r.1),
             dht_nodes: dht_nodes.map(|s| s.nodes),
@@ -222,11 +227,14 @@ impl Parts {
             .iter()
             .map(|e| e.progress(self, now).0.downloads)
             .sum();
+        let stats = self.seeder.stats();
         Summary {
             reason,
             elapsed: now.duration_since(self.started),
-            uploaded: self.seeder.stats().uploaded,
+            uploaded: stats.uploaded,
             completed,
+            connections_rc4: stats.connections.0,
+            connections_plaintext: stats.connections.1,
         }
     }
 }

@@ -27,6 +27,9 @@ pub struct Snapshot {
     pub peers_utp: usize,
     /// Handshaken connections in RC4 (MSE/PE); the rest are plaintext.
     pub peers_encrypted: usize,
+    /// Handshaken connections since the start: RC4 and plaintext.
+    pub connections_rc4: u64,
+    pub connections_plaintext: u64,
     /// Block bytes sent, all torrents.
     pub uploaded: u64,
     /// Bytes per second over the last few seconds, all torrents.

@@ -445,6 +445,22 @@ fn session_metrics(out: &mut Metrics, s: &Snapshot) {
             &plain.to_string(),
         );
     }
+    if out.family(
+        "connections_total",
+        "counter",
+        "Handshaken peer connections since the start, by encryption, all torrents.",
+    ) {
+        out.sample(
+            "connections_total",
+            "encryption=\"rc4\"",
+            &s.connections_rc4.to_string(),
+        );
+        out.sample(
+            "connections_total",
+            "encryption=\"plaintext\"",
+            &s.connections_plaintext.to_string(),
+        );
+    }
     if let Some(nodes) = s.dht_nodes {
         if out.family("dht_nodes", "gauge", "Nodes in the DHT routing table.") {
             out.sample("dht_nodes", "", &nodes.to_string());
@@ -622,6 +638,8 @@ mod tests {
             peers_tcp: 1,
             peers_utp: 1,
             peers_encrypted: 1,
+            connections_rc4: 4,
+            connections_plaintext: 6,
             uploaded: 5 << 20,
             upload_rate: 2048,
             dht_nodes: Some(57),
@@ -884,6 +902,10 @@ mod tests {
                 "encryption=\"plaintext\""
             ),
             1.0
+        );
+        assert_eq!(
+            value("mktorrent_publish_connections_total", "encryption=\"rc4\""),
+            4.0
         );
         assert_eq!(value("mktorrent_publish_dht_nodes", ""), 57.0);
         assert_eq!(

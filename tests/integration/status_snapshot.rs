@@ -65,6 +65,8 @@ pub fn two_torrents() -> Snapshot {
         peers_tcp: 1,
         peers_utp: 1,
         peers_encrypted: 1,
+        connections_rc4: 4,
+        connections_plaintext: 6,
         uploaded: 1 << 20,
         upload_rate: 8192,
         dht_nodes: None,

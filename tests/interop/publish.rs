@@ -172,6 +172,19 @@ fn good_announces(events: &[Value]) -> Vec<(String, String)> {
 }
 
 /// Events one per line, for failure messages.
+/// Asserts that publish's final `stopped` event counts at least one RC4
+/// (MSE/PE) connection and no plaintext one: the downloader required
+/// encryption, and publish spoke it.
+pub(crate) fn assert_only_rc4(events: &[Value]) {
+    let last = events.iter().rev().find(|e| e["event"] == "stopped");
+    let connections = last.map(|e| &e["connections"]);
+    assert!(
+        connections.is_some_and(|c| c["rc4"].as_u64() > Some(0) && c["plaintext"] == 0),
+        "expected RC4 connections only; events:\n{}",
+        lines(events)
+    );
+}
+
 pub(crate) fn lines(events: &[Value]) -> String {
     let lines: Vec<String> = events.iter().map(Value::to_string).collect();
     lines.join("\n")
@@ -451,6 +464,20 @@ fn libtorrent_downloads_through_the_embedded_udp_tracker_of_a_torrent_file() {
 
 #[test]
 fn libtorrent_finds_publish_through_the_dht_from_a_bare_magnet() {
+    libtorrent_dht_download(false);
+}
+
+/// libtorrent with encryption forced both ways and RC4 only finds publish
+/// through the DHT alone and downloads from it.
+#[test]
+fn libtorrent_with_forced_encryption_finds_publish_through_the_dht() {
+    libtorrent_dht_download(true);
+}
+
+/// libtorrent joins a private DHT through a `dht serve` node, finds a
+/// trackerless publish from a bare magnet and downloads from it (with
+/// encryption forced: over RC4 only).
+fn libtorrent_dht_download(forced_encryption: bool) {
     let (temp, content) = content();
     let (_node, node, mut publish) = publish_on_dht(temp.path(), &content);
     let ready = publish.ready();
@@ -460,17 +487,18 @@ fn libtorrent_finds_publish_through_the_dht_from_a_bare_magnet() {
     assert!(!magnet.contains("x.pe") && !magnet.contains("tr="));
 
     let dest = temp.path().join("libtorrent");
-    let (client, report) = libtorrent_download(
-        &dest,
-        &[
-            os("--magnet"),
-            os(&magnet),
-            os("--dht"),
-            os(&node),
-            os("--dht"),
-            os(&ours),
-        ],
-    );
+    let mut args = vec![
+        os("--magnet"),
+        os(&magnet),
+        os("--dht"),
+        os(&node),
+        os("--dht"),
+        os(&ours),
+    ];
+    if forced_encryption {
+        args.push(os("--forced-encryption"));
+    }
+    let (client, report) = libtorrent_download(&dest, &args);
     assert_eq!(report["has_metadata"], true);
     assert_same_tree(&content, &dest.join(NAME), true);
     assert_peer(&report, ready.listen);
@@ -483,6 +511,9 @@ fn libtorrent_finds_publish_through_the_dht_from_a_bare_magnet() {
         "no DHT announce was stored anywhere; events:\n{}",
         lines(&events)
     );
+    if forced_encryption {
+        assert_only_rc4(&events);
+    }
 }
 
 #[test]
@@ -518,43 +549,71 @@ fn libtorrent_downloads_from_the_magnet_publish_prints() {
     drop(client);
 }
 
+/// What aria2 needs to accept only MSE connections, RC4 included (it
+/// would otherwise settle for header-only obfuscation).
+const ARIA2_REQUIRE_CRYPTO: [&str; 2] = ["--bt-require-crypto=true", "--bt-min-crypto-level=arc4"];
+
 #[test]
 fn aria2_downloads_through_the_embedded_http_tracker() {
+    aria2_tracker_download(false);
+}
+
+#[test]
+fn aria2_requiring_encryption_downloads_through_the_embedded_http_tracker() {
+    aria2_tracker_download(true);
+}
+
+fn aria2_tracker_download(require_crypto: bool) {
     let (temp, content) = content();
     let torrent = temp.path().join("release.torrent");
     let mut publish = publish_on_tracker(temp.path(), &content, &torrent, &[]);
     publish.ready();
     let dest = temp.path().join("aria2");
-    let client = aria2(
-        &dest,
-        torrent.as_os_str(),
-        &["--enable-dht=false".to_owned()],
-    );
+    let mut args = vec!["--enable-dht=false".to_owned()];
+    if require_crypto {
+        args.extend(ARIA2_REQUIRE_CRYPTO.map(String::from));
+    }
+    let client = aria2(&dest, torrent.as_os_str(), &args);
     aria2_done(client);
     assert_same_tree(&content, &dest.join(NAME), true);
-    publish.finish();
+    let events = publish.finish();
+    if require_crypto {
+        assert_only_rc4(&events);
+    }
 }
 
 #[test]
 fn aria2_finds_publish_through_the_dht() {
+    aria2_dht_download(false);
+}
+
+#[test]
+fn aria2_requiring_encryption_finds_publish_through_the_dht() {
+    aria2_dht_download(true);
+}
+
+fn aria2_dht_download(require_crypto: bool) {
     let (temp, content) = content();
     let (_node, _, mut publish) = publish_on_dht(temp.path(), &content);
     let ready = publish.ready();
     let ours = ready.dht.expect("ready names the DHT address");
     let dest = temp.path().join("aria2");
-    let client = aria2(
-        &dest,
-        os(&btih_only(&ready.magnet)),
-        &[
-            "--enable-dht=true".to_owned(),
-            "--dht-listen-addr=127.0.0.1".to_owned(),
-            format!("--dht-listen-port={}", free_udp_port()),
-            format!("--dht-entry-point={ours}"),
-        ],
-    );
+    let mut args = vec![
+        "--enable-dht=true".to_owned(),
+        "--dht-listen-addr=127.0.0.1".to_owned(),
+        format!("--dht-listen-port={}", free_udp_port()),
+        format!("--dht-entry-point={ours}"),
+    ];
+    if require_crypto {
+        args.extend(ARIA2_REQUIRE_CRYPTO.map(String::from));
+    }
+    let client = aria2(&dest, os(&btih_only(&ready.magnet)), &args);
     aria2_done(client);
     assert_same_tree(&content, &dest.join(NAME), true);
-    publish.finish();
+    let events = publish.finish();
+    if require_crypto {
+        assert_only_rc4(&events);
+    }
 }
 
 #[test]
@@ -754,8 +813,8 @@ fn forced_encryption_download(by_magnet: bool) {
         libtorrent_download(&dest, &[source[0], source[1], os("--forced-encryption")]);
     assert_same_tree(&content, &dest.join(NAME), true);
     assert_peer(&report, ready.listen);
-    publish.finish();
     drop(client);
+    assert_only_rc4(&publish.finish());
 }
 
 #[test]

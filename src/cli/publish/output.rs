@@ -217,6 +217,10 @@ fn summary_json(event: &str, summary: &Summary) -> Value {
         "elapsed_secs": summary.elapsed.as_secs(),
         "uploaded": summary.uploaded,
         "completed": summary.completed,
+        "connections": {
+            "rc4": summary.connections_rc4,
+            "plaintext": summary.connections_plaintext,
+        },
     })
 }
 
@@ -365,10 +369,13 @@ impl Printer {
 
 fn sent(summary: &Summary) -> String {
     let downloads = summary.completed;
+    let connections = summary.connections_rc4 + summary.connections_plaintext;
     format!(
-        "Sent {} in {:.0} s; {downloads} completed download{}",
+        "Sent {} in {:.0} s; {downloads} completed download{}; {connections} connection{} ({} RC4)",
         crate::format::size(summary.uploaded),
         summary.elapsed.as_secs_f64(),
-        if downloads == 1 { "" } else { "s" }
+        if downloads == 1 { "" } else { "s" },
+        if connections == 1 { "" } else { "s" },
+        summary.connections_rc4,
     )
 }

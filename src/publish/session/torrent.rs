@@ -264,6 +264,8 @@ pub(super) async fn stop(parts: &Arc<Parts>, at: usize, reason: StopReason) {
             elapsed: progress.elapsed,
             uploaded: progress.uploaded,
             completed: progress.downloads,
+            connections_rc4: stats.connections.0,
+            connections_plaintext: stats.connections.1,
         })
     });
     parts.seeder.remove(&hashes[0]);
