@@ -310,6 +310,14 @@ fn magnet_x_pe_alone_is_enough_and_one_download_stops_it() {
     assert_eq!(stopped["reason"], "downloads");
     assert_eq!(stopped["completed"], 1);
     assert_eq!(stopped["uploaded"], expected.len() as u64);
+    // Our test downloader speaks plaintext.
+    assert_eq!(
+        (
+            stopped["connections"]["rc4"].as_u64(),
+            stopped["connections"]["plaintext"].as_u64()
+        ),
+        (Some(0), Some(1))
+    );
 }
 
 #[test]
