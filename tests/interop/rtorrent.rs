@@ -6,25 +6,40 @@
 //! later), configured by `-n -o KEY=VALUE,...` (no ~/.rtorrent.rc) plus an
 //! imported file scheduling `dht.add_node` for each node of the private
 //! network (the command fails before the DHT has started). A seeder finds it
-//! through the DHT and dials it.
+//! through the DHT and dials it. With encryption required (RC4 only) it
+//! downloads through publish's embedded tracker, publish dialling it.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
 use crate::netns::Netns;
-use crate::publish::{btih_only, content, NAME};
+use crate::publish::{assert_only_rc4, btih_only, content, NAME};
 use crate::support::{assert_same_tree, magnet, require, same_nonempty_files, KillOnDrop};
 use crate::swarm::{
-    control_torrent, free_tcp_udp_port_on, libtorrent_seeder, publish_dht, wait_for, DhtNetwork,
+    control_torrent, free_tcp_udp_port_on, libtorrent_seeder, publish_dht, publish_tracker,
+    wait_for, DhtNetwork,
 };
 
 /// The longest an rtorrent download may take.
 const RTORRENT_LIMIT: Duration = Duration::from_secs(150);
 
-/// `rtorrent -n -o ...  MAGNET` in `netns`, daemonised, DHT on and joined
-/// through `nodes`, saving into `dest`.
-fn rtorrent(netns: &Netns, dir: &Path, uri: &str, dest: &Path, nodes: &[SocketAddr]) -> KillOnDrop {
+/// What rtorrent's users set to require encryption, RC4 included; its
+/// commas cannot go through `-o`, so it goes in the imported file.
+const RTORRENT_REQUIRE_RC4: &str =
+    "protocol.encryption.set = allow_incoming,try_outgoing,require,require_RC4";
+
+/// `rtorrent -n -o ...  SOURCE` (a magnet or a torrent file) in `netns`,
+/// daemonised, DHT on and joined through `nodes`, saving into `dest`;
+/// `rc` lines go in the imported file.
+fn rtorrent(
+    netns: &Netns,
+    dir: &Path,
+    uri: &str,
+    dest: &Path,
+    nodes: &[SocketAddr],
+    rc_lines: &[&str],
+) -> KillOnDrop {
     require("rtorrent", "rtorrent");
     let session = dir.join("rtorrent-session");
     std::fs::create_dir_all(&session).expect("mkdir session");
@@ -52,6 +67,10 @@ fn rtorrent(netns: &Netns, dir: &Path, uri: &str, dest: &Path, nodes: &[SocketAd
         rc.push_str(&format!(
             "schedule2 = add_node_{n}, 2, 0, \"dht.add_node={node}\"\n"
         ));
+    }
+    for line in rc_lines {
+        rc.push_str(line);
+        rc.push('\n');
     }
     let rc_file = dir.join("rtorrent-nodes.rc");
     std::fs::write(&rc_file, rc).expect("write the rc file");
@@ -96,7 +115,7 @@ fn rtorrent_downloads_a_dht_only_magnet_control_libtorrent_seeder() {
     let _seeder = libtorrent_seeder(temp.path(), &torrent, temp.path(), listen, &network.addrs);
     let uri = btih_only(&magnet(&torrent));
     let dest = temp.path().join("rtorrent");
-    let _client = rtorrent(&netns, temp.path(), &uri, &dest, &network.addrs);
+    let _client = rtorrent(&netns, temp.path(), &uri, &dest, &network.addrs, &[]);
     rtorrent_done(temp.path(), &content, &dest);
 }
 
@@ -112,7 +131,30 @@ fn rtorrent_downloads_a_dht_only_magnet_from_publish() {
     let mut nodes = network.addrs.clone();
     nodes.extend(ready.dht);
     let dest = temp.path().join("rtorrent");
-    let _client = rtorrent(&netns, temp.path(), &uri, &dest, &nodes);
+    let _client = rtorrent(&netns, temp.path(), &uri, &dest, &nodes, &[]);
     rtorrent_done(temp.path(), &content, &dest);
     publish.finish();
+}
+
+/// rtorrent requiring RC4 announces to publish's embedded tracker and waits
+/// to be dialled: publish must dial it encrypted (it dials MSE first).
+#[test]
+fn rtorrent_requiring_rc4_downloads_from_publish_through_its_embedded_tracker() {
+    let netns = Netns::new();
+    let host = IpAddr::V4(netns.host_ip());
+    let (temp, content) = content();
+    let torrent = temp.path().join("release.torrent");
+    let (publish, _) = publish_tracker(temp.path(), &content, &torrent, host, &[]);
+    let dest = temp.path().join("rtorrent");
+    let source = torrent.to_str().expect("a UTF-8 temp path");
+    let _client = rtorrent(
+        &netns,
+        temp.path(),
+        source,
+        &dest,
+        &[],
+        &[RTORRENT_REQUIRE_RC4],
+    );
+    rtorrent_done(temp.path(), &content, &dest);
+    assert_only_rc4(&publish.finish());
 }

@@ -19,7 +19,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::netns::Netns;
-use crate::publish::{btih_only, content, NAME};
+use crate::publish::{assert_only_rc4, btih_only, content, NAME};
 use crate::support::{assert_same_tree, magnet, require, same_nonempty_files, KillOnDrop};
 use crate::swarm::{
     control_torrent, free_tcp_udp_port_on, libtorrent_seeder, publish_dht, publish_tracker,
@@ -47,9 +47,15 @@ fn dht_dat(config: &Path, nodes: &[SocketAddr]) {
     std::fs::write(config.join("dht.dat"), dat).expect("write dht.dat");
 }
 
-/// `transmission-cli -w DEST -g CONFIG SOURCE` in `netns`, default
-/// settings; its output goes to `DEST.log`.
-fn transmission(netns: &Netns, source: &OsStr, dest: &Path, config: &Path) -> KillOnDrop {
+/// `transmission-cli -w DEST -g CONFIG [EXTRA] SOURCE` in `netns`, default
+/// settings otherwise; its output goes to `DEST.log`.
+fn transmission(
+    netns: &Netns,
+    source: &OsStr,
+    dest: &Path,
+    config: &Path,
+    extra: &[&str],
+) -> KillOnDrop {
     require("transmission-cli", "transmission-cli");
     std::fs::create_dir_all(dest).expect("mkdir dest");
     std::fs::create_dir_all(config).expect("mkdir config");
@@ -60,6 +66,7 @@ fn transmission(netns: &Netns, source: &OsStr, dest: &Path, config: &Path) -> Ki
         .arg(dest)
         .arg("-g")
         .arg(config)
+        .args(extra)
         .arg(source)
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone().expect("clone log"))
@@ -108,6 +115,7 @@ fn transmission_downloads_through_a_tracker_control_libtorrent_seeder() {
         torrent.as_os_str(),
         &dest,
         &temp.path().join("config"),
+        &[],
     );
     transmission_done(&content, &dest);
 }
@@ -136,9 +144,30 @@ fn transmission_downloads_from_publish_through_its_embedded_tracker() {
         torrent.as_os_str(),
         &dest,
         &temp.path().join("config"),
+        &[],
     );
     transmission_done(&content, &dest);
     publish.finish();
+}
+
+/// Transmission with `-er` (encryption required) downloads through
+/// publish's embedded tracker: MSE over uTP, its first transport.
+#[test]
+fn transmission_requiring_encryption_downloads_from_publish_through_its_embedded_tracker() {
+    let netns = Netns::new();
+    let (temp, content) = content();
+    let torrent = temp.path().join("release.torrent");
+    let (publish, _) = publish_tracker(temp.path(), &content, &torrent, host(&netns), &[]);
+    let dest = temp.path().join("transmission");
+    let _client = transmission(
+        &netns,
+        torrent.as_os_str(),
+        &dest,
+        &temp.path().join("config"),
+        &["-er"],
+    );
+    transmission_done(&content, &dest);
+    assert_only_rc4(&publish.finish());
 }
 
 #[test]
@@ -154,7 +183,7 @@ fn transmission_finds_a_dht_only_magnet_control_libtorrent_seeder() {
     let config = temp.path().join("config");
     dht_dat(&config, &network.addrs);
     let dest = temp.path().join("transmission");
-    let _client = transmission(&netns, OsStr::new(&uri), &dest, &config);
+    let _client = transmission(&netns, OsStr::new(&uri), &dest, &config, &[]);
     transmission_done(&content, &dest);
 }
 
@@ -171,7 +200,7 @@ fn transmission_finds_publish_through_the_dht_from_a_bare_magnet() {
     nodes.extend(ready.dht);
     dht_dat(&config, &nodes);
     let dest = temp.path().join("transmission");
-    let _client = transmission(&netns, OsStr::new(&uri), &dest, &config);
+    let _client = transmission(&netns, OsStr::new(&uri), &dest, &config, &[]);
     transmission_done(&content, &dest);
     publish.finish();
 }
