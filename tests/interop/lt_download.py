@@ -3,13 +3,14 @@
 
     lt_download.py SAVE (--torrent FILE | --magnet URI)
                    [--dht HOST:PORT]... [--connect HOST:PORT]
-                   [--listen IP] [--utp-only]
+                   [--listen IP] [--utp-only | --tcp-only] [--forced-encryption]
                    [--timeout SECS] [--linger SECS]
 
 Listens on 127.0.0.1 only (or on --listen IP, e.g. a test namespace's
 address) and adds the torrent or magnet with SAVE as its save path.
 --utp-only turns TCP off both ways, so every peer connection is uTP
-(BEP 29). Peers come from the torrent's trackers, from the magnet's x.pe,
+(BEP 29); --tcp-only turns uTP off both ways. --forced-encryption speaks
+MSE/PE RC4 only, both ways. Peers come from the torrent's trackers, from the magnet's x.pe,
 from --connect (dialled again whenever no peer is connected), or, given --dht nodes, from a DHT bootstrapped from those
 nodes alone (the DHT is off otherwise). Once every piece is here it prints
 one JSON line {"seconds", "name", "has_metadata", "info_hash",
@@ -50,7 +51,7 @@ def free_port(ip):
     sys.exit("no free port on %s for TCP and UDP" % ip)
 
 
-def session(dht_nodes, ip, utp_only, forced_encryption=False):
+def session(dht_nodes, ip, utp_only, forced_encryption=False, tcp_only=False):
     settings = {
         # An explicit interface: with 0.0.0.0 libtorrent runs no DHT on
         # loopback, and nothing may leave this machine anyway.
@@ -72,6 +73,11 @@ def session(dht_nodes, ip, utp_only, forced_encryption=False):
             "in_enc_policy": 0,
             "allowed_enc_level": 2,
             "prefer_rc4": True,
+        })
+    if tcp_only:
+        settings.update({
+            "enable_outgoing_utp": False,
+            "enable_incoming_utp": False,
         })
     if utp_only:
         settings.update({
@@ -110,12 +116,13 @@ def main():
     parser.add_argument("--connect")
     parser.add_argument("--listen", default="127.0.0.1")
     parser.add_argument("--utp-only", action="store_true")
+    parser.add_argument("--tcp-only", action="store_true")
     parser.add_argument("--forced-encryption", action="store_true")
     parser.add_argument("--timeout", type=float, default=60)
     parser.add_argument("--linger", type=float, default=30)
     args = parser.parse_args()
 
-    ses = session(args.dht, args.listen, args.utp_only, args.forced_encryption)
+    ses = session(args.dht, args.listen, args.utp_only, args.forced_encryption, args.tcp_only)
     if args.torrent:
         params = lt.add_torrent_params()
         params.ti = lt.torrent_info(args.torrent)

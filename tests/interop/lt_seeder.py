@@ -10,10 +10,12 @@ seeder for clients whose tests also run against `publish`.
 
 download and magnet print one JSON object; exit 1 on a stalled download.
 seed prints {"listening": "IP:PORT"} once the content is checked, then
-{"uploaded": BYTES} whenever that grows, and stops after SECS. All exit 3
-without libtorrent.
+{"uploaded": BYTES} whenever that grows, and stops after SECS; with
+LT_FORCED_ENCRYPTION set in the environment it speaks MSE/PE RC4 only, both
+ways. All exit 3 without libtorrent.
 """
 import json
+import os
 import sys
 import time
 
@@ -90,6 +92,14 @@ def seed(torrent, save, listen, seconds, *dht_nodes):
             "dht_restrict_search_ips": False,
             "dht_block_ratelimit": 100000,
             "dht_announce_interval": 5,
+        })
+    if os.environ.get("LT_FORCED_ENCRYPTION"):
+        # Forced both ways (pe_forced = 0), RC4 only (pe_rc4 = 2).
+        settings.update({
+            "out_enc_policy": 0,
+            "in_enc_policy": 0,
+            "allowed_enc_level": 2,
+            "prefer_rc4": True,
         })
     ses = lt.session(settings)
     handle = ses.add_torrent({"ti": lt.torrent_info(torrent), "save_path": save})

@@ -49,6 +49,10 @@
 //!   Each of the last four proves its client harness against the libtorrent
 //!   control (`*_control_libtorrent_seeder`), then downloads from
 //!   `publish` the same way (over uTP, or by publish dialling the client).
+//! - `mse`: our MSE/PE state machine with fixed secrets, live against
+//!   libtorrent forcing RC4 (it dials our responder; our initiator dials
+//!   it); `UPDATE_FIXTURES=1` records the exchanges into
+//!   `tests/fixtures/mse/` for the unit tests' replay.
 //! - `status_page`: publish's status page rendered by headless Chromium
 //!   (both torrents, names parsed as text) and its `/metrics` read by
 //!   Prometheus's Python parser; `chromium_dom` and `assert_prometheus`
@@ -67,6 +71,7 @@ mod dht;
 mod fixtures;
 mod libtorrent;
 mod mktorrent;
+mod mse;
 mod netns;
 mod publish;
 mod qbittorrent;
