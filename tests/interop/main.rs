@@ -49,6 +49,8 @@
 //!   Each of the last four proves its client harness against the libtorrent
 //!   control (`*_control_libtorrent_seeder`), then downloads from
 //!   `publish` the same way (over uTP, or by publish dialling the client).
+//! - `bep52_proofs`: a libtorrent seeder's answers to BEP 52 hash requests
+//!   equal ours byte for byte (recorded into `tests/fixtures/bep52/`).
 //! - `mse`: our MSE/PE state machine with fixed secrets, live against
 //!   libtorrent forcing RC4 (it dials our responder; our initiator dials
 //!   it); `UPDATE_FIXTURES=1` records the exchanges into
@@ -66,6 +68,7 @@
 //!   seeds, peers and v2 hash.
 
 mod aria2;
+mod bep52_proofs;
 mod completions;
 mod dht;
 mod fixtures;

@@ -124,7 +124,7 @@ fn save(name: &str, fixture: serde_json::Value) {
     std::fs::write(dir.join(name), text).expect("write the fixture");
 }
 
-fn libtorrent_version() -> String {
+pub(crate) fn libtorrent_version() -> String {
     let out = std::process::Command::new(crate::support::SYSTEM_PYTHON)
         .args(["-c", "import libtorrent; print(libtorrent.__version__)"])
         .output()
