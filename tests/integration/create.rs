@@ -641,3 +641,53 @@ fn what_the_filters_skipped_is_said_and_listed() {
         );
     });
 }
+
+/// Kills the child when the test ends, however it ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn stderr_off_a_terminal_gets_a_plain_progress_line() {
+    use std::io::BufRead;
+    let temp = tempfile::tempdir().unwrap();
+    // Sparse: costs no disk, and is far more than one thread hashes before
+    // the first line (5 s); the run is stopped once the line is seen.
+    let big = std::fs::File::create(temp.path().join("big.bin")).unwrap();
+    big.set_len(64 << 30).unwrap();
+    drop(big);
+    let mut child = KillOnDrop(
+        std::process::Command::new(crate::common::BIN)
+            .args(["create", "big.bin", "-j", "1", "-a", "udp://t.example:1"])
+            .current_dir(temp.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stderr = child.0.stderr.take().unwrap();
+    let (send, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if send.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let line = lines
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("a progress line within 30 s");
+    assert!(!line.contains('\x1b') && !line.contains('\r'), "{line:?}");
+    let mut settings = settings(temp.path());
+    settings.add_filter(r"^(\w+) \d+(\.\d+)? \w+ of", "$1 [DONE] of");
+    settings.add_filter(r", \d+(\.\d+)? \w+/s$", ", [RATE]");
+    settings.bind(|| insta::assert_snapshot!("create_progress_off_a_terminal", line));
+}
