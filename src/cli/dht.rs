@@ -43,24 +43,24 @@ pub enum Command {
 #[derive(Debug, clap::Args)]
 pub struct NodeArgs {
     /// UDP address to send from ([addr]:port for IPv6) [default: 0.0.0.0:0].
-    #[arg(long, value_name = "ADDR")]
+    #[arg(help_heading = "Network", long, value_name = "ADDR")]
     pub bind: Option<SocketAddr>,
 
     /// Node to join the network through (repeatable). Given any, the public routers
     /// are not used.
-    #[arg(long = "bootstrap", value_name = "HOST:PORT")]
+    #[arg(help_heading = "Network", long = "bootstrap", value_name = "HOST:PORT")]
     pub bootstrap: Vec<String>,
 
     /// Use no public router (e.g. to start a private network as its first node).
-    #[arg(long)]
+    #[arg(help_heading = "Network", long)]
     pub no_default_routers: bool,
 
     /// Routing table file to start from (read, not written).
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "State", long, value_name = "FILE")]
     pub state: Option<PathBuf>,
 
     /// Incoming queries answered per second per IP address (0: no limit).
-    #[arg(long, default_value_t = 50, value_name = "N")]
+    #[arg(help_heading = "Limits", long, default_value_t = 50, value_name = "N")]
     pub rate_limit: u32,
 }
 
@@ -75,39 +75,54 @@ pub struct ServeArgs {
     pub node: NodeArgs,
 
     /// Time between status lines on stdout (30s, 5m, 1h, or seconds).
-    #[arg(long, default_value_t = 60, value_name = "DURATION", value_parser = crate::cli::secs::<u64>)]
+    #[arg(help_heading = "Output", long, default_value_t = 60, value_name = "DURATION", value_parser = crate::cli::secs::<u64>)]
     pub status_interval: u64,
 
     /// Also run an IPv6 node (BEP 32) on this address, e.g. [::]:6881; it shares the node id.
-    #[arg(long, value_name = "ADDR")]
+    #[arg(help_heading = "Network", long, value_name = "ADDR")]
     pub bind6: Option<SocketAddr>,
 
     /// Write Prometheus-style counters to this file at each status line.
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Output", long, value_name = "FILE")]
     pub metrics: Option<PathBuf>,
 
     /// Info hashes the peer store holds; when full, a swarm of one peer of the
     /// address holding the most entries makes room.
-    #[arg(long, default_value_t = 20_000, value_name = "N")]
+    #[arg(
+        help_heading = "Limits",
+        long,
+        default_value_t = 20_000,
+        value_name = "N"
+    )]
     pub max_hashes: usize,
 
     /// Peers stored per info hash; when full, the stalest entry of the address
     /// holding the most in that swarm makes room.
-    #[arg(long, default_value_t = 200, value_name = "N")]
+    #[arg(help_heading = "Limits", long, default_value_t = 200, value_name = "N")]
     pub max_peers_per_hash: usize,
 
     /// Peers stored in all (about 200 bytes each); when full, the stalest entry of
     /// the address holding the most makes room.
-    #[arg(long, default_value_t = 100_000, value_name = "N")]
+    #[arg(
+        help_heading = "Limits",
+        long,
+        default_value_t = 100_000,
+        value_name = "N"
+    )]
     pub max_peers: usize,
 
     /// Ports one IP address may hold in one swarm; its stalest makes room for more.
-    #[arg(long, default_value_t = 4, value_name = "N")]
+    #[arg(help_heading = "Limits", long, default_value_t = 4, value_name = "N")]
     pub max_ports_per_ip: usize,
 
     /// Entries (info hash, port) one IP address may hold in all; its stalest
     /// makes room for more.
-    #[arg(long, default_value_t = 1_000, value_name = "N")]
+    #[arg(
+        help_heading = "Limits",
+        long,
+        default_value_t = 1_000,
+        value_name = "N"
+    )]
     pub max_entries_per_ip: usize,
 }
 
@@ -121,11 +136,11 @@ pub struct GetPeersArgs {
     pub node: NodeArgs,
 
     /// Give up after this long (10s, 2m, or seconds).
-    #[arg(long, default_value_t = 30, value_name = "DURATION", value_parser = crate::cli::secs::<u64>)]
+    #[arg(help_heading = "Lookup", long, default_value_t = 30, value_name = "DURATION", value_parser = crate::cli::secs::<u64>)]
     pub timeout: u64,
 
     /// Print JSON.
-    #[arg(long)]
+    #[arg(help_heading = "Output", long)]
     pub json: bool,
 }
 
@@ -136,22 +151,26 @@ pub struct AnnounceArgs {
     pub target: String,
 
     /// TCP port the peer listens on.
-    #[arg(long, required_unless_present = "implied_port")]
+    #[arg(
+        help_heading = "Announce",
+        long,
+        required_unless_present = "implied_port"
+    )]
     pub port: Option<u16>,
 
     /// Let nodes use the UDP source port instead (behind NAT).
-    #[arg(long, conflicts_with = "port")]
+    #[arg(help_heading = "Announce", long, conflicts_with = "port")]
     pub implied_port: bool,
 
     #[command(flatten)]
     pub node: NodeArgs,
 
     /// Give up after this long (10s, 2m, or seconds).
-    #[arg(long, default_value_t = 30, value_name = "DURATION", value_parser = crate::cli::secs::<u64>)]
+    #[arg(help_heading = "Announce", long, default_value_t = 30, value_name = "DURATION", value_parser = crate::cli::secs::<u64>)]
     pub timeout: u64,
 
     /// Print JSON.
-    #[arg(long)]
+    #[arg(help_heading = "Output", long)]
     pub json: bool,
 }
 
@@ -162,15 +181,15 @@ pub struct PingArgs {
     pub node: String,
 
     /// UDP address to send from [default: 0.0.0.0:0, or [::]:0 for an IPv6 node].
-    #[arg(long, value_name = "ADDR")]
+    #[arg(help_heading = "Network", long, value_name = "ADDR")]
     pub bind: Option<SocketAddr>,
 
     /// Give up after this long (10s, 2m, or seconds).
-    #[arg(long, default_value_t = 5, value_name = "DURATION", value_parser = crate::cli::secs::<u64>)]
+    #[arg(help_heading = "Ping", long, default_value_t = 5, value_name = "DURATION", value_parser = crate::cli::secs::<u64>)]
     pub timeout: u64,
 
     /// Print JSON.
-    #[arg(long)]
+    #[arg(help_heading = "Output", long)]
     pub json: bool,
 }
 

@@ -38,130 +38,170 @@ mktorrent-rs tracker --http 127.0.0.1:8080 --trust-proxy 127.0.0.1/32 --stats-fr
 )]
 pub struct Args {
     /// HTTP listen address (repeatable; IPv6 as [addr]:port).
-    #[arg(long = "http", value_name = "ADDR")]
+    #[arg(help_heading = "Listening", long = "http", value_name = "ADDR")]
     pub http: Vec<SocketAddr>,
 
     /// UDP (BEP 15) listen address (repeatable).
-    #[arg(long = "udp", value_name = "ADDR")]
+    #[arg(help_heading = "Listening", long = "udp", value_name = "ADDR")]
     pub udp: Vec<SocketAddr>,
 
     /// Do not serve HTTP.
-    #[arg(long, conflicts_with = "http")]
+    #[arg(help_heading = "Listening", long, conflicts_with = "http")]
     pub no_http: bool,
 
     /// Do not serve UDP.
-    #[arg(long, conflicts_with = "udp")]
+    #[arg(help_heading = "Listening", long, conflicts_with = "udp")]
     pub no_udp: bool,
 
     /// HTTP announce path; the scrape path replaces "announce" with "scrape".
-    #[arg(long, default_value = "/announce", value_name = "PATH")]
+    #[arg(
+        help_heading = "Listening",
+        long,
+        default_value = "/announce",
+        value_name = "PATH"
+    )]
     pub announce_path: String,
 
     /// Announce interval (30m, 1h, or seconds; up to 10% random jitter is added).
-    #[arg(long, default_value_t = 1800, value_name = "DURATION", value_parser = crate::cli::secs::<u32>)]
+    #[arg(help_heading = "Announce and scrape", long, default_value_t = 1800, value_name = "DURATION", value_parser = crate::cli::secs::<u32>)]
     pub interval: u32,
 
     /// Minimum announce interval (15m, or seconds).
-    #[arg(long, default_value_t = 900, value_name = "DURATION", value_parser = crate::cli::secs::<u32>)]
+    #[arg(help_heading = "Announce and scrape", long, default_value_t = 900, value_name = "DURATION", value_parser = crate::cli::secs::<u32>)]
     pub min_interval: u32,
 
     /// Drop peers silent for this long (45m, or seconds).
-    #[arg(long, default_value_t = 2700, value_name = "DURATION", value_parser = crate::cli::secs::<u32>)]
+    #[arg(help_heading = "Announce and scrape", long, default_value_t = 2700, value_name = "DURATION", value_parser = crate::cli::secs::<u32>)]
     pub peer_timeout: u32,
 
     /// Peers returned when the client does not say.
-    #[arg(long, default_value_t = 50, value_name = "N")]
+    #[arg(
+        help_heading = "Announce and scrape",
+        long,
+        default_value_t = 50,
+        value_name = "N"
+    )]
     pub numwant: usize,
 
     /// Most peers returned to one announce.
-    #[arg(long, default_value_t = 200, value_name = "N")]
+    #[arg(
+        help_heading = "Announce and scrape",
+        long,
+        default_value_t = 200,
+        value_name = "N"
+    )]
     pub max_numwant: usize,
 
     /// Most info hashes in one HTTP scrape.
-    #[arg(long, default_value_t = 64, value_name = "N")]
+    #[arg(
+        help_heading = "Announce and scrape",
+        long,
+        default_value_t = 64,
+        value_name = "N"
+    )]
     pub max_scrape: usize,
 
     /// Serve a full scrape (no info_hash), gzip-compressed, rebuilt at most once a minute.
-    #[arg(long)]
+    #[arg(help_heading = "Announce and scrape", long)]
     pub full_scrape: bool,
 
     /// Most torrents tracked; new ones are refused beyond it.
-    #[arg(long, default_value_t = 1_000_000, value_name = "N")]
+    #[arg(
+        help_heading = "Limits",
+        long,
+        default_value_t = 1_000_000,
+        value_name = "N"
+    )]
     pub max_torrents: usize,
 
     /// Most peers in one swarm; beyond it a newcomer takes the place of one of 8 sampled
     /// peers, the one whose address holds the most ports there.
-    #[arg(long, default_value_t = 100_000, value_name = "N")]
+    #[arg(
+        help_heading = "Limits",
+        long,
+        default_value_t = 100_000,
+        value_name = "N"
+    )]
     pub max_peers: usize,
 
     /// Most peers in all swarms (about 100 bytes each); beyond it a newcomer takes the
     /// place of a peer of its swarm, as for --max-peers.
-    #[arg(long, default_value_t = 5_000_000, value_name = "N")]
+    #[arg(
+        help_heading = "Limits",
+        long,
+        default_value_t = 5_000_000,
+        value_name = "N"
+    )]
     pub max_total_peers: usize,
 
     /// Most ports one IP address holds in one swarm; more are refused.
-    #[arg(long, default_value_t = 8, value_name = "N")]
+    #[arg(help_heading = "Limits", long, default_value_t = 8, value_name = "N")]
     pub max_ports_per_ip: usize,
 
     /// Most peers one IP address holds in all swarms; more are refused.
-    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    #[arg(
+        help_heading = "Limits",
+        long,
+        default_value_t = 10_000,
+        value_name = "N"
+    )]
     pub max_peers_per_ip: usize,
 
     /// Requests per second allowed per client IP (0: unlimited). A client announces each
     /// torrent every 30 minutes, so even a seedbox of 10,000 torrents needs about 6.
-    #[arg(long, default_value_t = 100, value_name = "N")]
+    #[arg(help_heading = "Limits", long, default_value_t = 100, value_name = "N")]
     pub rate_limit: u32,
 
     /// Burst allowed above --rate-limit [default: 5 × the rate].
-    #[arg(long, value_name = "N")]
+    #[arg(help_heading = "Limits", long, value_name = "N")]
     pub rate_burst: Option<u32>,
 
     /// Longest accepted HTTP query string (2048, 4KiB).
-    #[arg(long, default_value_t = 2048, value_name = "SIZE", value_parser = crate::cli::size::<usize>)]
+    #[arg(help_heading = "Limits", long, default_value_t = 2048, value_name = "SIZE", value_parser = crate::cli::size::<usize>)]
     pub max_query: usize,
 
     /// Key for UDP connection IDs, 32 hex digits; instances sharing it accept each
     /// other's IDs [default: random per start].
-    #[arg(long, value_name = "HEX")]
+    #[arg(help_heading = "UDP connection IDs", long, value_name = "HEX")]
     pub udp_key: Option<String>,
 
     /// How long a UDP connection ID stays valid (2m, or seconds).
-    #[arg(long, default_value_t = 120, value_name = "DURATION", value_parser = crate::cli::secs::<u32>)]
+    #[arg(help_heading = "UDP connection IDs", long, default_value_t = 120, value_name = "DURATION", value_parser = crate::cli::secs::<u32>)]
     pub connection_id_ttl: u32,
 
     /// Track only torrents whose .torrent files are in DIR (looked at for changes every 10 s,
     /// and at once on SIGHUP).
-    #[arg(long, value_name = "DIR")]
+    #[arg(help_heading = "Access", long, value_name = "DIR")]
     pub allowed_dir: Option<PathBuf>,
 
     /// Track only the info hashes listed in FILE (hex, one per line).
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Access", long, value_name = "FILE")]
     pub allow_list: Option<PathBuf>,
 
     /// Never track the info hashes listed in FILE.
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Access", long, value_name = "FILE")]
     pub deny_list: Option<PathBuf>,
 
     /// Save completed counts and peers to FILE periodically and at exit; load at start.
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "State", long, value_name = "FILE")]
     pub state: Option<PathBuf>,
 
     /// Time between state saves (5m, or seconds).
-    #[arg(long, default_value_t = 300, value_name = "DURATION", value_parser = crate::cli::secs::<u64>)]
+    #[arg(help_heading = "State", long, default_value_t = 300, value_name = "DURATION", value_parser = crate::cli::secs::<u64>)]
     pub save_every: u64,
 
     /// Take the client address from X-Forwarded-For for requests from this network
     /// (repeatable).
-    #[arg(long, value_name = "CIDR")]
+    #[arg(help_heading = "Access", long, value_name = "CIDR")]
     pub trust_proxy: Vec<Cidr>,
 
     /// Serve /, /stats.json and /metrics only to this network (repeatable) [default:
     /// everyone].
-    #[arg(long, value_name = "CIDR")]
+    #[arg(help_heading = "Access", long, value_name = "CIDR")]
     pub stats_from: Vec<Cidr>,
 
     /// UDP worker threads per socket [default: one per core].
-    #[arg(long, value_name = "N")]
+    #[arg(help_heading = "Listening", long, value_name = "N")]
     pub udp_workers: Option<usize>,
 }
 

@@ -374,13 +374,11 @@ fn force_never_replaces_a_special_file() {
         .unwrap();
     assert!(made.success());
     std::fs::create_dir(temp.path().join("dir.torrent")).unwrap();
-    for target in ["pipe.torrent", "dir.torrent"] {
+    for (name, target) in [("fifo", "pipe.torrent"), ("directory", "dir.torrent")] {
         let refused = run(temp.path(), &["create", "f", "-q", "--force", "-o", target]).failure();
-        assert!(
-            refused.stderr.contains("is not a regular file"),
-            "{}",
-            refused.stderr
-        );
+        settings(temp.path()).bind(|| {
+            insta::assert_snapshot!(format!("create_error_force_{name}"), refused.transcript());
+        });
     }
     use std::os::unix::fs::FileTypeExt;
     assert!(std::fs::symlink_metadata(&fifo)
@@ -545,30 +543,28 @@ fn human_summary_snapshot() {
 fn slips_in_flags_are_named_and_a_torrent_nobody_can_find_is_warned_of() {
     let temp = tempfile::tempdir().unwrap();
     write_tree(temp.path(), &[("f", b"x")]);
-    for (args, said) in [
+    for (name, args) in [
         (
+            "tracker_with_space",
             &["-a", "http://t.example/ann ounce"][..],
-            "contains a space",
         ),
-        (&["-a", ""][..], "empty"),
+        ("empty_tracker", &["-a", ""][..]),
         (
+            "tracker_without_scheme",
             &["-a", "t.example:6969/announce"][..],
-            "no scheme: expected an absolute URL",
         ),
-        (&["-s", ""][..], "--source is empty"),
-        (&["-j", "0"][..], "--threads must be at least 1"),
+        ("empty_source", &["-s", ""][..]),
+        ("zero_threads", &["-j", "0"][..]),
     ] {
         let mut line = vec!["create", "f", "-q"];
         line.extend_from_slice(args);
         let out = run(temp.path(), &line).failure();
-        assert!(out.stderr.contains(said), "{args:?}: {}", out.stderr);
+        settings(temp.path())
+            .bind(|| insta::assert_snapshot!(format!("create_error_{name}"), out.transcript()));
     }
     let out = run(temp.path(), &["create", "f"]).success();
-    assert!(
-        out.stderr.contains("no trackers and no DHT nodes"),
-        "{}",
-        out.stderr
-    );
+    settings(temp.path())
+        .bind(|| insta::assert_snapshot!("create_warning_unfindable", out.transcript()));
     let out = run(
         temp.path(),
         &["create", "f", "--force", "-a", "udp://t.example:1"],
@@ -581,16 +577,18 @@ fn slips_in_flags_are_named_and_a_torrent_nobody_can_find_is_warned_of() {
 fn flags_of_other_tools_get_a_real_hint() {
     let temp = tempfile::tempdir().unwrap();
     write_tree(temp.path(), &[("f", b"x")]);
-    let out = run(temp.path(), &["create", "f", "-t", "4"]).failure();
-    settings(temp.path())
-        .bind(|| insta::assert_snapshot!("create_error_mktorrent_t", out.transcript()));
-    for (flag, said) in [("-d", "--no-date"), ("-v", "-q makes it quiet")] {
-        let out = run(temp.path(), &["create", "f", flag]).failure();
-        assert!(
-            out.stderr.contains(said) && !out.stderr.contains("tip:"),
-            "{}",
-            out.stderr
-        );
+    for (name, args) in [
+        ("mktorrent_t", &["-t", "4"][..]),
+        ("transmission_t", &["-t", "http://t.example/announce"][..]),
+        ("mktorrent_d", &["-d"][..]),
+        ("mktorrent_v", &["-v"][..]),
+    ] {
+        let mut line = vec!["create", "f"];
+        line.extend_from_slice(args);
+        let out = run(temp.path(), &line).failure();
+        assert!(!out.stderr.contains("tip:"), "{}", out.stderr);
+        settings(temp.path())
+            .bind(|| insta::assert_snapshot!(format!("create_error_{name}"), out.transcript()));
     }
 }
 
@@ -619,14 +617,8 @@ fn what_the_filters_skipped_is_said_and_listed() {
         ],
     )
     .success();
-    assert!(
-        out.stderr.contains(
-            "Skipped       3 files, 1 directory: 2 hidden (--include-hidden), 1 junk \
-             (--include-junk), 1 excluded (--exclude)"
-        ),
-        "{}",
-        out.stderr
-    );
+    settings(temp.path())
+        .bind(|| insta::assert_snapshot!("create_skipped_summary", out.transcript()));
     let json = run(
         temp.path(),
         &[
@@ -642,22 +634,60 @@ fn what_the_filters_skipped_is_said_and_listed() {
     )
     .success();
     let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
-    let skipped: Vec<(String, String)> = value["skipped"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            (
-                s["path"].as_str().unwrap().into(),
-                s["reason"].as_str().unwrap().into(),
-            )
-        })
-        .collect();
-    let want = [
-        (".DS_Store", "junk"),
-        (".git", "hidden"),
-        (".hidden", "hidden"),
-        ("x.log", "excluded"),
-    ];
-    assert_eq!(skipped, want.map(|(p, r)| (p.to_owned(), r.to_owned())));
+    settings(temp.path()).bind(|| {
+        insta::assert_snapshot!(
+            "create_skipped_json",
+            serde_json::to_string_pretty(&value["skipped"]).unwrap()
+        );
+    });
+}
+
+/// Kills the child when the test ends, however it ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn stderr_off_a_terminal_gets_a_plain_progress_line() {
+    use std::io::BufRead;
+    let temp = tempfile::tempdir().unwrap();
+    // Sparse: costs no disk, and is far more than one thread hashes before
+    // the first line (5 s); the run is stopped once the line is seen.
+    let big = std::fs::File::create(temp.path().join("big.bin")).unwrap();
+    big.set_len(64 << 30).unwrap();
+    drop(big);
+    let mut child = KillOnDrop(
+        std::process::Command::new(crate::common::BIN)
+            .args(["create", "big.bin", "-j", "1", "-a", "udp://t.example:1"])
+            .current_dir(temp.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stderr = child.0.stderr.take().unwrap();
+    let (send, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if send.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let line = lines
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("a progress line within 30 s");
+    assert!(!line.contains('\x1b') && !line.contains('\r'), "{line:?}");
+    let mut settings = settings(temp.path());
+    settings.add_filter(r"^(\w+) \d+(\.\d+)? \w+ of", "$1 [DONE] of");
+    settings.add_filter(r", \d+(\.\d+)? \w+/s$", ", [RATE]");
+    settings.bind(|| insta::assert_snapshot!("create_progress_off_a_terminal", line));
 }

@@ -96,6 +96,19 @@ fn every_duration_and_size_flag_takes_units() {
 }
 
 #[test]
+fn a_value_without_a_known_unit_says_what_is_expected() {
+    let temp = tempfile::tempdir().unwrap();
+    for (name, args) in [
+        ("duration", ["tracker", "--interval", "5x"]),
+        ("size", ["tracker", "--max-query", "4XB"]),
+    ] {
+        let out = run(temp.path(), &args).failure();
+        settings(temp.path())
+            .bind(|| insta::assert_snapshot!(format!("error_bad_{name}"), out.transcript()));
+    }
+}
+
+#[test]
 fn dht_serve_text_stays_in_dht_serve() {
     let temp = tempfile::tempdir().unwrap();
     for one_shot in ["get-peers", "announce"] {
