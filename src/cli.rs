@@ -101,6 +101,11 @@ pub fn hint(err: &clap::Error) -> Option<&'static str> {
         "-v" => "output is verbose by default here (mktorrent's -v); -q makes it quiet",
         "-x" => "mktorrent's -x (no creation info) is --no-created-by here",
         "-e" => "mktorrent's -e PATTERN (exclude) is --exclude GLOB here",
+        // Only create and verify take -j (threads): anywhere else it is a slip.
+        "-j" => {
+            "-j N (hashing threads) belongs to create and verify; check-web-seeds takes \
+             --requests N (requests at once)"
+        }
         _ => return None,
     })
 }

@@ -590,6 +590,11 @@ fn flags_of_other_tools_get_a_real_hint() {
         settings(temp.path())
             .bind(|| insta::assert_snapshot!(format!("create_error_{name}"), out.transcript()));
     }
+    // check-web-seeds' -j became --requests.
+    let out = run(temp.path(), &["check-web-seeds", "f.torrent", "-j", "4"]).failure();
+    assert!(!out.stderr.contains("tip:"), "{}", out.stderr);
+    settings(temp.path())
+        .bind(|| insta::assert_snapshot!("check_web_seeds_error_j", out.transcript()));
 }
 
 #[test]
