@@ -200,7 +200,7 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand --peer 'A peer for the magnet link''s `x.pe=` (see `magnet`)'
             cand --content 'The content of a .torrent PATH [default: NAME beside the torrent, else in the current directory]'
             cand --listen 'Seeder address, TCP and uTP (UDP) on one port [default: 0.0.0.0 port 6881, else the next port free for both up to 6889]'
-            cand --encryption 'MSE/PE peer encryption: prefer accepts both and dials encrypted, falling back to plaintext; require refuses plaintext peers and dials encrypted only; disable speaks plaintext only'
+            cand --encryption 'MSE/PE peer encryption: prefer accepts both and dials plaintext, retrying encrypted when the peer refuses; require refuses plaintext peers and dials encrypted only; disable speaks plaintext only'
             cand --tracker-listen 'Run the embedded tracker, HTTP and UDP, on ADDR (port 0: a free port; UDP takes the HTTP port number). A created torrent lists it first (repeatable)'
             cand --public-host 'Host name or address peers reach this machine at: used in the embedded tracker''s URLs and the magnet link''s x.pe'
             cand --dht-listen 'DHT address (UDP) [default: the seeder''s address and port]'

@@ -140,7 +140,7 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l to
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l peer -d 'A peer for the magnet link\'s `x.pe=` (see `magnet`)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l content -d 'The content of a .torrent PATH [default: NAME beside the torrent, else in the current directory]' -r -F
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l listen -d 'Seeder address, TCP and uTP (UDP) on one port [default: 0.0.0.0 port 6881, else the next port free for both up to 6889]' -r
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l encryption -d 'MSE/PE peer encryption: prefer accepts both and dials encrypted, falling back to plaintext; require refuses plaintext peers and dials encrypted only; disable speaks plaintext only' -r -f -a "prefer\t''
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l encryption -d 'MSE/PE peer encryption: prefer accepts both and dials plaintext, retrying encrypted when the peer refuses; require refuses plaintext peers and dials encrypted only; disable speaks plaintext only' -r -f -a "prefer\t''
 require\t''
 disable\t''"
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l tracker-listen -d 'Run the embedded tracker, HTTP and UDP, on ADDR (port 0: a free port; UDP takes the HTTP port number). A created torrent lists it first (repeatable)' -r

@@ -105,9 +105,9 @@ pub struct Args {
     #[arg(help_heading = "Seeding", long)]
     pub no_tcp: bool,
 
-    /// MSE/PE peer encryption: prefer accepts both and dials encrypted, falling back to
-    /// plaintext; require refuses plaintext peers and dials encrypted only; disable speaks
-    /// plaintext only.
+    /// MSE/PE peer encryption: prefer accepts both and dials plaintext, retrying encrypted
+    /// when the peer refuses; require refuses plaintext peers and dials encrypted only;
+    /// disable speaks plaintext only.
     #[arg(help_heading = "Seeding", long, value_enum, value_name = "MODE", default_value_t = Encryption::Prefer)]
     pub encryption: Encryption,
 

@@ -10,9 +10,9 @@ seeder for clients whose tests also run against `publish`.
 
 download and magnet print one JSON object; exit 1 on a stalled download.
 seed prints {"listening": "IP:PORT"} once the content is checked, then
-{"uploaded": BYTES} whenever that grows, and stops after SECS; with
-LT_FORCED_ENCRYPTION set in the environment it speaks MSE/PE RC4 only, both
-ways. All exit 3 without libtorrent.
+{"uploaded": BYTES} whenever that grows, and stops after SECS. Its MSE/PE
+policy is libtorrent's default (both accepted) unless LT_ENCRYPTION in the
+environment is "forced" (RC4 only, both ways) or "disabled" (plaintext only). All exit 3 without libtorrent.
 """
 import json
 import os
@@ -93,7 +93,8 @@ def seed(torrent, save, listen, seconds, *dht_nodes):
             "dht_block_ratelimit": 100000,
             "dht_announce_interval": 5,
         })
-    if os.environ.get("LT_FORCED_ENCRYPTION"):
+    encryption = os.environ.get("LT_ENCRYPTION", "enabled")
+    if encryption == "forced":
         # Forced both ways (pe_forced = 0), RC4 only (pe_rc4 = 2).
         settings.update({
             "out_enc_policy": 0,
@@ -101,6 +102,9 @@ def seed(torrent, save, listen, seconds, *dht_nodes):
             "allowed_enc_level": 2,
             "prefer_rc4": True,
         })
+    elif encryption == "disabled":
+        # pe_disabled = 2: plaintext only, MSE refused.
+        settings.update({"out_enc_policy": 2, "in_enc_policy": 2})
     ses = lt.session(settings)
     handle = ses.add_torrent({"ti": lt.torrent_info(torrent), "save_path": save})
     deadline = time.monotonic() + float(seconds)

@@ -202,7 +202,7 @@ fn our_initiator_dials_libtorrent_forcing_rc4() {
         .arg(&torrent)
         .arg(content.parent().expect("a parent"))
         .args([&listen, "60"])
-        .env("LT_FORCED_ENCRYPTION", "1");
+        .env("LT_ENCRYPTION", "forced");
     let mut seeder = Spawned::start(&mut cmd, &temp.path().join("lt-seeder.stderr"));
     seeder
         .next_line(Duration::from_secs(60))
