@@ -11,8 +11,11 @@ whole process (from wait4, so start-up is included: a Python interpreter and
 import for libtorrent, torrent loading for both), and ours / libtorrent's.
 
 Both seeders skip the up-front check and hash each piece on its first request (ours
-always does; libtorrent's seed_mode does the same), encryption is off on the
-downloader, so both serve plaintext. BENCH_TRANSPORTS (default "tcp,utp") names the
+always does; libtorrent's seed_mode does the same). BENCH_ENCRYPTION (default
+"plaintext") is "plaintext" (encryption off on the downloader, so both serve plaintext)
+or "rc4" (MSE/PE forced both ways, RC4 only, on the downloader and the libtorrent
+seeder; ours runs its default `--encryption prefer`, so every byte goes through RC4
+on both seeders). BENCH_TRANSPORTS (default "tcp,utp") names the
 transports measured, each in its own table: with tcp every side is TCP only, with utp
 every side is uTP only (BEP 29, LEDBAT on both seeders), so each table compares the
 seeders over one transport. Targets from the issues: throughput >= 1.0x libtorrent's
@@ -22,6 +25,7 @@ either way (1 when a download stalls).
     /usr/bin/python3 benches/seed.py
     BENCH_SEED_MIB=512 BENCH_TRANSPORTS=utp /usr/bin/python3 benches/seed.py
     BENCH_SEED_MIB=128 BENCH_RUNS=1 /usr/bin/python3 benches/seed.py   # smoke
+    BENCH_ENCRYPTION=rc4 BENCH_TRANSPORTS=tcp /usr/bin/python3 benches/seed.py
 
 Needs cargo and python3-libtorrent (Debian: apt-get install python3-libtorrent). Holds
 the lock file named by BENCH_LOCK (if set: name and date) for each timed download,
@@ -54,6 +58,12 @@ PIECE = "1MiB"
 LOCK = Path(os.environ["BENCH_LOCK"]) if os.environ.get("BENCH_LOCK") else None
 LIMIT = 120  # seconds for one download; keeps the lock well under 6 minutes
 TRANSPORTS = os.environ.get("BENCH_TRANSPORTS", "tcp,utp").split(",")
+ENCRYPTION = os.environ.get("BENCH_ENCRYPTION", "plaintext")
+# libtorrent's policies: pe_forced = 0, pe_disabled = 2; allowed_enc_level pe_rc4 = 2.
+POLICY = {
+    "plaintext": {"out_enc_policy": 2, "in_enc_policy": 2},
+    "rc4": {"out_enc_policy": 0, "in_enc_policy": 0, "allowed_enc_level": 2, "prefer_rc4": True},
+}[ENCRYPTION]
 ONLY = {
     "tcp": {"enable_outgoing_utp": False, "enable_incoming_utp": False},
     "utp": {"enable_outgoing_tcp": False, "enable_incoming_tcp": False},
@@ -92,7 +102,7 @@ def downloader(transport):
         "listen_interfaces": "127.0.0.1:0",
         "enable_dht": False, "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
         "allow_multiple_connections_per_ip": True, "alert_mask": 0,
-        "out_enc_policy": 2, "in_enc_policy": 2,  # pe_disabled: plaintext to both seeders
+        **POLICY,
         **ONLY[transport],
     })
 
@@ -175,8 +185,11 @@ def x_pe_port(line):
 
 
 def libtorrent(torrent, data, transport):
+    # The seeder forces the same policy as the downloader (plaintext: libtorrent's
+    # default would accept either anyway).
+    settings = {**ONLY[transport], **(POLICY if ENCRYPTION == "rc4" else {})}
     return run_seeder([sys.executable, "-c", LT_SEEDER, str(torrent), str(data.parent),
-                       json.dumps(ONLY[transport])], int, torrent, transport)
+                       json.dumps(settings)], int, torrent, transport)
 
 
 def main():
@@ -202,7 +215,7 @@ def report(transport, binary, torrent, data):
         sys.exit(f"seed.py ({transport}): {err}")
 
     gib = SIZE_MIB / 1024
-    print(f"{SIZE_MIB} MiB (1 MiB pieces) over loopback {transport.upper()} to a libtorrent "
+    print(f"{SIZE_MIB} MiB (1 MiB pieces) over loopback {transport.upper()}, {ENCRYPTION}, to a libtorrent "
           f"{lt.__version__} downloader, {RUNS} run(s) each; best (min) of each column")
     print(f"{'seeder':<12} {'seconds':>8} {'MiB/s':>8} {'CPU s/GiB':>10} {'(whole process)':>16}"
           f"   all runs: seconds / transfer CPU s")
@@ -216,7 +229,7 @@ def report(transport, binary, torrent, data):
         print(f"{name:<12} {seconds:8.2f} {SIZE_MIB / seconds:8.1f} {cpu:10.2f} {whole:16.2f}"
               f"   {every}")
     throughput = best["libtorrent"][0] / best["ours"][0]
-    print(f"ours / libtorrent ({transport}): throughput {throughput:.2f}x, transfer CPU per GiB "
+    print(f"ours / libtorrent ({transport}, {ENCRYPTION}): throughput {throughput:.2f}x, transfer CPU per GiB "
           f"{best['ours'][1] / best['libtorrent'][1]:.2f}x, whole-process CPU per GiB "
           f"{best['ours'][2] / best['libtorrent'][2]:.2f}x")
     cpu = best["ours"][1] / best["libtorrent"][1]
