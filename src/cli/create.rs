@@ -32,14 +32,20 @@ pub const DEFAULT_ROUTERS: &[(&str, u16)] = &[
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Piece length: by default the smallest power of two that keeps the piece \
-count at or below 1500, between 32 KiB and 16 MiB.\n\
+count at or below 1500 (--target-piece-count), between 32 KiB and 16 MiB (--max-piece-length).\n\
+Presets: --preset NAME reads [presets.NAME] from mktorrent-rs.toml in the current directory, \
+else from $XDG_CONFIG_HOME/mktorrent-rs/mktorrent-rs.toml (default \
+~/.config/mktorrent-rs/mktorrent-rs.toml); its keys are the long flag names (trackers, \
+web-seeds, piece-length, private, source, exclude, ...; lists for repeatable flags), and a \
+flag on the command line wins over the preset.\n\
 Reproducible output: the same content and flags give byte-identical torrents; set \
 SOURCE_DATE_EPOCH to fix the creation date (or use --no-date).\n\n\
 Examples:\n  \
 mktorrent-rs create ubuntu.iso -a udp://tracker.example:6969/announce\n  \
 mktorrent-rs create dist/ -a udp://a.example:6969,udp://b.example:6969 \\\n      \
 -a https://c.example/announce -w https://mirror.example/pub/ -o release.torrent\n  \
-mktorrent-rs create dist/ --trackerless --hybrid --json"
+mktorrent-rs create dist/ --trackerless --hybrid --json\n  \
+mktorrent-rs create dist/ --preset mytracker --comment 'v1.2'"
 )]
 pub struct Args {
     /// The file (single-file torrent) or directory (multi-file torrent) to share.
@@ -134,6 +140,26 @@ pub struct TorrentArgs {
     )]
     pub piece_length: Option<String>,
 
+    /// With an automatic piece length: the largest to choose (a size, or an exponent)
+    /// [default: 16 MiB].
+    #[arg(help_heading = "Pieces and format", long, value_name = "SIZE")]
+    pub max_piece_length: Option<String>,
+
+    /// With an automatic piece length: the most pieces to aim for [default: 1500].
+    #[arg(help_heading = "Pieces and format", long, value_name = "N")]
+    pub target_piece_count: Option<u64>,
+
+    /// Take defaults from [presets.NAME] of mktorrent-rs.toml: in the current directory,
+    /// else in $XDG_CONFIG_HOME/mktorrent-rs/ (default ~/.config/mktorrent-rs/). Flags
+    /// given on the command line win.
+    #[arg(help_heading = "Preset", long, value_name = "NAME")]
+    pub preset: Option<String>,
+
+    /// The preset-able flags given on the command line (filled by
+    /// [`crate::cli::parse`], never by clap itself).
+    #[arg(skip)]
+    pub given: Vec<String>,
+
     /// Include hidden files and directories (names starting with a dot).
     #[arg(help_heading = "Files", long)]
     pub include_hidden: bool,
@@ -223,6 +249,8 @@ pub struct Plan {
     pub creation_date: Option<i64>,
     pub created_by: Option<String>,
     pub piece_length: Option<u64>,
+    /// How the piece length is chosen when `piece_length` is `None`.
+    pub auto_piece: piece_length::Auto,
     /// `None`: decided once the content name is known (NAME.torrent in cwd).
     pub output: Option<Output>,
     pub force: bool,
@@ -310,7 +338,35 @@ pub fn http_url_problem(url: &str) -> Option<String> {
     None
 }
 
-fn check_web_seed(url: &str) -> Result<()> {
+/// Tracker flags as BEP 12 tiers: each flag one tier, commas put several
+/// URLs in the same tier; every URL is checked. `flag` names the flag in
+/// the error for an empty value.
+pub fn parse_tiers(flags: &[String], flag: &str) -> Result<Vec<Vec<String>>> {
+    let mut tiers = Vec::new();
+    for value in flags {
+        if value.trim().is_empty() {
+            return Err(Error::TrackerUrl {
+                url: value.clone(),
+                reason: format!("empty: give a URL, or leave out {flag}"),
+            });
+        }
+        let tier: Vec<String> = value
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(str::to_owned)
+            .collect();
+        for url in &tier {
+            check_tracker_url(url)?;
+        }
+        if !tier.is_empty() {
+            tiers.push(tier);
+        }
+    }
+    Ok(tiers)
+}
+
+pub(crate) fn check_web_seed(url: &str) -> Result<()> {
     match http_url_problem(url) {
         Some(reason) => Err(Error::WebSeedUrl {
             url: url.to_owned(),
@@ -356,7 +412,7 @@ pub fn parse_node(text: &str) -> Result<Node> {
     })
 }
 
-fn check_name(name: &str) -> Result<()> {
+pub(crate) fn check_name(name: &str) -> Result<()> {
     let reason = if name.is_empty() {
         Some("is empty")
     } else if name == "." || name == ".." {
@@ -380,11 +436,15 @@ impl Plan {
     pub fn resolve(args: Args, env: &Env) -> Result<Self> {
         let Args {
             path,
-            torrent: args,
+            torrent: mut args,
             quiet,
             json,
             magnet,
         } = args;
+        if let Some(name) = &args.preset {
+            let files = super::preset::candidates(&env.cwd, env.config_home().as_deref());
+            super::preset::find(name, &files)?.apply(&mut args);
+        }
         if args.trackerless && !args.trackers.is_empty() {
             return Err(Error::Conflict(
                 "--trackerless cannot be combined with --tracker",
@@ -403,27 +463,7 @@ impl Plan {
             ));
         }
 
-        let mut tiers = Vec::new();
-        for flag in &args.trackers {
-            if flag.trim().is_empty() {
-                return Err(Error::TrackerUrl {
-                    url: flag.clone(),
-                    reason: "empty: give a URL, or leave out --tracker".into(),
-                });
-            }
-            let tier: Vec<String> = flag
-                .split(',')
-                .map(str::trim)
-                .filter(|u| !u.is_empty())
-                .map(str::to_owned)
-                .collect();
-            for url in &tier {
-                check_tracker_url(url)?;
-            }
-            if !tier.is_empty() {
-                tiers.push(tier);
-            }
-        }
+        let tiers = parse_tiers(&args.trackers, "--tracker")?;
 
         let mut nodes = Vec::new();
         for flag in &args.nodes {
@@ -463,6 +503,14 @@ impl Plan {
             .as_deref()
             .map(piece_length::parse)
             .transpose()?;
+        let max_piece_length = args
+            .max_piece_length
+            .as_deref()
+            .map(piece_length::parse)
+            .transpose()
+            .map_err(Error::MaxPieceLength)?;
+        let auto_piece = piece_length::Auto::new(max_piece_length, args.target_piece_count)
+            .map_err(Error::MaxPieceLength)?;
 
         let creation_date = if args.no_date {
             None
@@ -514,6 +562,7 @@ impl Plan {
             created_by: (!args.no_created_by)
                 .then(|| format!("mktorrent-rs {}", env!("CARGO_PKG_VERSION"))),
             piece_length,
+            auto_piece,
             output,
             force: args.force,
             threads: args.threads.unwrap_or(0),
@@ -728,7 +777,7 @@ pub fn make(plan: &Plan, env: &mut Env) -> Result<Made> {
     let total = content.total_length();
     let (piece_length, automatic) = match plan.piece_length {
         Some(n) => (n, false),
-        None => (piece_length::auto(total), true),
+        None => (plan.auto_piece.choose(total), true),
     };
     if piece_length > piece_length::WARN_ABOVE {
         env.warn(format!(
