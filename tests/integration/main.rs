@@ -9,6 +9,8 @@
 //!   trees with empty files and non-ASCII names.
 //! - `show`: human and JSON output (snapshots), lenient reading, unsafe paths.
 //! - `verify`: corruption, missing files and wrong sizes are reported.
+//! - `edit`: every `edit` flag; bytes outside the edited keys kept, info
+//!   hashes kept or changed as reported; --dry-run and errors write nothing.
 //! - `downloader`: a minimal downloader from our codecs (seeder, publish).
 //! - `dht`: a loopback network of our DHT nodes (lookups, announce, expiry)
 //!   and a raw KRPC probe of one node.
@@ -43,6 +45,7 @@ mod create;
 mod dht;
 mod dht_mainline;
 mod downloader;
+mod edit;
 mod fuzz_corpus;
 mod generated;
 mod help;
