@@ -179,9 +179,18 @@ pub fn find(name: &str, files: &[PathBuf]) -> Result<Preset, PresetError> {
 
 /// The `[presets.*]` tables of a file; anything else at the top is an error.
 fn parse_file(text: &str, path: &Path) -> Result<toml::Table, PresetError> {
-    let mut top: toml::Table = toml::from_str(text).map_err(|err| PresetError::Toml {
-        path: path.to_owned(),
-        message: err.message().to_owned(),
+    let mut top: toml::Table = toml::from_str(text).map_err(|err| {
+        let line = err
+            .span()
+            .and_then(|span| text.get(..span.start))
+            .map(|before| before.matches('\n').count() + 1);
+        PresetError::Toml {
+            path: path.to_owned(),
+            message: match line {
+                Some(line) => format!("line {line}: {}", err.message()),
+                None => err.message().to_owned(),
+            },
+        }
     })?;
     if let Some(key) = top.keys().find(|k| *k != "presets") {
         return Err(PresetError::TopLevel {

@@ -18,6 +18,8 @@
 //! - `fuzz_corpus`: every fuzz target's committed seeds through its harness
 //!   (`mktorrent_rs::fuzzing`) on stable.
 //! - `generated`: man/ and completions/ match the clap definition.
+//! - `preset`: `create/publish --preset`: precedence (command line, preset,
+//!   default), both file locations, unknown keys, wrong types, unknown presets.
 //! - `publish`: the real binary seeding to our downloader via the embedded
 //!   tracker, the DHT only and the magnet's x.pe; stop conditions, SIGTERM,
 //!   web seed checks, flag errors.
@@ -49,6 +51,7 @@ mod edit;
 mod fuzz_corpus;
 mod generated;
 mod help;
+mod preset;
 mod publish;
 mod publish_many;
 mod rate_limit;
