@@ -277,7 +277,10 @@ pub fn run(args: Args, env: &mut Env) -> Result<()> {
             source,
         })?;
         let output = match &plan.target {
-            Target::InPlace => Some(input.clone()),
+            // Through a symbolic link: replace the file, not the link.
+            Target::InPlace => {
+                Some(std::fs::canonicalize(&input).unwrap_or_else(|_| input.clone()))
+            }
             Target::File(out) => Some(out.clone()),
             Target::Stdout | Target::Nowhere => None,
         };
@@ -401,7 +404,9 @@ fn human(out: &mut dyn Write, job: &Job, report: &Report) -> Result<()> {
         writeln!(out, "  unchanged    (the torrent already reads so)")?;
     }
     for change in &edited.changes {
+        // Texts are quoted so an empty or spaced value shows; flags are not.
         let quoted = |v: &Option<String>| match v {
+            Some(v) if change.field == "info.private" => v.clone(),
             Some(v) => format!("{v:?}"),
             None => "none".to_owned(),
         };

@@ -525,6 +525,25 @@ fn errors_name_the_file_and_field_and_write_nothing() {
     assert!(!temp.path().join("o.torrent").exists());
 }
 
+#[cfg(unix)]
+#[test]
+fn in_place_through_a_symlink_edits_the_target() {
+    let temp = tempfile::tempdir().unwrap();
+    let torrent = make(temp.path(), "");
+    std::os::unix::fs::symlink(&torrent, temp.path().join("link.torrent")).unwrap();
+    run(
+        temp.path(),
+        &["edit", "link.torrent", "-c", "via link", "-i", "-q"],
+    )
+    .success();
+    let link = std::fs::symlink_metadata(temp.path().join("link.torrent")).unwrap();
+    assert!(link.file_type().is_symlink(), "the link was replaced");
+    assert_eq!(
+        show_json(temp.path(), file_name(&torrent))["comment"],
+        "via link"
+    );
+}
+
 #[test]
 fn an_edit_that_changes_nothing_leaves_the_file_alone() {
     let temp = tempfile::tempdir().unwrap();
