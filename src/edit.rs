@@ -136,7 +136,9 @@ pub fn apply(bytes: &[u8], edits: &Edits) -> Result<Edited, EditError> {
     {
         let old = before.meta.tracker_tiers();
         let tiers = edit_trackers(&old, edits, &mut changes, &mut unmatched);
-        if tiers != old || tracker_shape_differs(&root, &tiers) {
+        // No change in meaning, no change in bytes: a well-formed file of
+        // another shape (a one-URL announce-list) is left as it is.
+        if tiers != old {
             let (announce, list) = tracker_values(&tiers);
             top.push(("announce", announce));
             top.push(("announce-list", list));
@@ -330,15 +332,6 @@ fn tracker_values(tiers: &[Vec<String>]) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
         .encode()
     });
     (announce, list)
-}
-
-/// Whether the file's `announce` / `announce-list` differ from what
-/// [`tracker_values`] writes for the same tiers (so a no-op tracker edit
-/// leaves an already well-shaped file alone).
-fn tracker_shape_differs(root: &Value<'_>, tiers: &[Vec<String>]) -> bool {
-    let (announce, list) = tracker_values(tiers);
-    let raw = |key: &[u8]| root.get(key).map(|v| v.raw.to_vec());
-    raw(b"announce") != announce || raw(b"announce-list") != list
 }
 
 /// A text field set to `new`, or removed when `new` is empty.
@@ -605,6 +598,26 @@ mod tests {
                 pattern: "nope".into()
             }]
         );
+    }
+
+    #[test]
+    fn a_tracker_edit_that_changes_no_tier_keeps_the_bytes() {
+        // transmission-edit's shape: a one-URL announce-list beside announce.
+        let info = b"d6:lengthi1e4:name1:x12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaae";
+        let mut doc = b"d8:announce3:u:113:announce-listll3:u:1ee4:info".to_vec();
+        doc.extend_from_slice(info);
+        doc.push(b'e');
+        let edited = apply(
+            &doc,
+            &Edits {
+                add_trackers: vec![vec!["u:1".into()]],
+                remove_trackers: vec![Pattern::new("nothing")],
+                ..Edits::default()
+            },
+        )
+        .unwrap();
+        assert!(edited.changes.is_empty());
+        assert_eq!(edited.bytes, doc);
     }
 
     #[test]
