@@ -620,6 +620,46 @@ mod tests {
         assert_eq!(edited.bytes, doc);
     }
 
+    proptest::proptest! {
+        /// Any mix of tracker, web seed and comment edits keeps the info
+        /// bytes; tiers are appended as create would write them.
+        #[test]
+        fn edits_outside_info_keep_it(
+            add in proptest::collection::vec(proptest::collection::vec(0u8..6, 1..3), 0..4),
+            remove in proptest::collection::vec(0u8..6, 0..3),
+            seeds in proptest::collection::vec(0u8..4, 0..3),
+            comment in proptest::option::of("[a-z]{0,3}"),
+        ) {
+            let url = |n: &u8| format!("udp://t{n}.example:1");
+            let bytes = torrent(Version::V1);
+            let edits = Edits {
+                add_trackers: add.iter().map(|t| t.iter().map(url).collect()).collect(),
+                remove_trackers: remove.iter().map(|n| Pattern::new(&url(n))).collect(),
+                add_web_seeds: seeds.iter().map(|n| format!("http://w{n}.example/")).collect(),
+                comment,
+                ..Edits::default()
+            };
+            let edited = apply(&bytes, &edits).unwrap();
+            proptest::prop_assert!(!edited.info_changed);
+            proptest::prop_assert_eq!(&edited.after.info_bytes, &edited.before.info_bytes);
+            let mut want: Vec<Vec<String>> = vec![vec!["http://a.example/announce".into()]];
+            for tier in &edits.add_trackers {
+                let new: Vec<String> = tier
+                    .iter()
+                    .filter(|u| !want.iter().flatten().any(|w| w == *u))
+                    .cloned()
+                    .collect();
+                if !new.is_empty() {
+                    want.push(new);
+                }
+            }
+            // Removal runs first, on trackers not yet added: a no-op here.
+            proptest::prop_assert_eq!(edited.after.meta.tracker_tiers(), want);
+            // Canonical in, canonical out: what a fresh encoding gives.
+            proptest::prop_assert_eq!(&edited.bytes, &edited.after.encode());
+        }
+    }
+
     #[test]
     fn rewrite_dict_inserts_sorted_and_drops_repeats() {
         let doc = b"d1:ai1e1:ci3e1:ci4ee";

@@ -971,6 +971,18 @@ fn skipped_line(skipped: &[crate::files::Skipped]) -> Option<String> {
 /// Writes through a temporary file in the same directory, then renames, so
 /// an interrupted run never leaves a truncated torrent.
 pub(crate) fn write_atomically(path: &std::path::Path, bytes: &[u8], force: bool) -> Result<()> {
+    write_atomically_with(path, bytes, force, None)
+}
+
+/// [`write_atomically`] with the file's permissions set before the rename
+/// (so a replaced 0600 torrent, which may hold a passkey, is never readable
+/// by others, even for a moment).
+pub(crate) fn write_atomically_with(
+    path: &std::path::Path,
+    bytes: &[u8],
+    force: bool,
+    permissions: Option<std::fs::Permissions>,
+) -> Result<()> {
     let write_error = |source| Error::WriteOutput {
         path: path.to_owned(),
         source,
@@ -998,6 +1010,11 @@ pub(crate) fn write_atomically(path: &std::path::Path, bytes: &[u8], force: bool
         builder.permissions(std::fs::Permissions::from_mode(0o666));
     }
     let mut temp = builder.tempfile_in(dir).map_err(write_error)?;
+    if let Some(permissions) = permissions {
+        temp.as_file()
+            .set_permissions(permissions)
+            .map_err(write_error)?;
+    }
     temp.write_all(bytes).map_err(write_error)?;
     temp.as_file().sync_all().map_err(write_error)?;
     let persisted = if force {

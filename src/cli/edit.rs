@@ -320,7 +320,8 @@ pub fn run(args: Args, env: &mut Env) -> Result<()> {
             // Nothing changed: an in-place rewrite would only touch the mtime.
             (Target::InPlace, _) if unchanged => false,
             (Target::InPlace, Some(path)) => {
-                super::create::write_atomically(path, &job.edited.bytes, true)?;
+                let permissions = std::fs::metadata(path).ok().map(|m| m.permissions());
+                super::create::write_atomically_with(path, &job.edited.bytes, true, permissions)?;
                 true
             }
             (Target::File(_), Some(path)) => {

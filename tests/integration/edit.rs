@@ -527,6 +527,18 @@ fn errors_name_the_file_and_field_and_write_nothing() {
 
 #[cfg(unix)]
 #[test]
+fn in_place_keeps_the_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    let temp = tempfile::tempdir().unwrap();
+    let torrent = make(temp.path(), "");
+    std::fs::set_permissions(&torrent, std::fs::Permissions::from_mode(0o600)).unwrap();
+    run(temp.path(), &["edit", "v1.torrent", "-c", "x", "-i", "-q"]).success();
+    let mode = std::fs::metadata(&torrent).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[cfg(unix)]
+#[test]
 fn in_place_through_a_symlink_edits_the_target() {
     let temp = tempfile::tempdir().unwrap();
     let torrent = make(temp.path(), "");
