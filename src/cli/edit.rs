@@ -18,10 +18,12 @@ use crate::error::{Error, Result};
 flag and name. Edits outside the info dictionary (trackers, web seeds, comment) keep every \
 other byte and the info hash; edits inside it (source, private, name) make a new info hash, \
 which is printed with the old one.",
-    after_help = "Trackers are written as create writes them: `announce` is the first URL, \
-`announce-list` (BEP 12) is written when there is more than one. Tracker edits run in the \
-order --set-trackers, --remove-tracker, --add-tracker; URLs already present are not added \
-twice. Patterns of the remove flags are an exact URL or a glob (`*` also matches `/`).\n\
+    after_help = "Changed trackers are written as create writes them: `announce` is the first \
+URL, `announce-list` (BEP 12) is written when there is more than one; removing `announce`'s URL \
+promotes the next one (as transmission-edit -d). --remove-tracker runs before --add-tracker; \
+URLs already present are not added twice; --set-trackers replaces them all. Patterns of the \
+remove flags are an exact URL or a glob (`*` also matches `/`); one that matches nothing is a \
+warning.\n\
 Every file is read and edited before anything is written; each is written atomically.\n\n\
 Examples:\n  \
 mktorrent-rs edit release.torrent -a udp://tracker.example:6969/announce --in-place\n  \
@@ -85,7 +87,12 @@ pub struct Args {
     pub comment: Option<String>,
 
     /// Set the source tag inside the info dictionary ('' removes it). Changes the info hash.
-    #[arg(help_heading = "Info (changes the info hash)", short = 's', long)]
+    #[arg(
+        help_heading = "Info (changes the info hash)",
+        short = 's',
+        long,
+        value_name = "TAG"
+    )]
     pub source: Option<String>,
 
     /// Mark the torrent private (BEP 27). Changes the info hash.
