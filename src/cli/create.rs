@@ -251,6 +251,8 @@ pub struct Plan {
     pub piece_length: Option<u64>,
     /// How the piece length is chosen when `piece_length` is `None`.
     pub auto_piece: piece_length::Auto,
+    /// The `--preset` the flags were completed from.
+    pub preset: Option<PresetUsed>,
     /// `None`: decided once the content name is known (NAME.torrent in cwd).
     pub output: Option<Output>,
     pub force: bool,
@@ -441,9 +443,15 @@ impl Plan {
             json,
             magnet,
         } = args;
+        let mut preset = None;
         if let Some(name) = &args.preset {
             let files = super::preset::candidates(&env.cwd, env.config_home().as_deref());
-            super::preset::find(name, &files)?.apply(&mut args);
+            let found = super::preset::find(name, &files)?;
+            found.apply(&mut args);
+            preset = Some(PresetUsed {
+                name: found.name,
+                file: found.path.display().to_string(),
+            });
         }
         if args.trackerless && !args.trackers.is_empty() {
             return Err(Error::Conflict(
@@ -563,6 +571,7 @@ impl Plan {
                 .then(|| format!("mktorrent-rs {}", env!("CARGO_PKG_VERSION"))),
             piece_length,
             auto_piece,
+            preset,
             output,
             force: args.force,
             threads: args.threads.unwrap_or(0),
@@ -578,6 +587,13 @@ impl Plan {
             },
         })
     }
+}
+
+/// Which preset filled flags, and from which file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PresetUsed {
+    pub name: String,
+    pub file: String,
 }
 
 /// The machine-readable summary (`--json`).
@@ -597,6 +613,8 @@ pub struct Summary {
     pub private: bool,
     /// What the filters left out, and why.
     pub skipped: Vec<crate::files::Skipped>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preset: Option<PresetUsed>,
 }
 
 pub fn run(args: Args, env: &mut Env) -> Result<()> {
@@ -856,6 +874,7 @@ pub fn make(plan: &Plan, env: &mut Env) -> Result<Made> {
         file_count: content.files.len(),
         private: plan.private,
         skipped: content.skipped.clone(),
+        preset: plan.preset.clone(),
     };
     Ok(Made {
         torrent,
@@ -928,6 +947,14 @@ pub fn report(plan: &Plan, made: &Made, env: &mut Env) -> Result<()> {
         }
     }
     if !plan.quiet {
+        if let Some(preset) = &plan.preset {
+            // Which file was read: a cwd file quietly shadows the config one.
+            writeln!(
+                env.stderr,
+                "Preset        {} from {}",
+                preset.name, preset.file
+            )?;
+        }
         if let Some(line) = skipped_line(&summary.skipped) {
             // Why the info hash may differ from another tool's.
             writeln!(env.stderr, "{line}")?;

@@ -227,6 +227,38 @@ fn the_config_directory_xdg_then_home() {
     )
     .unwrap();
     assert_eq!(create(&vars(&xdg, &home), "4.torrent"), "xdg");
+    // The summary names the file read, on stderr and in --json.
+    let out = run_env(
+        temp.path(),
+        &["create", "rel", "--preset", "p", "-o", "5.torrent"],
+        &vars(&xdg, &home),
+    )
+    .success();
+    let file = format!("{xdg}/mktorrent-rs/mktorrent-rs.toml");
+    assert!(
+        out.stderr.contains(&format!("Preset        p from {file}")),
+        "{}",
+        out.stderr
+    );
+    let out = run_env(
+        temp.path(),
+        &[
+            "create",
+            "rel",
+            "--preset",
+            "p",
+            "-o",
+            "6.torrent",
+            "--json",
+        ],
+        &vars(&xdg, &home),
+    )
+    .success();
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        json["preset"],
+        serde_json::json!({"name": "p", "file": file})
+    );
 }
 
 #[test]
