@@ -569,3 +569,50 @@ fn an_edit_that_changes_nothing_leaves_the_file_alone() {
         modified
     );
 }
+
+#[test]
+fn other_tools_torrents_keep_every_other_byte() {
+    let temp = tempfile::tempdir().unwrap();
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+    for name in [
+        "mktorrent-single.torrent",
+        "mktorrent-multi.torrent",
+        "transmission-multi.torrent",
+    ] {
+        let input = Path::new(fixtures).join(name);
+        let before = std::fs::read(&input).unwrap();
+        let out = temp.path().join(name);
+        let out_text = out.display().to_string();
+        let input_text = input.display().to_string();
+        run(
+            temp.path(),
+            &[
+                "edit",
+                &input_text,
+                "-c",
+                "edited",
+                "-a",
+                "udp://new.example:1",
+                "-o",
+                &out_text,
+                "-q",
+            ],
+        )
+        .success();
+        let after = std::fs::read(&out).unwrap();
+        same_except(
+            &entries(&before),
+            &entries(&after),
+            &["comment", "announce", "announce-list"],
+        );
+        let raw_info = |bytes: &[u8]| {
+            bencode::decode(bytes)
+                .unwrap()
+                .get(b"info")
+                .unwrap()
+                .raw
+                .to_vec()
+        };
+        assert_eq!(raw_info(&before), raw_info(&after), "{name}");
+    }
+}
