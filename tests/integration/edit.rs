@@ -523,6 +523,13 @@ fn errors_name_the_file_and_field_and_write_nothing() {
         b"x"
     );
     assert!(!temp.path().join("o.torrent").exists());
+    // --force overwrites --output.
+    run(
+        temp.path(),
+        &["edit", &name, "-c", "x", "-o", "taken.torrent", "-f", "-q"],
+    )
+    .success();
+    assert_eq!(show_json(temp.path(), "taken.torrent")["comment"], "x");
 }
 
 #[cfg(unix)]
