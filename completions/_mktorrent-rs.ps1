@@ -26,6 +26,7 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a .torrent file from a file or a directory')
+            [CompletionResult]::new('edit', 'edit', [CompletionResultType]::ParameterValue, 'Edit existing .torrent files: trackers, web seeds, comment, source, private, name')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show what a .torrent file (or a magnet link) holds')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check content on disk against a .torrent file')
             [CompletionResult]::new('magnet', 'magnet', [CompletionResultType]::ParameterValue, 'Print the magnet link of a .torrent file (or normalise a magnet link)')
@@ -52,6 +53,9 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Torrent name (default: the file or directory name)')
             [CompletionResult]::new('-l', '-l', [CompletionResultType]::ParameterName, 'Piece length: a size (256KiB, 1M, 4194304) or a power-of-two exponent (18); 16 KiB to 64 MiB [default: automatic]')
             [CompletionResult]::new('--piece-length', '--piece-length', [CompletionResultType]::ParameterName, 'Piece length: a size (256KiB, 1M, 4194304) or a power-of-two exponent (18); 16 KiB to 64 MiB [default: automatic]')
+            [CompletionResult]::new('--max-piece-length', '--max-piece-length', [CompletionResultType]::ParameterName, 'With an automatic piece length: the largest to choose (a size, or an exponent) [default: 16 MiB]')
+            [CompletionResult]::new('--target-piece-count', '--target-piece-count', [CompletionResultType]::ParameterName, 'With an automatic piece length: the most pieces to aim for [default: 1500]')
+            [CompletionResult]::new('--preset', '--preset', [CompletionResultType]::ParameterName, 'Take defaults from [presets.NAME] of mktorrent-rs.toml: in the current directory, else in $XDG_CONFIG_HOME/mktorrent-rs/ (default ~/.config/mktorrent-rs/). Flags given on the command line win')
             [CompletionResult]::new('--exclude', '--exclude', [CompletionResultType]::ParameterName, 'Leave out files and directories matching GLOB (a name, or a path relative to the input when it contains ''/''); repeatable')
             [CompletionResult]::new('--include', '--include', [CompletionResultType]::ParameterName, 'Only include files matching GLOB (same rules as --exclude); repeatable')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Where to write the torrent (''-'' for standard output) [default: NAME.torrent]')
@@ -78,6 +82,38 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
             [CompletionResult]::new('--magnet', '--magnet', [CompletionResultType]::ParameterName, 'Also print the magnet link')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'mktorrent-rs;edit' {
+            [CompletionResult]::new('-a', '-a', [CompletionResultType]::ParameterName, 'Add a tracker tier: each flag is one tier, commas put several URLs in the same tier (as create -a)')
+            [CompletionResult]::new('--add-tracker', '--add-tracker', [CompletionResultType]::ParameterName, 'Add a tracker tier: each flag is one tier, commas put several URLs in the same tier (as create -a)')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Remove every tracker URL equal to URL or matching GLOB; repeatable')
+            [CompletionResult]::new('--remove-tracker', '--remove-tracker', [CompletionResultType]::ParameterName, 'Remove every tracker URL equal to URL or matching GLOB; repeatable')
+            [CompletionResult]::new('--set-trackers', '--set-trackers', [CompletionResultType]::ParameterName, 'Replace all trackers: each flag is one tier, commas put several URLs in the same tier')
+            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Add a web seed URL (BEP 19 url-list); repeatable')
+            [CompletionResult]::new('--add-web-seed', '--add-web-seed', [CompletionResultType]::ParameterName, 'Add a web seed URL (BEP 19 url-list); repeatable')
+            [CompletionResult]::new('--remove-web-seed', '--remove-web-seed', [CompletionResultType]::ParameterName, 'Remove every web seed equal to URL or matching GLOB; repeatable')
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Set the comment ('''' removes it). Keeps the info hash')
+            [CompletionResult]::new('--comment', '--comment', [CompletionResultType]::ParameterName, 'Set the comment ('''' removes it). Keeps the info hash')
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Set the source tag inside the info dictionary ('''' removes it). Changes the info hash')
+            [CompletionResult]::new('--source', '--source', [CompletionResultType]::ParameterName, 'Set the source tag inside the info dictionary ('''' removes it). Changes the info hash')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Rename the torrent (the file, or the top directory). Changes the info hash')
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Rename the torrent (the file, or the top directory). Changes the info hash')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Write the edited torrent to PATH (''-'' for standard output); one input only')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write the edited torrent to PATH (''-'' for standard output); one input only')
+            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Mark the torrent private (BEP 27). Changes the info hash')
+            [CompletionResult]::new('--private', '--private', [CompletionResultType]::ParameterName, 'Mark the torrent private (BEP 27). Changes the info hash')
+            [CompletionResult]::new('--public', '--public', [CompletionResultType]::ParameterName, 'Remove the private flag. Changes the info hash')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Replace each input file (atomically)')
+            [CompletionResult]::new('--in-place', '--in-place', [CompletionResultType]::ParameterName, 'Replace each input file (atomically)')
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Overwrite --output if it exists')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Overwrite --output if it exists')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print the changes and the resulting info hash; write nothing')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print a JSON array (one object per file) instead of the human report')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but warnings and errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but warnings and errors')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
         'mktorrent-rs;show' {
@@ -209,6 +245,9 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Torrent name (default: the file or directory name)')
             [CompletionResult]::new('-l', '-l', [CompletionResultType]::ParameterName, 'Piece length: a size (256KiB, 1M, 4194304) or a power-of-two exponent (18); 16 KiB to 64 MiB [default: automatic]')
             [CompletionResult]::new('--piece-length', '--piece-length', [CompletionResultType]::ParameterName, 'Piece length: a size (256KiB, 1M, 4194304) or a power-of-two exponent (18); 16 KiB to 64 MiB [default: automatic]')
+            [CompletionResult]::new('--max-piece-length', '--max-piece-length', [CompletionResultType]::ParameterName, 'With an automatic piece length: the largest to choose (a size, or an exponent) [default: 16 MiB]')
+            [CompletionResult]::new('--target-piece-count', '--target-piece-count', [CompletionResultType]::ParameterName, 'With an automatic piece length: the most pieces to aim for [default: 1500]')
+            [CompletionResult]::new('--preset', '--preset', [CompletionResultType]::ParameterName, 'Take defaults from [presets.NAME] of mktorrent-rs.toml: in the current directory, else in $XDG_CONFIG_HOME/mktorrent-rs/ (default ~/.config/mktorrent-rs/). Flags given on the command line win')
             [CompletionResult]::new('--exclude', '--exclude', [CompletionResultType]::ParameterName, 'Leave out files and directories matching GLOB (a name, or a path relative to the input when it contains ''/''); repeatable')
             [CompletionResult]::new('--include', '--include', [CompletionResultType]::ParameterName, 'Only include files matching GLOB (same rules as --exclude); repeatable')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Where to write the torrent (''-'' for standard output) [default: NAME.torrent]')
@@ -325,6 +364,7 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
         }
         'mktorrent-rs;help' {
             [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a .torrent file from a file or a directory')
+            [CompletionResult]::new('edit', 'edit', [CompletionResultType]::ParameterValue, 'Edit existing .torrent files: trackers, web seeds, comment, source, private, name')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show what a .torrent file (or a magnet link) holds')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check content on disk against a .torrent file')
             [CompletionResult]::new('magnet', 'magnet', [CompletionResultType]::ParameterValue, 'Print the magnet link of a .torrent file (or normalise a magnet link)')
@@ -337,6 +377,9 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
             break
         }
         'mktorrent-rs;help;create' {
+            break
+        }
+        'mktorrent-rs;help;edit' {
             break
         }
         'mktorrent-rs;help;show' {

@@ -28,6 +28,9 @@ _mktorrent__rs() {
             mktorrent__rs,dht)
                 cmd="mktorrent__rs__subcmd__dht"
                 ;;
+            mktorrent__rs,edit)
+                cmd="mktorrent__rs__subcmd__edit"
+                ;;
             mktorrent__rs,help)
                 cmd="mktorrent__rs__subcmd__help"
                 ;;
@@ -88,6 +91,9 @@ _mktorrent__rs() {
             mktorrent__rs__subcmd__help,dht)
                 cmd="mktorrent__rs__subcmd__help__subcmd__dht"
                 ;;
+            mktorrent__rs__subcmd__help,edit)
+                cmd="mktorrent__rs__subcmd__help__subcmd__edit"
+                ;;
             mktorrent__rs__subcmd__help,help)
                 cmd="mktorrent__rs__subcmd__help__subcmd__help"
                 ;;
@@ -125,7 +131,7 @@ _mktorrent__rs() {
 
     case "${cmd}" in
         mktorrent__rs)
-            opts="-h -V --help --version create show verify magnet dht publish tracker check-web-seeds completions help"
+            opts="-h -V --help --version create edit show verify magnet dht publish tracker check-web-seeds completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -195,7 +201,7 @@ _mktorrent__rs() {
             return 0
             ;;
         mktorrent__rs__subcmd__create)
-            opts="-a -w -p -s -c -n -l -o -f -j -q -h --announce --tracker --trackerless --nodes --web-seed --private --source --comment --name --no-date --no-created-by --piece-length --include-hidden --include-junk --exclude --include --follow-symlinks --output --force --threads --torrent-url --peer --v2 --hybrid --quiet --json --magnet --help"
+            opts="-a -w -p -s -c -n -l -o -f -j -q -h --announce --tracker --trackerless --nodes --web-seed --private --source --comment --name --no-date --no-created-by --piece-length --max-piece-length --target-piece-count --preset --include-hidden --include-junk --exclude --include --follow-symlinks --output --force --threads --torrent-url --peer --v2 --hybrid --quiet --json --magnet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -254,6 +260,18 @@ _mktorrent__rs() {
                     return 0
                     ;;
                 -l)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-piece-length)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --target-piece-count)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --preset)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -550,8 +568,86 @@ _mktorrent__rs() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mktorrent__rs__subcmd__edit)
+            opts="-a -d -w -c -s -p -n -o -i -f -q -h --add-tracker --remove-tracker --set-trackers --add-web-seed --remove-web-seed --comment --source --private --public --name --output --in-place --force --dry-run --json --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --add-tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --remove-tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -d)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --set-trackers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --add-web-seed)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -w)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --remove-web-seed)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --comment)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --source)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -s)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mktorrent__rs__subcmd__help)
-            opts="create show verify magnet dht publish tracker check-web-seeds completions help"
+            opts="create edit show verify magnet dht publish tracker check-web-seeds completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -676,6 +772,20 @@ _mktorrent__rs() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mktorrent__rs__subcmd__help__subcmd__edit)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mktorrent__rs__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -783,7 +893,7 @@ _mktorrent__rs() {
             return 0
             ;;
         mktorrent__rs__subcmd__publish)
-            opts="-a -w -p -s -c -n -l -o -f -j -q -h --watch --content-root --rescan-every --status-listen --announce --tracker --trackerless --nodes --web-seed --private --source --comment --name --no-date --no-created-by --piece-length --include-hidden --include-junk --exclude --include --follow-symlinks --output --force --threads --torrent-url --peer --v2 --hybrid --content --listen --no-utp --no-tcp --encryption --tracker-listen --public-host --all-tiers --require-tracker --no-dht --dht-listen --dht-bootstrap --dht-state --connect --skip-verify --slots --max-peers --max-upload-rate --max-upload-rate-per-torrent --max-peers-per-ip --seed-time --until-downloads --ratio --until-seeders --until-idle --check-web-seeds --drop-failing-web-seeds --status-interval --json --quiet --help"
+            opts="-a -w -p -s -c -n -l -o -f -j -q -h --watch --content-root --rescan-every --status-listen --announce --tracker --trackerless --nodes --web-seed --private --source --comment --name --no-date --no-created-by --piece-length --max-piece-length --target-piece-count --preset --include-hidden --include-junk --exclude --include --follow-symlinks --output --force --threads --torrent-url --peer --v2 --hybrid --content --listen --no-utp --no-tcp --encryption --tracker-listen --public-host --all-tiers --require-tracker --no-dht --dht-listen --dht-bootstrap --dht-state --connect --skip-verify --slots --max-peers --max-upload-rate --max-upload-rate-per-torrent --max-peers-per-ip --seed-time --until-downloads --ratio --until-seeders --until-idle --check-web-seeds --drop-failing-web-seeds --status-interval --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -858,6 +968,18 @@ _mktorrent__rs() {
                     return 0
                     ;;
                 -l)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-piece-length)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --target-piece-count)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --preset)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

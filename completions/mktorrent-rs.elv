@@ -23,6 +23,7 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand create 'Create a .torrent file from a file or a directory'
+            cand edit 'Edit existing .torrent files: trackers, web seeds, comment, source, private, name'
             cand show 'Show what a .torrent file (or a magnet link) holds'
             cand verify 'Check content on disk against a .torrent file'
             cand magnet 'Print the magnet link of a .torrent file (or normalise a magnet link)'
@@ -48,6 +49,9 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand --name 'Torrent name (default: the file or directory name)'
             cand -l 'Piece length: a size (256KiB, 1M, 4194304) or a power-of-two exponent (18); 16 KiB to 64 MiB [default: automatic]'
             cand --piece-length 'Piece length: a size (256KiB, 1M, 4194304) or a power-of-two exponent (18); 16 KiB to 64 MiB [default: automatic]'
+            cand --max-piece-length 'With an automatic piece length: the largest to choose (a size, or an exponent) [default: 16 MiB]'
+            cand --target-piece-count 'With an automatic piece length: the most pieces to aim for [default: 1500]'
+            cand --preset 'Take defaults from [presets.NAME] of mktorrent-rs.toml: in the current directory, else in $XDG_CONFIG_HOME/mktorrent-rs/ (default ~/.config/mktorrent-rs/). Flags given on the command line win'
             cand --exclude 'Leave out files and directories matching GLOB (a name, or a path relative to the input when it contains ''/''); repeatable'
             cand --include 'Only include files matching GLOB (same rules as --exclude); repeatable'
             cand -o 'Where to write the torrent (''-'' for standard output) [default: NAME.torrent]'
@@ -74,6 +78,37 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand --magnet 'Also print the magnet link'
             cand -h 'Print help'
             cand --help 'Print help'
+        }
+        &'mktorrent-rs;edit'= {
+            cand -a 'Add a tracker tier: each flag is one tier, commas put several URLs in the same tier (as create -a)'
+            cand --add-tracker 'Add a tracker tier: each flag is one tier, commas put several URLs in the same tier (as create -a)'
+            cand -d 'Remove every tracker URL equal to URL or matching GLOB; repeatable'
+            cand --remove-tracker 'Remove every tracker URL equal to URL or matching GLOB; repeatable'
+            cand --set-trackers 'Replace all trackers: each flag is one tier, commas put several URLs in the same tier'
+            cand -w 'Add a web seed URL (BEP 19 url-list); repeatable'
+            cand --add-web-seed 'Add a web seed URL (BEP 19 url-list); repeatable'
+            cand --remove-web-seed 'Remove every web seed equal to URL or matching GLOB; repeatable'
+            cand -c 'Set the comment ('''' removes it). Keeps the info hash'
+            cand --comment 'Set the comment ('''' removes it). Keeps the info hash'
+            cand -s 'Set the source tag inside the info dictionary ('''' removes it). Changes the info hash'
+            cand --source 'Set the source tag inside the info dictionary ('''' removes it). Changes the info hash'
+            cand -n 'Rename the torrent (the file, or the top directory). Changes the info hash'
+            cand --name 'Rename the torrent (the file, or the top directory). Changes the info hash'
+            cand -o 'Write the edited torrent to PATH (''-'' for standard output); one input only'
+            cand --output 'Write the edited torrent to PATH (''-'' for standard output); one input only'
+            cand -p 'Mark the torrent private (BEP 27). Changes the info hash'
+            cand --private 'Mark the torrent private (BEP 27). Changes the info hash'
+            cand --public 'Remove the private flag. Changes the info hash'
+            cand -i 'Replace each input file (atomically)'
+            cand --in-place 'Replace each input file (atomically)'
+            cand -f 'Overwrite --output if it exists'
+            cand --force 'Overwrite --output if it exists'
+            cand --dry-run 'Print the changes and the resulting info hash; write nothing'
+            cand --json 'Print a JSON array (one object per file) instead of the human report'
+            cand -q 'Print nothing but warnings and errors'
+            cand --quiet 'Print nothing but warnings and errors'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'mktorrent-rs;show'= {
             cand --json 'Print JSON instead of text'
@@ -190,6 +225,9 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand --name 'Torrent name (default: the file or directory name)'
             cand -l 'Piece length: a size (256KiB, 1M, 4194304) or a power-of-two exponent (18); 16 KiB to 64 MiB [default: automatic]'
             cand --piece-length 'Piece length: a size (256KiB, 1M, 4194304) or a power-of-two exponent (18); 16 KiB to 64 MiB [default: automatic]'
+            cand --max-piece-length 'With an automatic piece length: the largest to choose (a size, or an exponent) [default: 16 MiB]'
+            cand --target-piece-count 'With an automatic piece length: the most pieces to aim for [default: 1500]'
+            cand --preset 'Take defaults from [presets.NAME] of mktorrent-rs.toml: in the current directory, else in $XDG_CONFIG_HOME/mktorrent-rs/ (default ~/.config/mktorrent-rs/). Flags given on the command line win'
             cand --exclude 'Leave out files and directories matching GLOB (a name, or a path relative to the input when it contains ''/''); repeatable'
             cand --include 'Only include files matching GLOB (same rules as --exclude); repeatable'
             cand -o 'Where to write the torrent (''-'' for standard output) [default: NAME.torrent]'
@@ -302,6 +340,7 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
         }
         &'mktorrent-rs;help'= {
             cand create 'Create a .torrent file from a file or a directory'
+            cand edit 'Edit existing .torrent files: trackers, web seeds, comment, source, private, name'
             cand show 'Show what a .torrent file (or a magnet link) holds'
             cand verify 'Check content on disk against a .torrent file'
             cand magnet 'Print the magnet link of a .torrent file (or normalise a magnet link)'
@@ -313,6 +352,8 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mktorrent-rs;help;create'= {
+        }
+        &'mktorrent-rs;help;edit'= {
         }
         &'mktorrent-rs;help;show'= {
         }

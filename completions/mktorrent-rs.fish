@@ -27,6 +27,7 @@ end
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -s h -l help -d 'Print help'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -s V -l version -d 'Print version'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "create" -d 'Create a .torrent file from a file or a directory'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "edit" -d 'Edit existing .torrent files: trackers, web seeds, comment, source, private, name'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "show" -d 'Show what a .torrent file (or a magnet link) holds'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "verify" -d 'Check content on disk against a .torrent file'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "magnet" -d 'Print the magnet link of a .torrent file (or normalise a magnet link)'
@@ -43,6 +44,9 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -s s -
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -s c -l comment -d 'Free-text comment' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -s n -l name -d 'Torrent name (default: the file or directory name)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -s l -l piece-length -d 'Piece length: a size (256KiB, 1M, 4194304) or a power-of-two exponent (18); 16 KiB to 64 MiB [default: automatic]' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l max-piece-length -d 'With an automatic piece length: the largest to choose (a size, or an exponent) [default: 16 MiB]' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l target-piece-count -d 'With an automatic piece length: the most pieces to aim for [default: 1500]' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l preset -d 'Take defaults from [presets.NAME] of mktorrent-rs.toml: in the current directory, else in $XDG_CONFIG_HOME/mktorrent-rs/ (default ~/.config/mktorrent-rs/). Flags given on the command line win' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l exclude -d 'Leave out files and directories matching GLOB (a name, or a path relative to the input when it contains \'/\'); repeatable' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l include -d 'Only include files matching GLOB (same rules as --exclude); repeatable' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -s o -l output -d 'Where to write the torrent (\'-\' for standard output) [default: NAME.torrent]' -r -F
@@ -63,6 +67,23 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -s q -
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l json -d 'Print a JSON summary instead of the human one'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l magnet -d 'Also print the magnet link'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -s h -l help -d 'Print help'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand edit" -s a -l add-tracker -d 'Add a tracker tier: each flag is one tier, commas put several URLs in the same tier (as create -a)' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand edit" -s d -l remove-tracker -d 'Remove every tracker URL equal to URL or matching GLOB; repeatable' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand edit" -l set-trackers -d 'Replace all trackers: each flag is one tier, commas put several URLs in the same tier' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand edit" -s w -l add-web-seed -d 'Add a web seed URL (BEP 19 url-list); repeatable' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand edit" -l remove-web-seed -d 'Remove every web seed equal to URL or matching GLOB; repeatable' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand edit" -s c -l comment -d 'Set the comment (\'\' removes it). Keeps the info hash' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand edit" -s s -l source -d 'Set the source tag inside the info dictionary (\'\' removes it). Changes the info hash' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand edit" -s n -l name -d 'Rename the torrent (the file, or the top directory). Changes the info hash' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand edit" -s o -l output -d 'Write the edited torrent to PATH (\'-\' for standard output); one input only' -r -F
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand edit" -s p -l private -d 'Mark the torrent private (BEP 27). Changes the info hash'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand edit" -l public -d 'Remove the private flag. Changes the info hash'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand edit" -s i -l in-place -d 'Replace each input file (atomically)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand edit" -s f -l force -d 'Overwrite --output if it exists'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand edit" -l dry-run -d 'Print the changes and the resulting info hash; write nothing'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand edit" -l json -d 'Print a JSON array (one object per file) instead of the human report'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand edit" -s q -l quiet -d 'Print nothing but warnings and errors'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand edit" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand show" -l json -d 'Print JSON instead of text'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand show" -s h -l help -d 'Print help'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand verify" -l content -d 'The content: the file itself for a single-file torrent, the directory for a multi-file one [default: NAME beside the torrent, else NAME in the current directory]' -r -F
@@ -132,6 +153,9 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -s s 
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -s c -l comment -d 'Free-text comment' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -s n -l name -d 'Torrent name (default: the file or directory name)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -s l -l piece-length -d 'Piece length: a size (256KiB, 1M, 4194304) or a power-of-two exponent (18); 16 KiB to 64 MiB [default: automatic]' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l max-piece-length -d 'With an automatic piece length: the largest to choose (a size, or an exponent) [default: 16 MiB]' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l target-piece-count -d 'With an automatic piece length: the most pieces to aim for [default: 1500]' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l preset -d 'Take defaults from [presets.NAME] of mktorrent-rs.toml: in the current directory, else in $XDG_CONFIG_HOME/mktorrent-rs/ (default ~/.config/mktorrent-rs/). Flags given on the command line win' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l exclude -d 'Leave out files and directories matching GLOB (a name, or a path relative to the input when it contains \'/\'); repeatable' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -l include -d 'Only include files matching GLOB (same rules as --exclude); repeatable' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand publish" -s o -l output -d 'Where to write the torrent (\'-\' for standard output) [default: NAME.torrent]' -r -F
@@ -225,16 +249,17 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seed
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -s q -l quiet -d 'Print only failures'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions help" -f -a "create" -d 'Create a .torrent file from a file or a directory'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions help" -f -a "show" -d 'Show what a .torrent file (or a magnet link) holds'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions help" -f -a "verify" -d 'Check content on disk against a .torrent file'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions help" -f -a "magnet" -d 'Print the magnet link of a .torrent file (or normalise a magnet link)'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions help" -f -a "dht" -d 'Run or query a Mainline DHT node (BEP 5)'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions help" -f -a "publish" -d 'Seed a torrent and announce it: trackers, an embedded tracker, the DHT'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions help" -f -a "tracker" -d 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions help" -f -a "check-web-seeds" -d 'Check that a torrent\'s web seeds serve its content'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions help" -f -a "completions" -d 'Print a completion script for a shell (the same as in completions/)'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create show verify magnet dht publish tracker check-web-seeds completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create edit show verify magnet dht publish tracker check-web-seeds completions help" -f -a "create" -d 'Create a .torrent file from a file or a directory'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create edit show verify magnet dht publish tracker check-web-seeds completions help" -f -a "edit" -d 'Edit existing .torrent files: trackers, web seeds, comment, source, private, name'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create edit show verify magnet dht publish tracker check-web-seeds completions help" -f -a "show" -d 'Show what a .torrent file (or a magnet link) holds'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create edit show verify magnet dht publish tracker check-web-seeds completions help" -f -a "verify" -d 'Check content on disk against a .torrent file'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create edit show verify magnet dht publish tracker check-web-seeds completions help" -f -a "magnet" -d 'Print the magnet link of a .torrent file (or normalise a magnet link)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create edit show verify magnet dht publish tracker check-web-seeds completions help" -f -a "dht" -d 'Run or query a Mainline DHT node (BEP 5)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create edit show verify magnet dht publish tracker check-web-seeds completions help" -f -a "publish" -d 'Seed a torrent and announce it: trackers, an embedded tracker, the DHT'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create edit show verify magnet dht publish tracker check-web-seeds completions help" -f -a "tracker" -d 'Run a BitTorrent tracker (HTTP and UDP, IPv4 and IPv6)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create edit show verify magnet dht publish tracker check-web-seeds completions help" -f -a "check-web-seeds" -d 'Check that a torrent\'s web seeds serve its content'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create edit show verify magnet dht publish tracker check-web-seeds completions help" -f -a "completions" -d 'Print a completion script for a shell (the same as in completions/)'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create edit show verify magnet dht publish tracker check-web-seeds completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and __fish_seen_subcommand_from dht" -f -a "serve" -d 'Run a long-lived DHT node: a bootstrap router for others'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and __fish_seen_subcommand_from dht" -f -a "get-peers" -d 'Find peers of a torrent through the DHT'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and __fish_seen_subcommand_from dht" -f -a "announce" -d 'Announce that a peer on this machine has a torrent'

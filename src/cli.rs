@@ -6,8 +6,10 @@ pub mod check_web_seeds;
 pub mod completions;
 pub mod create;
 pub mod dht;
+pub mod edit;
 pub mod generate;
 pub mod magnet;
+pub mod preset;
 pub mod publish;
 pub mod seed;
 pub mod show;
@@ -16,7 +18,7 @@ pub mod verify;
 
 use std::path::Path;
 
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::env::Env;
@@ -43,6 +45,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Create(Box<create::Args>),
+    Edit(edit::Args),
     Show(show::Args),
     Verify(verify::Args),
     Magnet(magnet::Args),
@@ -114,10 +117,31 @@ pub fn command() -> clap::Command {
     Cli::command()
 }
 
+/// Parses a command line, noting which create flags were given on it (a
+/// preset fills only the others).
+pub fn parse(
+    args: impl IntoIterator<Item = impl Into<std::ffi::OsString> + Clone>,
+) -> std::result::Result<Cli, clap::Error> {
+    let matches = command().try_get_matches_from(args)?;
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    let torrent = match &mut cli.command {
+        Command::Create(args) => Some(("create", &mut args.torrent)),
+        Command::Publish(args) => Some(("publish", &mut args.torrent)),
+        _ => None,
+    };
+    if let Some((name, torrent)) = torrent {
+        if let Some(sub) = matches.subcommand_matches(name) {
+            torrent.given = preset::given_on_command_line(sub);
+        }
+    }
+    Ok(cli)
+}
+
 /// Runs a parsed command line.
 pub fn run(cli: Cli, env: &mut Env) -> Result<()> {
     match cli.command {
         Command::Create(args) => create::run(*args, env),
+        Command::Edit(args) => edit::run(args, env),
         Command::Show(args) => show::run(args, env),
         Command::Verify(args) => verify::run(args, env),
         Command::Magnet(args) => magnet::run(args, env),

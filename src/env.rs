@@ -49,6 +49,18 @@ impl Env {
         self.stderr_is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
     }
 
+    /// The user's config directory: `$XDG_CONFIG_HOME` when set to an
+    /// absolute path, else `$HOME/.config`.
+    pub fn config_home(&self) -> Option<PathBuf> {
+        let xdg = std::env::var_os("XDG_CONFIG_HOME").map(PathBuf::from);
+        match xdg.filter(|p| p.is_absolute()) {
+            Some(dir) => Some(dir),
+            None => std::env::var_os("HOME")
+                .filter(|h| !h.is_empty())
+                .map(|home| PathBuf::from(home).join(".config")),
+        }
+    }
+
     /// Prints `warning: ...` on stderr.
     pub fn warn(&mut self, message: impl std::fmt::Display) -> std::io::Result<()> {
         writeln!(self.stderr, "warning: {message}")

@@ -40,6 +40,8 @@ pub enum Error {
     Node { node: String, reason: String },
     #[error("--piece-length: {0}")]
     PieceLength(#[from] PieceLengthError),
+    #[error("--max-piece-length / --target-piece-count: {0}")]
+    MaxPieceLength(PieceLengthError),
     #[error("--name {name:?}: {reason}")]
     Name { name: String, reason: &'static str },
     #[error("SOURCE_DATE_EPOCH={0:?} is not a non-negative integer number of seconds")]
@@ -117,6 +119,13 @@ pub enum Error {
     },
     #[error("cannot write output: {0}")]
     Output(#[source] std::io::Error),
+    #[error("{}: {source}", path.display())]
+    Edit {
+        path: PathBuf,
+        source: crate::edit::EditError,
+    },
+    #[error(transparent)]
+    Preset(#[from] crate::cli::preset::PresetError),
 }
 
 impl From<std::io::Error> for Error {

@@ -3,6 +3,7 @@
 //! # Layout
 //! - [`bencode`], [`metainfo`], [`magnet`], [`piece_length`]: pure codecs
 //!   and models; no I/O.
+//! - [`edit`]: edits of existing torrents on their raw bytes (pure).
 //! - [`files`]: walks and filters content; [`storage`]: positioned reads
 //!   across file boundaries; [`hasher`]: parallel piece hashing on rayon.
 //! - [`webseed`]: BEP 19 URL rules, piece sampling and `url-list` rewriting
@@ -25,6 +26,7 @@ pub mod announce;
 pub mod bencode;
 pub mod cli;
 pub mod dht;
+pub mod edit;
 pub mod env;
 pub mod error;
 pub mod files;
@@ -48,12 +50,10 @@ pub mod webseed;
 use std::ffi::OsString;
 use std::io::Write;
 
-use clap::Parser;
-
 /// Parses `args`, runs the command and returns the process exit code:
 /// 0 success, 1 failure (message on stderr), 2 usage error.
 pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>, env: &mut env::Env) -> i32 {
-    let cli = match cli::Cli::try_parse_from(args) {
+    let cli = match cli::parse(args) {
         Ok(cli) => cli,
         Err(err) => {
             let stream: &mut dyn Write = if err.use_stderr() {

@@ -24,6 +24,8 @@ pub enum PieceLengthError {
     NotPowerOfTwo(u64),
     #[error("{0} bytes is outside 16 KiB to 64 MiB")]
     OutOfRange(u64),
+    #[error("a target of 0 pieces cannot be met")]
+    ZeroPieces,
 }
 
 /// Parses `256KiB`, `1M`, `1 MiB`, `4194304`, or an exponent `14..=26` (as mktorrent's `-l`).
@@ -49,11 +51,52 @@ fn check(bytes: u64) -> Result<u64, PieceLengthError> {
 /// The smallest power of two that keeps the piece count at or below
 /// [`TARGET_PIECES`], clamped to [`AUTO_MIN`]..=[`AUTO_MAX`].
 pub fn auto(total_length: u64) -> u64 {
-    let wanted = total_length.div_ceil(TARGET_PIECES).max(1);
-    wanted
-        .checked_next_power_of_two()
-        .unwrap_or(AUTO_MAX)
-        .clamp(AUTO_MIN, AUTO_MAX)
+    Auto::default().choose(total_length)
+}
+
+/// How [`auto`] is tuned: the largest piece it may pick and the piece count
+/// it aims for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Auto {
+    pub max: u64,
+    pub target_pieces: u64,
+}
+
+impl Default for Auto {
+    fn default() -> Self {
+        Self {
+            max: AUTO_MAX,
+            target_pieces: TARGET_PIECES,
+        }
+    }
+}
+
+impl Auto {
+    /// The defaults with the given overrides; `max` is an already parsed
+    /// piece length.
+    pub fn new(max: Option<u64>, target_pieces: Option<u64>) -> Result<Self, PieceLengthError> {
+        let defaults = Self::default();
+        let target_pieces = target_pieces.unwrap_or(defaults.target_pieces);
+        if target_pieces == 0 {
+            return Err(PieceLengthError::ZeroPieces);
+        }
+        Ok(Self {
+            max: max.map_or(Ok(defaults.max), check)?,
+            target_pieces,
+        })
+    }
+
+    /// The smallest power of two that keeps the piece count at or below
+    /// the target, no smaller than [`AUTO_MIN`] (or `max` when that is
+    /// smaller) and no larger than `max`.
+    pub fn choose(&self, total_length: u64) -> u64 {
+        let max = self.max.clamp(MIN, MAX);
+        let wanted = total_length.div_ceil(self.target_pieces.max(1)).max(1);
+        wanted
+            .checked_next_power_of_two()
+            .unwrap_or(max)
+            .clamp(AUTO_MIN.min(max), max)
+    }
 }
 
 /// `262144` → `256 KiB`.
@@ -100,5 +143,23 @@ mod tests {
             let piece = auto(total);
             assert!(total.div_ceil(piece) <= TARGET_PIECES || piece == AUTO_MAX);
         }
+    }
+
+    #[test]
+    fn tuned_auto_obeys_max_and_target() {
+        let tuned = |max, target| Auto::new(max, target).unwrap();
+        // 2 GiB: 2 MiB by default, 4 MiB aiming for 512 pieces, 1 MiB at most.
+        assert_eq!(tuned(None, None).choose(2 << 30), 2 << 20);
+        assert_eq!(tuned(None, Some(512)).choose(2 << 30), 4 << 20);
+        assert_eq!(tuned(Some(1 << 20), None).choose(2 << 30), 1 << 20);
+        // A max above 16 MiB lets huge content go past the usual ceiling.
+        assert_eq!(tuned(Some(MAX), None).choose(1 << 40), MAX);
+        // A max below the usual floor wins over the floor.
+        assert_eq!(tuned(Some(MIN), None).choose(1), MIN);
+        // The target is never a reason to go below the floor.
+        assert_eq!(tuned(None, Some(u64::MAX)).choose(1 << 30), AUTO_MIN);
+        assert_eq!(tuned(None, Some(1)).choose(u64::MAX), AUTO_MAX);
+        assert_eq!(Auto::new(None, Some(0)), Err(PieceLengthError::ZeroPieces));
+        assert_eq!(tuned(None, None), Auto::default());
     }
 }

@@ -32,14 +32,20 @@ pub const DEFAULT_ROUTERS: &[(&str, u16)] = &[
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Piece length: by default the smallest power of two that keeps the piece \
-count at or below 1500, between 32 KiB and 16 MiB.\n\
+count at or below 1500 (--target-piece-count), between 32 KiB and 16 MiB (--max-piece-length).\n\
+Presets: --preset NAME reads [presets.NAME] from mktorrent-rs.toml in the current directory, \
+else from $XDG_CONFIG_HOME/mktorrent-rs/mktorrent-rs.toml (default \
+~/.config/mktorrent-rs/mktorrent-rs.toml); its keys are the long flag names (trackers, \
+web-seeds, piece-length, private, source, exclude, ...; lists for repeatable flags), and a \
+flag on the command line wins over the preset.\n\
 Reproducible output: the same content and flags give byte-identical torrents; set \
 SOURCE_DATE_EPOCH to fix the creation date (or use --no-date).\n\n\
 Examples:\n  \
 mktorrent-rs create ubuntu.iso -a udp://tracker.example:6969/announce\n  \
 mktorrent-rs create dist/ -a udp://a.example:6969,udp://b.example:6969 \\\n      \
 -a https://c.example/announce -w https://mirror.example/pub/ -o release.torrent\n  \
-mktorrent-rs create dist/ --trackerless --hybrid --json"
+mktorrent-rs create dist/ --trackerless --hybrid --json\n  \
+mktorrent-rs create dist/ --preset mytracker --comment 'v1.2'"
 )]
 pub struct Args {
     /// The file (single-file torrent) or directory (multi-file torrent) to share.
@@ -134,6 +140,26 @@ pub struct TorrentArgs {
     )]
     pub piece_length: Option<String>,
 
+    /// With an automatic piece length: the largest to choose (a size, or an exponent)
+    /// [default: 16 MiB].
+    #[arg(help_heading = "Pieces and format", long, value_name = "SIZE")]
+    pub max_piece_length: Option<String>,
+
+    /// With an automatic piece length: the most pieces to aim for [default: 1500].
+    #[arg(help_heading = "Pieces and format", long, value_name = "N")]
+    pub target_piece_count: Option<u64>,
+
+    /// Take defaults from [presets.NAME] of mktorrent-rs.toml: in the current directory,
+    /// else in $XDG_CONFIG_HOME/mktorrent-rs/ (default ~/.config/mktorrent-rs/). Flags
+    /// given on the command line win.
+    #[arg(help_heading = "Preset", long, value_name = "NAME")]
+    pub preset: Option<String>,
+
+    /// The preset-able flags given on the command line (filled by
+    /// [`crate::cli::parse`], never by clap itself).
+    #[arg(skip)]
+    pub given: Vec<String>,
+
     /// Include hidden files and directories (names starting with a dot).
     #[arg(help_heading = "Files", long)]
     pub include_hidden: bool,
@@ -223,6 +249,10 @@ pub struct Plan {
     pub creation_date: Option<i64>,
     pub created_by: Option<String>,
     pub piece_length: Option<u64>,
+    /// How the piece length is chosen when `piece_length` is `None`.
+    pub auto_piece: piece_length::Auto,
+    /// The `--preset` the flags were completed from.
+    pub preset: Option<PresetUsed>,
     /// `None`: decided once the content name is known (NAME.torrent in cwd).
     pub output: Option<Output>,
     pub force: bool,
@@ -310,7 +340,35 @@ pub fn http_url_problem(url: &str) -> Option<String> {
     None
 }
 
-fn check_web_seed(url: &str) -> Result<()> {
+/// Tracker flags as BEP 12 tiers: each flag one tier, commas put several
+/// URLs in the same tier; every URL is checked. `flag` names the flag in
+/// the error for an empty value.
+pub fn parse_tiers(flags: &[String], flag: &str) -> Result<Vec<Vec<String>>> {
+    let mut tiers = Vec::new();
+    for value in flags {
+        if value.trim().is_empty() {
+            return Err(Error::TrackerUrl {
+                url: value.clone(),
+                reason: format!("empty: give a URL, or leave out {flag}"),
+            });
+        }
+        let tier: Vec<String> = value
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(str::to_owned)
+            .collect();
+        for url in &tier {
+            check_tracker_url(url)?;
+        }
+        if !tier.is_empty() {
+            tiers.push(tier);
+        }
+    }
+    Ok(tiers)
+}
+
+pub(crate) fn check_web_seed(url: &str) -> Result<()> {
     match http_url_problem(url) {
         Some(reason) => Err(Error::WebSeedUrl {
             url: url.to_owned(),
@@ -356,7 +414,7 @@ pub fn parse_node(text: &str) -> Result<Node> {
     })
 }
 
-fn check_name(name: &str) -> Result<()> {
+pub(crate) fn check_name(name: &str) -> Result<()> {
     let reason = if name.is_empty() {
         Some("is empty")
     } else if name == "." || name == ".." {
@@ -380,11 +438,21 @@ impl Plan {
     pub fn resolve(args: Args, env: &Env) -> Result<Self> {
         let Args {
             path,
-            torrent: args,
+            torrent: mut args,
             quiet,
             json,
             magnet,
         } = args;
+        let mut preset = None;
+        if let Some(name) = &args.preset {
+            let files = super::preset::candidates(&env.cwd, env.config_home().as_deref());
+            let found = super::preset::find(name, &files)?;
+            found.apply(&mut args);
+            preset = Some(PresetUsed {
+                name: found.name,
+                file: found.path.display().to_string(),
+            });
+        }
         if args.trackerless && !args.trackers.is_empty() {
             return Err(Error::Conflict(
                 "--trackerless cannot be combined with --tracker",
@@ -403,27 +471,7 @@ impl Plan {
             ));
         }
 
-        let mut tiers = Vec::new();
-        for flag in &args.trackers {
-            if flag.trim().is_empty() {
-                return Err(Error::TrackerUrl {
-                    url: flag.clone(),
-                    reason: "empty: give a URL, or leave out --tracker".into(),
-                });
-            }
-            let tier: Vec<String> = flag
-                .split(',')
-                .map(str::trim)
-                .filter(|u| !u.is_empty())
-                .map(str::to_owned)
-                .collect();
-            for url in &tier {
-                check_tracker_url(url)?;
-            }
-            if !tier.is_empty() {
-                tiers.push(tier);
-            }
-        }
+        let tiers = parse_tiers(&args.trackers, "--tracker")?;
 
         let mut nodes = Vec::new();
         for flag in &args.nodes {
@@ -463,6 +511,14 @@ impl Plan {
             .as_deref()
             .map(piece_length::parse)
             .transpose()?;
+        let max_piece_length = args
+            .max_piece_length
+            .as_deref()
+            .map(piece_length::parse)
+            .transpose()
+            .map_err(Error::MaxPieceLength)?;
+        let auto_piece = piece_length::Auto::new(max_piece_length, args.target_piece_count)
+            .map_err(Error::MaxPieceLength)?;
 
         let creation_date = if args.no_date {
             None
@@ -514,6 +570,8 @@ impl Plan {
             created_by: (!args.no_created_by)
                 .then(|| format!("mktorrent-rs {}", env!("CARGO_PKG_VERSION"))),
             piece_length,
+            auto_piece,
+            preset,
             output,
             force: args.force,
             threads: args.threads.unwrap_or(0),
@@ -529,6 +587,13 @@ impl Plan {
             },
         })
     }
+}
+
+/// Which preset filled flags, and from which file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PresetUsed {
+    pub name: String,
+    pub file: String,
 }
 
 /// The machine-readable summary (`--json`).
@@ -548,6 +613,8 @@ pub struct Summary {
     pub private: bool,
     /// What the filters left out, and why.
     pub skipped: Vec<crate::files::Skipped>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preset: Option<PresetUsed>,
 }
 
 pub fn run(args: Args, env: &mut Env) -> Result<()> {
@@ -728,7 +795,7 @@ pub fn make(plan: &Plan, env: &mut Env) -> Result<Made> {
     let total = content.total_length();
     let (piece_length, automatic) = match plan.piece_length {
         Some(n) => (n, false),
-        None => (piece_length::auto(total), true),
+        None => (plan.auto_piece.choose(total), true),
     };
     if piece_length > piece_length::WARN_ABOVE {
         env.warn(format!(
@@ -807,6 +874,7 @@ pub fn make(plan: &Plan, env: &mut Env) -> Result<Made> {
         file_count: content.files.len(),
         private: plan.private,
         skipped: content.skipped.clone(),
+        preset: plan.preset.clone(),
     };
     Ok(Made {
         torrent,
@@ -879,6 +947,14 @@ pub fn report(plan: &Plan, made: &Made, env: &mut Env) -> Result<()> {
         }
     }
     if !plan.quiet {
+        if let Some(preset) = &plan.preset {
+            // Which file was read: a cwd file quietly shadows the config one.
+            writeln!(
+                env.stderr,
+                "Preset        {} from {}",
+                preset.name, preset.file
+            )?;
+        }
         if let Some(line) = skipped_line(&summary.skipped) {
             // Why the info hash may differ from another tool's.
             writeln!(env.stderr, "{line}")?;
@@ -922,6 +998,18 @@ fn skipped_line(skipped: &[crate::files::Skipped]) -> Option<String> {
 /// Writes through a temporary file in the same directory, then renames, so
 /// an interrupted run never leaves a truncated torrent.
 pub(crate) fn write_atomically(path: &std::path::Path, bytes: &[u8], force: bool) -> Result<()> {
+    write_atomically_with(path, bytes, force, None)
+}
+
+/// [`write_atomically`] with the file's permissions set before the rename
+/// (so a replaced 0600 torrent, which may hold a passkey, is never readable
+/// by others, even for a moment).
+pub(crate) fn write_atomically_with(
+    path: &std::path::Path,
+    bytes: &[u8],
+    force: bool,
+    permissions: Option<std::fs::Permissions>,
+) -> Result<()> {
     let write_error = |source| Error::WriteOutput {
         path: path.to_owned(),
         source,
@@ -949,6 +1037,11 @@ pub(crate) fn write_atomically(path: &std::path::Path, bytes: &[u8], force: bool
         builder.permissions(std::fs::Permissions::from_mode(0o666));
     }
     let mut temp = builder.tempfile_in(dir).map_err(write_error)?;
+    if let Some(permissions) = permissions {
+        temp.as_file()
+            .set_permissions(permissions)
+            .map_err(write_error)?;
+    }
     temp.write_all(bytes).map_err(write_error)?;
     temp.as_file().sync_all().map_err(write_error)?;
     let persisted = if force {

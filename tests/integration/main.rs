@@ -9,6 +9,8 @@
 //!   trees with empty files and non-ASCII names.
 //! - `show`: human and JSON output (snapshots), lenient reading, unsafe paths.
 //! - `verify`: corruption, missing files and wrong sizes are reported.
+//! - `edit`: every `edit` flag; bytes outside the edited keys kept, info
+//!   hashes kept or changed as reported; --dry-run and errors write nothing.
 //! - `downloader`: a minimal downloader from our codecs (seeder, publish).
 //! - `dht`: a loopback network of our DHT nodes (lookups, announce, expiry)
 //!   and a raw KRPC probe of one node.
@@ -16,6 +18,8 @@
 //! - `fuzz_corpus`: every fuzz target's committed seeds through its harness
 //!   (`mktorrent_rs::fuzzing`) on stable.
 //! - `generated`: man/ and completions/ match the clap definition.
+//! - `preset`: `create/publish --preset`: precedence (command line, preset,
+//!   default), both file locations, unknown keys, wrong types, unknown presets.
 //! - `publish`: the real binary seeding to our downloader via the embedded
 //!   tracker, the DHT only and the magnet's x.pe; stop conditions, SIGTERM,
 //!   web seed checks, flag errors.
@@ -43,9 +47,11 @@ mod create;
 mod dht;
 mod dht_mainline;
 mod downloader;
+mod edit;
 mod fuzz_corpus;
 mod generated;
 mod help;
+mod preset;
 mod publish;
 mod publish_many;
 mod rate_limit;

@@ -6,7 +6,7 @@ installs the module for. Exits 3 when the module cannot be imported, so the
 tests can say what to install.
 
     lt_inspect.py torrent FILE
-        {"info_hash", "has_v2", "name", "num_pieces", "piece_length",
+        {"info_hash", "has_v2", "info_hash_v2", "name", "num_pieces", "piece_length",
          "total_size", "private", "files": [{"path", "length", "pad"}],
          "trackers": [{"url", "tier"}], "web_seeds": [URL], "nodes": [[HOST, PORT]]}
         or {"error": MESSAGE} when libtorrent rejects the file.
@@ -41,6 +41,7 @@ def torrent(path):
     return {
         "info_hash": str(ti.info_hashes().v1),
         "has_v2": ti.info_hashes().has_v2(),
+        "info_hash_v2": str(ti.info_hashes().v2) if ti.info_hashes().has_v2() else None,
         "name": ti.name(),
         "num_pieces": ti.num_pieces(),
         "piece_length": ti.piece_length(),

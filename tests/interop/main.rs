@@ -16,6 +16,9 @@
 //! - `transmission`: transmission-show reads ours with our info hash; we
 //!   verify transmission-create's torrents and `show` agrees with
 //!   transmission-show and libtorrent on third-party torrents.
+//! - `edit`: edited v1, v2 and hybrid torrents load in libtorrent with the
+//!   trackers, web seeds and info hashes meant; tracker add/remove gives
+//!   transmission-edit's announce lists (and bytes where its shape is ours).
 //! - `aria2`: `aria2c --show-files` reads ours with our hash and files.
 //! - `fixtures`: `tests/fixtures/` matches its README and recipe.
 //! - `seeder`: libtorrent downloads from our seeder on loopback, dialling
@@ -71,6 +74,7 @@ mod aria2;
 mod bep52_proofs;
 mod completions;
 mod dht;
+mod edit;
 mod fixtures;
 mod libtorrent;
 mod mktorrent;
