@@ -81,6 +81,18 @@ pub fn publish_tracker(
     ip: IpAddr,
     dht: &[SocketAddr],
 ) -> (Publish, Ready) {
+    publish_tracker_with(dir, content, torrent, ip, dht, &[])
+}
+
+/// [`publish_tracker`] with `extra` arguments.
+pub fn publish_tracker_with(
+    dir: &Path,
+    content: &Path,
+    torrent: &Path,
+    ip: IpAddr,
+    dht: &[SocketAddr],
+    extra: &[&OsStr],
+) -> (Publish, Ready) {
     let any = format!("{ip}:0");
     let mut args: Vec<&OsStr> = vec![
         content.as_os_str(),
@@ -100,6 +112,7 @@ pub fn publish_tracker(
     for node in &nodes {
         args.extend([os("--dht-bootstrap"), os(node)]);
     }
+    args.extend_from_slice(extra);
     let mut publish = Publish::start(dir, &args);
     let ready = publish.ready();
     assert_eq!(ready.listen.ip(), ip, "publish listens where it was told");

@@ -23,7 +23,7 @@ use crate::publish::{assert_only_rc4, btih_only, content, NAME};
 use crate::support::{assert_same_tree, magnet, require, same_nonempty_files, KillOnDrop};
 use crate::swarm::{
     control_torrent, free_tcp_udp_port_on, libtorrent_seeder, publish_dht, publish_tracker,
-    tracker, wait_for, DhtNetwork, DHT_NODES,
+    publish_tracker_with, tracker, wait_for, DhtNetwork, DHT_NODES,
 };
 
 /// The longest a Transmission download may take (it idles ~70 s first).
@@ -157,7 +157,14 @@ fn transmission_requiring_encryption_downloads_from_publish_through_its_embedded
     let netns = Netns::new();
     let (temp, content) = content();
     let torrent = temp.path().join("release.torrent");
-    let (publish, _) = publish_tracker(temp.path(), &content, &torrent, host(&netns), &[]);
+    let (publish, _) = publish_tracker_with(
+        temp.path(),
+        &content,
+        &torrent,
+        host(&netns),
+        &[],
+        &[OsStr::new("--status-interval"), OsStr::new("1")],
+    );
     let dest = temp.path().join("transmission");
     let _client = transmission(
         &netns,
@@ -167,7 +174,16 @@ fn transmission_requiring_encryption_downloads_from_publish_through_its_embedded
         &["-er"],
     );
     transmission_done(&content, &dest);
-    assert_only_rc4(&publish.finish());
+    let events = publish.finish();
+    assert_only_rc4(&events);
+    // Transmission connects by uTP first: MSE over uTP.
+    assert!(
+        events.iter().any(|e| e["event"] == "status"
+            && e["peers_utp"].as_u64() > Some(0)
+            && e["peers_encrypted"].as_u64() > Some(0)),
+        "no status event with an encrypted uTP peer:\n{}",
+        crate::publish::lines(&events)
+    );
 }
 
 #[test]
