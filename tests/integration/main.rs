@@ -35,7 +35,8 @@
 //!   servers on port 0, and the real binary with SIGTERM).
 //! - `tracker_redis`: `tracker --store redis://`: three processes on one
 //!   Redis (HTTP, UDP with a shared --udp-key, kill -9), Redis stopped and
-//!   restarted (degraded answers, /metrics, recovery), --store-required.
+//!   restarted (degraded answers, /metrics, recovery), --store-required,
+//!   a one-node Redis Cluster.
 //! - `web_server`: a loopback HTTP server with broken-mirror behaviours.
 //! - `webseed`: check-web-seeds verdicts, --drop-failing, create's BEP 19
 //!   warnings, magnets with web seeds, exact source and peers.

@@ -2,7 +2,8 @@
 //! serve one set of swarms (HTTP and UDP, connection IDs through a shared
 //! --udp-key, kill -9 of one), and a Redis that goes away and comes back
 //! (degraded answers from memory, counted in /metrics, then recovery;
-//! --store-required refusing instead).
+//! --store-required refusing instead), and a one-node Redis Cluster
+//! through `redis+cluster://`.
 //!
 //! The first test uses the server named by `MKTORRENT_TEST_REDIS`
 //! (`.ci/run` starts one); the others start their own `redis-server` on a
@@ -415,4 +416,60 @@ fn store_required_exits_at_start_when_redis_is_unreachable() {
         .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("--full-scrape"));
+}
+
+#[test]
+fn redis_cluster_url_serves_two_instances() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let child = match Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args([
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--cluster-enabled",
+            "yes",
+        ])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(err) => {
+            eprintln!("skipped: cannot start redis-server ({err})");
+            return;
+        }
+    };
+    let _cluster = RedisServer { child, port };
+    let cli = |args: &[&str]| -> String {
+        let out = Command::new("redis-cli")
+            .args(["-p", &port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli beside redis-server");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // A one-node cluster holding every slot.
+    eventually("the node", || cli(&["ping"]).contains("PONG").then_some(()));
+    cli(&["cluster", "addslotsrange", "0", "16383"]);
+    eventually("cluster_state:ok", || {
+        cli(&["cluster", "info"])
+            .contains("cluster_state:ok")
+            .then_some(())
+    });
+    let url = format!("redis+cluster://127.0.0.1:{port}");
+    let a = TrackerProc::start(&url, &["--store-required"]);
+    let b = TrackerProc::start(&url, &["--store-required"]);
+    let hash = unique_hash();
+    http_announce(a.http, &hash, 7001, 0, "completed");
+    let reply = http_announce(b.http, &hash, 7002, 100, "started");
+    assert_eq!(peer_ports(&reply), vec![7001]);
+    assert_eq!(http_scrape(a.http, &hash), (1, 1, 1));
+    // Every key of the swarm in one slot: the hash tag.
+    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+    let keys = cli(&["keys", &format!("mkt:{{{hex}}}:*")]);
+    assert_eq!(keys.lines().count(), 3, "s4, l4 and c: {keys}");
 }
