@@ -1,5 +1,6 @@
 //! The embedded BitTorrent tracker: HTTP (BEP 3, 7, 23, 24, 48) and UDP
-//! (BEP 15, 41) over one in-memory swarm store.
+//! (BEP 15, 41) over one swarm store: in memory ([`swarm`]) by default, or
+//! Redis shared by several instances ([`store`]).
 //!
 //! Pure protocol logic lives in [`swarm`], [`http_proto`], [`udp_proto`],
 //! [`connection_id`] and [`status`]; [`http`] and [`udp`] are thin
