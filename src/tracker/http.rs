@@ -1,7 +1,9 @@
 //! The HTTP tracker server: hyper 1.x HTTP/1.1 with keep-alive on a bound
 //! listener. A thin adapter: routing, client address, then the pure
 //! [`http_proto`] codec and the [`swarm`] store. Errors are HTTP 200 with a
-//! bencoded `failure reason`, as BitTorrent clients expect.
+//! bencoded `failure reason`, as BitTorrent clients expect. With the Redis
+//! store, announces and scrapes are parsed synchronously as before and only
+//! then awaited ([`super::store`]); everything else never awaits.
 //!
 //! [`serve`] returns once the listener is closed; connections get a
 //! graceful close (idle ones at once, busy ones after their reply, at most
@@ -67,6 +69,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, sh
             Ok::<_, Infallible>(match (handled, remote) {
                 (Handled::Done(response), _) => response,
                 (handled, Some(shared)) => finish(&shared, handled).await,
+                // Not reached: every non-`Done` request took a clone above.
                 (_, None) => reply(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", ""),
             })
         }
