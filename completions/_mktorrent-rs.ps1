@@ -330,10 +330,12 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
             [CompletionResult]::new('--save-every', '--save-every', [CompletionResultType]::ParameterName, 'Time between state saves (5m, or seconds)')
             [CompletionResult]::new('--trust-proxy', '--trust-proxy', [CompletionResultType]::ParameterName, 'Take the client address from X-Forwarded-For for requests from this network (repeatable)')
             [CompletionResult]::new('--stats-from', '--stats-from', [CompletionResultType]::ParameterName, 'Serve /, /stats.json and /metrics only to this network (repeatable) [default: everyone]')
-            [CompletionResult]::new('--udp-workers', '--udp-workers', [CompletionResultType]::ParameterName, 'UDP worker threads per socket [default: one per core]')
+            [CompletionResult]::new('--udp-workers', '--udp-workers', [CompletionResultType]::ParameterName, 'UDP worker threads per socket [default: one per core; 8 per core with --store redis]')
+            [CompletionResult]::new('--store', '--store', [CompletionResultType]::ParameterName, 'Keep swarms in Redis/Valkey, shared by every tracker pointed at it: redis://HOST:PORT[/DB], rediss:// (TLS), redis+cluster://HOST:PORT[,HOST:PORT...] (Redis Cluster) [default: in memory]. Give the instances one --udp-key')
             [CompletionResult]::new('--no-http', '--no-http', [CompletionResultType]::ParameterName, 'Do not serve HTTP')
             [CompletionResult]::new('--no-udp', '--no-udp', [CompletionResultType]::ParameterName, 'Do not serve UDP')
             [CompletionResult]::new('--full-scrape', '--full-scrape', [CompletionResultType]::ParameterName, 'Serve a full scrape (no info_hash), gzip-compressed, rebuilt at most once a minute')
+            [CompletionResult]::new('--store-required', '--store-required', [CompletionResultType]::ParameterName, 'Exit at start when the --store is unreachable, and refuse announces while it is down [default: answer from memory with a 60 s interval]')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break

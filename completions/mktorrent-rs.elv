@@ -309,10 +309,12 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand --save-every 'Time between state saves (5m, or seconds)'
             cand --trust-proxy 'Take the client address from X-Forwarded-For for requests from this network (repeatable)'
             cand --stats-from 'Serve /, /stats.json and /metrics only to this network (repeatable) [default: everyone]'
-            cand --udp-workers 'UDP worker threads per socket [default: one per core]'
+            cand --udp-workers 'UDP worker threads per socket [default: one per core; 8 per core with --store redis]'
+            cand --store 'Keep swarms in Redis/Valkey, shared by every tracker pointed at it: redis://HOST:PORT[/DB], rediss:// (TLS), redis+cluster://HOST:PORT[,HOST:PORT...] (Redis Cluster) [default: in memory]. Give the instances one --udp-key'
             cand --no-http 'Do not serve HTTP'
             cand --no-udp 'Do not serve UDP'
             cand --full-scrape 'Serve a full scrape (no info_hash), gzip-compressed, rebuilt at most once a minute'
+            cand --store-required 'Exit at start when the --store is unreachable, and refuse announces while it is down [default: answer from memory with a 60 s interval]'
             cand -h 'Print help'
             cand --help 'Print help'
         }

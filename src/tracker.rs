@@ -1,5 +1,6 @@
 //! The embedded BitTorrent tracker: HTTP (BEP 3, 7, 23, 24, 48) and UDP
-//! (BEP 15, 41) over one in-memory swarm store.
+//! (BEP 15, 41) over one swarm store: in memory ([`swarm`]) by default, or
+//! Redis shared by several instances ([`store`]).
 //!
 //! Pure protocol logic lives in [`swarm`], [`http_proto`], [`udp_proto`],
 //! [`connection_id`] and [`status`]; [`http`] and [`udp`] are thin
@@ -19,6 +20,7 @@ pub mod http;
 pub mod http_proto;
 pub mod state;
 pub mod status;
+pub mod store;
 pub mod swarm;
 pub mod udp;
 pub mod udp_proto;
@@ -36,6 +38,7 @@ use crate::shutdown::Shutdown;
 use access::{Access, AccessConfig};
 use connection_id::ConnectionIds;
 use http_proto::Cidr;
+use store::{RedisStore, Store, StoreConfig, StoreError, DEGRADED_INTERVAL};
 use swarm::{Limits, Swarms, XorShift};
 
 /// Everything a tracker instance can be told. [`Default`] gives the
@@ -85,6 +88,9 @@ pub struct TrackerConfig {
     /// same process can dial it at once instead of re-announcing; when
     /// the channel is full the peer is not told.
     pub announced: Option<tokio::sync::mpsc::Sender<(swarm::Id20, SocketAddr)>>,
+    /// Where swarms live: this process (default) or Redis, shared by
+    /// every instance pointed at it.
+    pub store: StoreConfig,
 }
 
 impl Default for TrackerConfig {
@@ -115,6 +121,7 @@ impl Default for TrackerConfig {
             stats_from: Vec::new(),
             udp_workers: 0,
             announced: None,
+            store: StoreConfig::Memory,
         }
     }
 }
@@ -156,6 +163,8 @@ pub enum TrackerError {
     },
     #[error("cannot get random bytes for the connection-ID key: {0}")]
     Random(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -184,10 +193,14 @@ pub enum Counter {
     RateLimited,
     BytesReceived,
     BytesSent,
+    /// Answered from memory because the Redis store was slow or down.
+    StoreDegraded,
+    /// Redis calls that failed or timed out.
+    StoreErrors,
 }
 
 impl Counter {
-    const COUNT: usize = 14;
+    const COUNT: usize = 16;
     pub const ALL: [Counter; Self::COUNT] = [
         Self::HttpAnnounceOk,
         Self::HttpAnnounceFailed,
@@ -203,6 +216,8 @@ impl Counter {
         Self::RateLimited,
         Self::BytesReceived,
         Self::BytesSent,
+        Self::StoreDegraded,
+        Self::StoreErrors,
     ];
 
     /// Prometheus metric name and labels.
@@ -249,6 +264,8 @@ impl Counter {
             Self::RateLimited => ("rate_limited", ""),
             Self::BytesReceived => ("bytes", "direction=\"received\""),
             Self::BytesSent => ("bytes", "direction=\"sent\""),
+            Self::StoreDegraded => ("store_degraded", ""),
+            Self::StoreErrors => ("store_errors", ""),
         }
     }
 
@@ -269,6 +286,8 @@ impl Counter {
             Self::RateLimited => "rate_limited",
             Self::BytesReceived => "bytes_received",
             Self::BytesSent => "bytes_sent",
+            Self::StoreDegraded => "store_degraded",
+            Self::StoreErrors => "store_errors",
         }
     }
 }
@@ -323,7 +342,10 @@ impl RateLimiter {
 #[derive(Debug)]
 pub struct Shared {
     pub config: TrackerConfig,
+    /// This process's swarms: the store itself, or with Redis the
+    /// fallback for degraded answers.
     pub swarms: Swarms,
+    pub store: Store,
     pub ids: ConnectionIds,
     pub access: RwLock<Arc<Access>>,
     pub metrics: Metrics,
@@ -446,6 +468,54 @@ impl Shared {
         body
     }
 
+    /// Asks the Redis store to record an announce. `Degraded` means: answer
+    /// from memory with [`DEGRADED_INTERVAL`] (Redis failed now, or still
+    /// is failing); `Failed` (with `--store-required`) means: refuse.
+    pub async fn remote_announce(&self, redis: &RedisStore, req: &swarm::Announce) -> Remote {
+        if !redis.is_degraded() {
+            let random = with_rng(swarm::Rng::next_u64);
+            let cap = self.config.limits.max_peers_per_swarm;
+            let now = u64::from(Self::unix_now());
+            match redis
+                .announce(req, now, self.config.peer_timeout, cap, random)
+                .await
+            {
+                Ok(reply) => return Remote::Answered(reply),
+                Err(err) => self.store_failed(redis, &err),
+            }
+        }
+        self.fallback(redis)
+    }
+
+    /// Counts from Redis; `None`: answer from memory (or refuse, when required).
+    pub async fn remote_scrape(
+        &self,
+        redis: &RedisStore,
+        info_hash: &swarm::Id20,
+    ) -> Remote<swarm::Counts> {
+        if !redis.is_degraded() {
+            match redis.scrape(info_hash, u64::from(Self::unix_now())).await {
+                Ok(counts) => return Remote::Answered(counts),
+                Err(err) => self.store_failed(redis, &err),
+            }
+        }
+        self.fallback(redis)
+    }
+
+    fn store_failed(&self, redis: &RedisStore, err: &StoreError) {
+        self.metrics.add(Counter::StoreErrors, 1);
+        redis.failed(err);
+    }
+
+    fn fallback<T>(&self, redis: &RedisStore) -> Remote<T> {
+        if redis.required() {
+            Remote::Failed
+        } else {
+            self.metrics.add(Counter::StoreDegraded, 1);
+            Remote::Degraded
+        }
+    }
+
     /// Saves the state file, if configured.
     pub fn save_state(&self) -> Result<(), TrackerError> {
         match &self.config.state_file {
@@ -454,6 +524,19 @@ impl Shared {
         }
     }
 }
+
+/// What the Redis store made of a request.
+#[derive(Debug)]
+pub enum Remote<T = store::RemoteReply> {
+    Answered(T),
+    /// Answer from this process's swarms, with [`DEGRADED_INTERVAL`].
+    Degraded,
+    /// `--store-required` and Redis is unavailable: refuse.
+    Failed,
+}
+
+/// The failure reason sent when `--store-required` and Redis is down.
+pub const STORE_UNAVAILABLE: &str = "tracker store unavailable, try again later";
 
 /// A running tracker.
 #[derive(Debug, Clone)]
@@ -512,6 +595,24 @@ impl Tracker {
                 "state restored"
             );
         }
+        let store = match &config.store {
+            StoreConfig::Memory => Store::Memory,
+            StoreConfig::Redis { url, required } => {
+                let redis = RedisStore::new(url, *required)?;
+                match redis.check().await {
+                    Ok(()) => tracing::info!(store = %redis.url(), "redis store connected"),
+                    // Fail fast: nothing is bound yet.
+                    Err(err) if *required => return Err(err.into()),
+                    Err(err) => {
+                        redis.set_degraded();
+                        tracing::warn!(
+                            "{err}; answering from memory (interval {DEGRADED_INTERVAL} s) until it is back"
+                        );
+                    }
+                }
+                Store::Redis(Box::new(redis))
+            }
+        };
         let mut http_listeners = Vec::new();
         for &addr in &config.http {
             http_listeners.push((addr, bind_tcp(addr)?));
@@ -530,6 +631,7 @@ impl Tracker {
             }),
             config,
             swarms,
+            store,
             access: RwLock::new(Arc::new(access)),
             metrics: Metrics::default(),
             started: Instant::now(),
@@ -547,6 +649,10 @@ impl Tracker {
         }
         let mut udp_addrs = Vec::new();
         let workers = match shared.config.udp_workers {
+            // A worker waits out each Redis round trip: more of them keep the cores busy.
+            0 if matches!(shared.store, Store::Redis(_)) => {
+                8 * std::thread::available_parallelism().map_or(2, |n| n.get())
+            }
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
             n => n,
         };
@@ -566,6 +672,14 @@ impl Tracker {
             })?;
         }
         shutdown.spawn(housekeeping(shared.clone(), shutdown.clone()));
+        if matches!(shared.store, Store::Redis(_)) {
+            let (shared, stop) = (shared.clone(), shutdown.clone());
+            shutdown.spawn(async move {
+                if let Store::Redis(redis) = &shared.store {
+                    redis.probe(&stop).await;
+                }
+            });
+        }
         tracing::info!(http = ?http_addrs, udp = ?udp_addrs, "tracker started");
         Ok(Self {
             shared,

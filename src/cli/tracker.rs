@@ -16,6 +16,7 @@ use crate::metainfo::InfoHash;
 use crate::shutdown::Shutdown;
 use crate::tracker::access::AccessConfig;
 use crate::tracker::http_proto::Cidr;
+use crate::tracker::store::StoreConfig;
 use crate::tracker::swarm::Limits;
 use crate::tracker::{Tracker, TrackerConfig};
 
@@ -200,9 +201,20 @@ pub struct Args {
     #[arg(help_heading = "Access", long, value_name = "CIDR")]
     pub stats_from: Vec<Cidr>,
 
-    /// UDP worker threads per socket [default: one per core].
+    /// UDP worker threads per socket [default: one per core; 8 per core with --store redis].
     #[arg(help_heading = "Listening", long, value_name = "N")]
     pub udp_workers: Option<usize>,
+
+    /// Keep swarms in Redis/Valkey, shared by every tracker pointed at it:
+    /// redis://HOST:PORT[/DB], rediss:// (TLS), redis+cluster://HOST:PORT[,HOST:PORT...]
+    /// (Redis Cluster) [default: in memory]. Give the instances one --udp-key.
+    #[arg(long, value_name = "URL", help_heading = "Store")]
+    pub store: Option<String>,
+
+    /// Exit at start when the --store is unreachable, and refuse announces while it is
+    /// down [default: answer from memory with a 60 s interval].
+    #[arg(long, requires = "store", help_heading = "Store")]
+    pub store_required: bool,
 }
 
 /// A checked plan: the tracker configuration and what to print.
@@ -298,6 +310,27 @@ impl Plan {
                 }
             }
         };
+        let store = match args.store {
+            None => StoreConfig::Memory,
+            Some(url) => {
+                // Redis holds the swarms: a state file or a full scrape would
+                // cover only this instance's degraded answers.
+                if args.state.is_some() {
+                    return Err(Error::Conflict(
+                        "--state keeps this process's swarms; with --store they are in Redis",
+                    ));
+                }
+                if args.full_scrape {
+                    return Err(Error::Conflict(
+                        "--full-scrape needs every swarm of one process; not with --store",
+                    ));
+                }
+                StoreConfig::Redis {
+                    url,
+                    required: args.store_required,
+                }
+            }
+        };
         let rate_limit = (args.rate_limit > 0).then(|| {
             let rate = args.rate_limit;
             (rate, args.rate_burst.unwrap_or(rate.saturating_mul(5)))
@@ -337,6 +370,7 @@ impl Plan {
             trust_proxy: args.trust_proxy,
             stats_from: args.stats_from,
             udp_workers: args.udp_workers.unwrap_or(0),
+            store,
             ..TrackerConfig::default()
         };
         Ok(Self {

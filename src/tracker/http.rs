@@ -1,7 +1,9 @@
 //! The HTTP tracker server: hyper 1.x HTTP/1.1 with keep-alive on a bound
 //! listener. A thin adapter: routing, client address, then the pure
 //! [`http_proto`] codec and the [`swarm`] store. Errors are HTTP 200 with a
-//! bencoded `failure reason`, as BitTorrent clients expect.
+//! bencoded `failure reason`, as BitTorrent clients expect. With the Redis
+//! store, announces and scrapes are parsed synchronously as before and only
+//! then awaited ([`super::store`]); everything else never awaits.
 //!
 //! [`serve`] returns once the listener is closed; connections get a
 //! graceful close (idle ones at once, busy ones after their reply, at most
@@ -25,8 +27,9 @@ use tokio::net::{TcpListener, TcpStream};
 use crate::shutdown::Shutdown;
 
 use super::http_proto::{self, DictPeer, QueryError, ReplyHead};
+use super::store::{RemoteReply, Store, DEGRADED_INTERVAL};
 use super::swarm::{self, Endpoint};
-use super::{status, with_rng, Counter, Shared};
+use super::{status, with_rng, Counter, Remote, Shared, STORE_UNAVAILABLE};
 
 /// Longest a client may take to send its request headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -56,8 +59,20 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: Shutdow
 
 async fn connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, shutdown: Shutdown) {
     let service = service_fn(move |req: Request<Incoming>| {
-        let response = handle(&shared, peer, &req);
-        async move { Ok::<_, Infallible>(response) }
+        let handled = handle(&shared, peer, &req);
+        // Only a Redis request holds the state across an await.
+        let remote = match handled {
+            Handled::Done(_) => None,
+            _ => Some(shared.clone()),
+        };
+        async move {
+            Ok::<_, Infallible>(match (handled, remote) {
+                (Handled::Done(response), _) => response,
+                (handled, Some(shared)) => finish(&shared, handled).await,
+                // Not reached: every non-`Done` request took a clone above.
+                (_, None) => reply(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", ""),
+            })
+        }
     });
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
@@ -112,17 +127,89 @@ fn client_ip(shared: &Shared, peer: SocketAddr, req: &Request<Incoming>) -> IpAd
     ip
 }
 
-fn handle(shared: &Shared, peer: SocketAddr, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+/// A request answered at once, or one the Redis store must answer.
+enum Handled {
+    Done(Response<Full<Bytes>>),
+    Announce(Prepared),
+    Scrape(Vec<swarm::Id20>),
+}
+
+impl From<Response<Full<Bytes>>> for Handled {
+    fn from(response: Response<Full<Bytes>>) -> Self {
+        Self::Done(response)
+    }
+}
+
+fn count_sent(shared: &Shared, response: &Response<Full<Bytes>>) {
+    if let Some(len) = hyper::body::Body::size_hint(response.body()).exact() {
+        shared.metrics.add(Counter::BytesSent, len);
+    }
+}
+
+fn handle(shared: &Shared, peer: SocketAddr, req: &Request<Incoming>) -> Handled {
     let path = req.uri().path();
     let query = req.uri().query().unwrap_or("").as_bytes();
     shared.metrics.add(
         Counter::BytesReceived,
         req.uri().path_and_query().map_or(0, |pq| pq.as_str().len()) as u64,
     );
-    let response = route(shared, peer, req, path, query);
-    if let Some(len) = hyper::body::Body::size_hint(response.body()).exact() {
-        shared.metrics.add(Counter::BytesSent, len);
+    let handled = route(shared, peer, req, path, query);
+    if let Handled::Done(response) = &handled {
+        count_sent(shared, response);
     }
+    handled
+}
+
+/// Answers an announce or scrape through the Redis store.
+async fn finish(shared: &Shared, handled: Handled) -> Response<Full<Bytes>> {
+    let Store::Redis(redis) = &shared.store else {
+        return reply(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", "");
+    };
+    let response = match handled {
+        Handled::Done(response) => response,
+        Handled::Announce(prepared) => {
+            let result = match shared.remote_announce(redis, &prepared.request).await {
+                Remote::Answered(answer) => {
+                    let interval = with_rng(|rng| shared.interval(rng));
+                    shared.tell(&prepared.request);
+                    Ok(remote_body(shared, &prepared, &answer, interval))
+                }
+                Remote::Degraded => memory_announce(shared, &prepared, true),
+                Remote::Failed => Err(failure(STORE_UNAVAILABLE)),
+            };
+            let (counter, body) = match result {
+                Ok(body) => (Counter::HttpAnnounceOk, body),
+                Err(body) => (Counter::HttpAnnounceFailed, body),
+            };
+            shared.metrics.add(counter, 1);
+            reply(StatusCode::OK, "text/plain", body)
+        }
+        Handled::Scrape(hashes) => {
+            let mut files = Vec::with_capacity(hashes.len());
+            let mut failed = false;
+            for hash in hashes {
+                let counts = match shared.remote_scrape(redis, &hash).await {
+                    Remote::Answered(counts) => counts,
+                    Remote::Degraded => shared.swarms.scrape(&hash),
+                    Remote::Failed => {
+                        failed = true;
+                        break;
+                    }
+                };
+                files.push((hash, counts));
+            }
+            if failed {
+                shared.metrics.add(Counter::HttpScrapeFailed, 1);
+                reply(StatusCode::OK, "text/plain", failure(STORE_UNAVAILABLE))
+            } else {
+                let mut out = Vec::with_capacity(16 + files.len() * 80);
+                http_proto::write_scrape(&mut out, &files);
+                shared.metrics.add(Counter::HttpScrapeOk, 1);
+                reply(StatusCode::OK, "text/plain", out)
+            }
+        }
+    };
+    count_sent(shared, &response);
     response
 }
 
@@ -132,10 +219,10 @@ fn route(
     req: &Request<Incoming>,
     path: &str,
     query: &[u8],
-) -> Response<Full<Bytes>> {
+) -> Handled {
     if req.method() != Method::GET {
         shared.metrics.add(Counter::HttpOther, 1);
-        return reply(StatusCode::METHOD_NOT_ALLOWED, "text/plain", "GET only\n");
+        return reply(StatusCode::METHOD_NOT_ALLOWED, "text/plain", "GET only\n").into();
     }
     let ip = client_ip(shared, peer, req);
     let is_announce = path == shared.config.announce_path;
@@ -151,35 +238,41 @@ fn route(
         } else if !shared.rate_ok(ip) {
             Err(failure("too many requests: slow down"))
         } else if is_announce {
-            announce(shared, ip, query)
+            match prepare(shared, ip, query) {
+                Ok(prepared) if matches!(shared.store, Store::Redis(_)) => {
+                    return Handled::Announce(prepared)
+                }
+                Ok(prepared) => memory_announce(shared, &prepared, false),
+                Err(body) => Err(body),
+            }
         } else {
             return scrape(shared, query);
         };
         return match result {
             Ok(body) => {
                 shared.metrics.add(ok, 1);
-                reply(StatusCode::OK, "text/plain", body)
+                reply(StatusCode::OK, "text/plain", body).into()
             }
             Err(body) => {
                 shared.metrics.add(failed, 1);
-                reply(StatusCode::OK, "text/plain", body)
+                reply(StatusCode::OK, "text/plain", body).into()
             }
         };
     }
     shared.metrics.add(Counter::HttpOther, 1);
     let stats_page = matches!(path, "/" | "/stats.json" | "/metrics");
     if !stats_page {
-        return reply(StatusCode::NOT_FOUND, "text/plain", "not found\n");
+        return reply(StatusCode::NOT_FOUND, "text/plain", "not found\n").into();
     }
     if !shared.stats_allowed(ip) {
-        return reply(StatusCode::FORBIDDEN, "text/plain", "forbidden\n");
+        return reply(StatusCode::FORBIDDEN, "text/plain", "forbidden\n").into();
     }
     let totals = shared.swarms.totals();
     let counters: Vec<(Counter, u64)> = Counter::ALL
         .iter()
         .map(|c| (*c, shared.metrics.get(*c)))
         .collect();
-    match path {
+    let response = match path {
         "/" => {
             let access = shared.access();
             let page = status::html(&totals, &shared.swarms.all_counts(), &access.names);
@@ -195,10 +288,18 @@ fn route(
             "text/plain; version=0.0.4",
             status::prometheus(&totals, &counters),
         ),
-    }
+    };
+    response.into()
 }
 
-fn announce(shared: &Shared, ip: IpAddr, query: &[u8]) -> Result<Vec<u8>, Vec<u8>> {
+/// A parsed, allowed announce, ready for a store.
+struct Prepared {
+    q: http_proto::AnnounceQuery,
+    ip: IpAddr,
+    request: swarm::Announce,
+}
+
+fn prepare(shared: &Shared, ip: IpAddr, query: &[u8]) -> Result<Prepared, Vec<u8>> {
     // Off by default; `RUST_LOG=mktorrent_rs::tracker=trace` shows each request.
     tracing::trace!(%ip, query = %String::from_utf8_lossy(query), "http announce");
     let q = http_proto::parse_announce(query).map_err(|e: QueryError| failure(&e.to_string()))?;
@@ -210,16 +311,73 @@ fn announce(shared: &Shared, ip: IpAddr, query: &[u8]) -> Result<Vec<u8>, Vec<u8
         .numwant
         .unwrap_or(config.default_numwant)
         .min(config.max_numwant);
-    let endpoint = Endpoint::new(ip, q.port);
     let request = swarm::Announce {
         info_hash: q.info_hash,
         peer_id: q.peer_id,
-        endpoint,
+        endpoint: Endpoint::new(ip, q.port),
         event: q.event,
         // Unknown `left` is treated as still downloading.
         left: q.left.unwrap_or(u64::MAX),
         numwant,
     };
+    Ok(Prepared { q, ip, request })
+}
+
+/// The reply to an announce Redis answered. Redis keeps no peer ids, so a
+/// non-compact reply lists peers without them (BEP 3 clients accept that).
+fn remote_body(shared: &Shared, p: &Prepared, answer: &RemoteReply, interval: u32) -> Vec<u8> {
+    let head = ReplyHead {
+        interval,
+        min_interval: shared.config.min_interval,
+        counts: answer.counts,
+        external_ip: p.ip,
+    };
+    let mut out = Vec::with_capacity(160 + answer.peers.len());
+    let v4 = matches!(p.request.endpoint, Endpoint::V4(_));
+    if p.q.compact {
+        if v4 {
+            http_proto::write_compact(&mut out, &head, &answer.peers, &[]);
+        } else {
+            http_proto::write_compact(&mut out, &head, &[], &answer.peers);
+        }
+    } else {
+        let entry = if v4 { 6 } else { 18 };
+        let dict: Vec<DictPeer> = answer
+            .peers
+            .chunks_exact(entry)
+            .map(|b| {
+                let ep = endpoint_of(b);
+                DictPeer {
+                    ip: ep.ip(),
+                    port: ep.port(),
+                    peer_id: None,
+                }
+            })
+            .collect();
+        http_proto::write_dict(&mut out, &head, &dict);
+    }
+    out
+}
+
+/// The endpoint of a 6- or 18-byte compact peer.
+fn endpoint_of(addr: &[u8]) -> Endpoint {
+    if addr.len() == 6 {
+        let mut b = [0; 6];
+        b.copy_from_slice(addr);
+        Endpoint::V4(b)
+    } else {
+        let mut b = [0; 18];
+        b.copy_from_slice(&addr[..18.min(addr.len())]);
+        Endpoint::V6(b)
+    }
+}
+
+/// Answers from this process's swarms; `degraded`: Redis is down, so the
+/// client is asked back after [`DEGRADED_INTERVAL`].
+fn memory_announce(shared: &Shared, p: &Prepared, degraded: bool) -> Result<Vec<u8>, Vec<u8>> {
+    let (q, ip, request) = (&p.q, p.ip, &p.request);
+    let config = &shared.config;
+    let (endpoint, numwant) = (request.endpoint, request.numwant);
     let entry = if matches!(endpoint, Endpoint::V4(_)) {
         6
     } else {
@@ -232,22 +390,14 @@ fn announce(shared: &Shared, ip: IpAddr, query: &[u8]) -> Result<Vec<u8>, Vec<u8
             compact.reserve(numwant * entry);
             shared
                 .swarms
-                .announce(&request, shared.now(), rng, &mut |p| {
+                .announce(request, shared.now(), rng, &mut |p| {
                     compact.extend_from_slice(p.addr)
                 })
         } else {
             shared
                 .swarms
-                .announce(&request, shared.now(), rng, &mut |p| {
-                    let ep = if p.addr.len() == 6 {
-                        let mut b = [0; 6];
-                        b.copy_from_slice(p.addr);
-                        Endpoint::V4(b)
-                    } else {
-                        let mut b = [0; 18];
-                        b.copy_from_slice(p.addr);
-                        Endpoint::V6(b)
-                    };
+                .announce(request, shared.now(), rng, &mut |p| {
+                    let ep = endpoint_of(p.addr);
                     dict.push(DictPeer {
                         ip: ep.ip(),
                         port: ep.port(),
@@ -258,10 +408,15 @@ fn announce(shared: &Shared, ip: IpAddr, query: &[u8]) -> Result<Vec<u8>, Vec<u8
         (counts, shared.interval(rng))
     });
     let counts = counts.map_err(|refused| failure(&refused.to_string()))?;
-    shared.tell(&request);
+    shared.tell(request);
+    let (interval, min_interval) = if degraded {
+        (DEGRADED_INTERVAL, DEGRADED_INTERVAL)
+    } else {
+        (interval, config.min_interval)
+    };
     let head = ReplyHead {
         interval,
-        min_interval: config.min_interval,
+        min_interval,
         counts,
         external_ip: ip,
     };
@@ -277,7 +432,7 @@ fn announce(shared: &Shared, ip: IpAddr, query: &[u8]) -> Result<Vec<u8>, Vec<u8
     Ok(out)
 }
 
-fn scrape(shared: &Shared, query: &[u8]) -> Response<Full<Bytes>> {
+fn scrape(shared: &Shared, query: &[u8]) -> Handled {
     let mut hashes = Vec::new();
     let parsed = if query.len() > shared.config.max_query {
         Err(failure("request too long"))
@@ -287,7 +442,7 @@ fn scrape(shared: &Shared, query: &[u8]) -> Response<Full<Bytes>> {
     };
     if let Err(body) = parsed {
         shared.metrics.add(Counter::HttpScrapeFailed, 1);
-        return reply(StatusCode::OK, "text/plain", body);
+        return reply(StatusCode::OK, "text/plain", body).into();
     }
     if hashes.is_empty() {
         if !shared.config.full_scrape {
@@ -296,14 +451,19 @@ fn scrape(shared: &Shared, query: &[u8]) -> Response<Full<Bytes>> {
                 StatusCode::OK,
                 "text/plain",
                 failure("full scrape is disabled; pass info_hash"),
-            );
+            )
+            .into();
         }
         shared.metrics.add(Counter::HttpScrapeOk, 1);
         let mut response = reply(StatusCode::OK, "text/plain", shared.full_scrape());
         response
             .headers_mut()
             .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        return response;
+        return response.into();
+    }
+    if matches!(shared.store, Store::Redis(_)) {
+        hashes.retain(|hash| shared.allows(hash));
+        return Handled::Scrape(hashes);
     }
     let files: Vec<_> = hashes
         .iter()
@@ -313,5 +473,5 @@ fn scrape(shared: &Shared, query: &[u8]) -> Response<Full<Bytes>> {
     let mut out = Vec::with_capacity(16 + files.len() * 80);
     http_proto::write_scrape(&mut out, &files);
     shared.metrics.add(Counter::HttpScrapeOk, 1);
-    reply(StatusCode::OK, "text/plain", out)
+    reply(StatusCode::OK, "text/plain", out).into()
 }

@@ -14,9 +14,18 @@ use tokio::net::UdpSocket;
 
 use crate::shutdown::Shutdown;
 
+use super::store::{Store, DEGRADED_INTERVAL};
 use super::swarm::{self, Endpoint};
 use super::udp_proto::{self, ParseError, Request};
-use super::{with_rng, Counter, Shared};
+use super::{with_rng, Counter, Remote, Shared, STORE_UNAVAILABLE};
+
+/// Fills in the interval and counts of an announce reply written with
+/// placeholders (BEP 15: interval at 8, leechers at 12, seeders at 16).
+fn patch_counts(out: &mut [u8], interval: u32, counts: swarm::Counts) {
+    out[8..12].copy_from_slice(&interval.to_be_bytes());
+    out[12..16].copy_from_slice(&counts.leechers.to_be_bytes());
+    out[16..20].copy_from_slice(&counts.seeders.to_be_bytes());
+}
 
 /// Largest reply we send: the IPv6 minimum MTU (1280) less IPv6 and UDP
 /// headers, so no reply is ever fragmented.
@@ -38,10 +47,11 @@ pub fn serve(
     let socket = socket.into_std()?;
     socket.set_nonblocking(false)?;
     socket.set_read_timeout(Some(POLL))?;
+    let runtime = tokio::runtime::Handle::current();
     for _ in 0..workers.max(1) {
         let socket = socket.try_clone()?;
-        let (shared, stop) = (shared.clone(), shutdown.clone());
-        let thread = tokio::task::spawn_blocking(move || worker(&socket, &shared, &stop));
+        let (shared, stop, runtime) = (shared.clone(), shutdown.clone(), runtime.clone());
+        let thread = tokio::task::spawn_blocking(move || worker(&socket, &shared, &stop, &runtime));
         shutdown.spawn(async move {
             let _ = thread.await;
         });
@@ -49,7 +59,12 @@ pub fn serve(
     Ok(())
 }
 
-fn worker(socket: &std::net::UdpSocket, shared: &Shared, shutdown: &Shutdown) {
+fn worker(
+    socket: &std::net::UdpSocket,
+    shared: &Shared,
+    shutdown: &Shutdown,
+    runtime: &tokio::runtime::Handle,
+) {
     let mut buf = vec![0u8; 2048];
     let mut out = Vec::with_capacity(2048);
     while !shutdown.is_triggered() {
@@ -60,7 +75,7 @@ fn worker(socket: &std::net::UdpSocket, shared: &Shared, shutdown: &Shutdown) {
         };
         shared.metrics.add(Counter::BytesReceived, len as u64);
         out.clear();
-        handle(shared, &buf[..len], from, &mut out);
+        handle(shared, &buf[..len], from, &mut out, runtime);
         if !out.is_empty() {
             shared.metrics.add(Counter::BytesSent, out.len() as u64);
             let _ = socket.send_to(&out, from);
@@ -69,7 +84,15 @@ fn worker(socket: &std::net::UdpSocket, shared: &Shared, shutdown: &Shutdown) {
 }
 
 /// Handles one datagram; leaves `out` empty when nothing should be sent.
-pub fn handle(shared: &Shared, packet: &[u8], from: SocketAddr, out: &mut Vec<u8>) {
+/// With the Redis store the worker thread (never a runtime thread) waits
+/// for Redis on `runtime`.
+pub fn handle(
+    shared: &Shared,
+    packet: &[u8],
+    from: SocketAddr,
+    out: &mut Vec<u8>,
+    runtime: &tokio::runtime::Handle,
+) {
     let ip = swarm::normalize_ip(from.ip());
     let request = match udp_proto::parse(packet) {
         Ok(request) => request,
@@ -132,6 +155,26 @@ pub fn handle(shared: &Shared, packet: &[u8], from: SocketAddr, out: &mut Vec<u8
             };
             // Header first with placeholder counts, peers after, then patch.
             udp_proto::write_announce_header(out, tid, 0, swarm::Counts::default());
+            let mut degraded = false;
+            if let Store::Redis(redis) = &shared.store {
+                match runtime.block_on(shared.remote_announce(redis, &announce)) {
+                    Remote::Answered(answer) => {
+                        out.extend_from_slice(&answer.peers);
+                        let interval = with_rng(|rng| shared.interval(rng));
+                        patch_counts(out, interval, answer.counts);
+                        shared.metrics.add(Counter::UdpAnnounceOk, 1);
+                        shared.tell(&announce);
+                        return;
+                    }
+                    Remote::Degraded => degraded = true,
+                    Remote::Failed => {
+                        out.clear();
+                        udp_proto::write_error(out, tid, STORE_UNAVAILABLE);
+                        shared.metrics.add(Counter::UdpAnnounceFailed, 1);
+                        return;
+                    }
+                }
+            }
             let result = with_rng(|rng| {
                 let counts = shared
                     .swarms
@@ -142,9 +185,12 @@ pub fn handle(shared: &Shared, packet: &[u8], from: SocketAddr, out: &mut Vec<u8
             });
             match result {
                 (Ok(counts), interval) => {
-                    out[8..12].copy_from_slice(&interval.to_be_bytes());
-                    out[12..16].copy_from_slice(&counts.leechers.to_be_bytes());
-                    out[16..20].copy_from_slice(&counts.seeders.to_be_bytes());
+                    let interval = if degraded {
+                        DEGRADED_INTERVAL
+                    } else {
+                        interval
+                    };
+                    patch_counts(out, interval, counts);
                     shared.metrics.add(Counter::UdpAnnounceOk, 1);
                     shared.tell(&announce);
                 }
@@ -172,10 +218,21 @@ pub fn handle(shared: &Shared, packet: &[u8], from: SocketAddr, out: &mut Vec<u8
                 let mut id = [0; 20];
                 id.copy_from_slice(hash);
                 // Entries must stay in request order; refused torrents read as zeros.
-                let counts = if shared.allows(&id) {
-                    shared.swarms.scrape(&id)
-                } else {
+                let counts = if !shared.allows(&id) {
                     swarm::Counts::default()
+                } else if let Store::Redis(redis) = &shared.store {
+                    match runtime.block_on(shared.remote_scrape(redis, &id)) {
+                        Remote::Answered(counts) => counts,
+                        Remote::Degraded => shared.swarms.scrape(&id),
+                        Remote::Failed => {
+                            out.clear();
+                            udp_proto::write_error(out, transaction_id, STORE_UNAVAILABLE);
+                            shared.metrics.add(Counter::UdpScrapeFailed, 1);
+                            return;
+                        }
+                    }
+                } else {
+                    shared.swarms.scrape(&id)
                 };
                 udp_proto::write_scrape_entry(out, counts);
             }

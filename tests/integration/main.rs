@@ -37,6 +37,10 @@
 //!   rejected hash requests, refused content, `publish --v2`.
 //! - `tracker`: the tracker's HTTP and UDP contract on loopback (in-process
 //!   servers on port 0, and the real binary with SIGTERM).
+//! - `tracker_redis`: `tracker --store redis://`: three processes on one
+//!   Redis (HTTP, UDP with a shared --udp-key, kill -9), Redis stopped and
+//!   restarted (degraded answers, /metrics, recovery), --store-required,
+//!   a one-node Redis Cluster.
 //! - `web_server`: a loopback HTTP server with broken-mirror behaviours.
 //! - `webseed`: check-web-seeds verdicts, --drop-failing, create's BEP 19
 //!   warnings, magnets with web seeds, exact source and peers.
@@ -62,6 +66,7 @@ mod show;
 mod status_server;
 mod status_snapshot;
 mod tracker;
+mod tracker_redis;
 mod v2;
 mod v2_seed;
 mod verify;

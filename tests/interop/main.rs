@@ -65,6 +65,8 @@
 //!   with the integration tests.
 //! - `tracker`: libtorrent and aria2 announce to our tracker over HTTP and
 //!   UDP and download through it.
+//! - `tracker_redis`: two `tracker --store redis://` processes on one
+//!   redis-server: libtorrent seeds through A, another downloads through B.
 //! - `webseed`: aria2 and libtorrent download our single- and multi-file
 //!   torrents from a loopback web seed alone (`web_server`, shared with the
 //!   integration tests), byte for byte; libtorrent reads our magnets' web
@@ -92,6 +94,7 @@ mod status_snapshot;
 mod support;
 mod swarm;
 mod tracker;
+mod tracker_redis;
 mod transmission;
 mod transmission_netns;
 mod utp;
