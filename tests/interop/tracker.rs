@@ -115,7 +115,8 @@ fn fixture(url: &str) -> Fixture {
     }
 }
 
-struct Killed(Child);
+/// A child process killed (and reaped) on drop.
+pub(crate) struct Killed(pub(crate) Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {
@@ -146,7 +147,7 @@ fn libtorrent_on(fx: &Fixture, save: &Path, seconds: u32, listen: &str) -> Kille
 }
 
 /// Waits for the libtorrent script to print SEEDING.
-fn wait_seeding(child: &mut Killed) {
+pub(crate) fn wait_seeding(child: &mut Killed) {
     use std::io::BufRead;
     let stdout = child.0.stdout.take().expect("piped stdout");
     let (tx, rx) = std::sync::mpsc::channel();

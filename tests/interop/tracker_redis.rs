@@ -8,10 +8,11 @@
 use std::io::BufRead;
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::{eventually, require, scrape};
+use crate::tracker::{wait_seeding, Killed};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mktorrent-rs");
 const PYTHON: &str = "/usr/bin/python3";
@@ -37,16 +38,6 @@ while time.time() < end:
         said = True
     time.sleep(0.2)
 "#;
-
-/// A child process killed (and reaped) on drop.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -106,24 +97,6 @@ fn libtorrent(script: &Path, torrent: &Path, save: &Path) -> Killed {
         .spawn()
         .expect("python3 runs");
     Killed(child)
-}
-
-/// Waits for the libtorrent script to print SEEDING.
-fn wait_seeding(child: &mut Killed) {
-    let stdout = child.0.stdout.take().expect("piped stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if line == "SEEDING" {
-                let _ = tx.send(());
-            }
-        }
-    });
-    rx.recv_timeout(LIMIT)
-        .expect("libtorrent reaches seeding in time");
 }
 
 #[test]
