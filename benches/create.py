@@ -56,6 +56,7 @@ BIG_MIB = int(os.environ.get("BENCH_BIG_MIB", "2048"))
 TREE_FILES = int(os.environ.get("BENCH_TREE_FILES", "20000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 COLD = os.environ.get("BENCH_COLD", "1") != "0"
+TREE = os.environ.get("BENCH_TREE", "1") != "0"
 
 # The targets are stated for two hashing threads; every tool that has the option gets it.
 THREADS = 2
@@ -372,7 +373,6 @@ class Verdicts:
 def report(sha1, results, ours_small, quarter_mib, verdicts):
     limit = THREADS * sha1
     big_tools, big_size = results["big"]
-    tree_tools, _ = results["tree"]
     ours_mib_s = big_size / MIB / big_tools[0].best()[0]
     print(f"\nSHA-1 single core (openssl):   {sha1:8.1f} MiB/s")
     print(f"{THREADS} x single core:              {limit:8.1f} MiB/s")
@@ -381,7 +381,8 @@ def report(sha1, results, ours_small, quarter_mib, verdicts):
     print_table("Big file", big_tools, big_size)
     if "cold" in results:
         print_table("Big file, cold page cache", *results["cold"])
-    print_table("Tree", *results["tree"])
+    if "tree" in results:
+        print_table("Tree", *results["tree"])
     full_peak, small_peak = big_tools[0].peak_mib(), ours_small[0].peak_mib()
     print(f"\nOur peak RSS: {full_peak:.1f} MiB on {BIG_MIB} MiB, "
           f"{small_peak:.1f} MiB on {quarter_mib} MiB")
@@ -389,9 +390,10 @@ def report(sha1, results, ours_small, quarter_mib, verdicts):
     def ratio(tools, peer):
         return tools[0].best()[0] / next(t for t in tools if t.name == peer).best()[0]
 
-    for tag, tools, peer, most in (("big", big_tools, "mktorrent", 0.6),
-                                   ("big", big_tools, "torf", 0.8),
-                                   ("tree", tree_tools, "mktorrent", 0.6)):
+    checks = [("big", big_tools, "mktorrent", 0.6), ("big", big_tools, "torf", 0.8)]
+    if "tree" in results:
+        checks.append(("tree", results["tree"][0], "mktorrent", 0.6))
+    for tag, tools, peer, most in checks:
         r = ratio(tools, peer)
         verdicts.target(r <= most, f"{tag}: ours wall {r:.2f}x {peer}'s (target <= {most}x)")
     share = ours_mib_s / limit
@@ -428,11 +430,11 @@ def main():
     quarter_mib = max(1, BIG_MIB // 4)
     big = ensure_data(DATA / f"big-{BIG_MIB}MiB.bin", make_file, BIG_MIB, "big")
     small = ensure_data(DATA / f"big-{quarter_mib}MiB.bin", make_file, quarter_mib, "big")
-    tree = ensure_data(DATA / f"tree-{TREE_FILES}", make_tree, TREE_FILES, "tree")
+    tree = ensure_data(DATA / f"tree-{TREE_FILES}", make_tree, TREE_FILES, "tree") if TREE else None
 
     verdicts = Verdicts()
     results = {}
-    for title, src, tag in (("Big file", big, "big"), ("Tree", tree, "tree")):
+    for title, src, tag in (("Big file", big, "big"), ("Tree", tree, "tree"))[:2 if TREE else 1]:
         print(f"\n== {title}: {src.relative_to(REPO)}")
         tools = make_tools(ours, torf)
         outputs = bench(tools, src, tag)
