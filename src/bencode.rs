@@ -10,6 +10,9 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+#[cfg(test)]
+pub(crate) mod strict;
+
 /// Nesting deeper than this is rejected, so hostile input cannot exhaust the
 /// stack. Real torrents nest a handful of levels (v2 file trees: path depth).
 pub const MAX_DEPTH: usize = 256;
