@@ -98,6 +98,7 @@ pub(crate) fn from_ours(value: &Bencode) -> Strict<'static> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
     use std::path::Path;
 
     use proptest::prelude::*;
@@ -105,6 +106,7 @@ mod tests {
 
     use super::*;
     use crate::bencode::decode;
+    use crate::edit::Edits;
     use crate::env::Env;
     use crate::metainfo::{FileEntry, Info, Layout, Metainfo, Node, Torrent, Version};
 
@@ -125,6 +127,15 @@ mod tests {
             assert!(check(doc).is_err(), "bendy accepts {doc:?}");
             assert!(decode(doc).is_err(), "we accept {doc:?}");
         }
+        // A torrent whose `info` has `pieces` before `name`: bendy cannot
+        // read it; we do, and hash the info bytes as written.
+        let info = b"d6:lengthi1e6:pieces20:aaaaaaaaaaaaaaaaaaaa4:name1:x12:piece lengthi16384ee";
+        let mut doc = b"d4:info".to_vec();
+        doc.extend_from_slice(info);
+        doc.push(b'e');
+        assert!(check(&doc).unwrap_err().contains("sorted"));
+        let torrent = Torrent::parse(&doc).unwrap();
+        assert_eq!(torrent.info_hash.0[..], sha1::Sha1::digest(info)[..]);
         assert_eq!(
             check(b"d1:ai1e1:bi2ee"),
             Ok(dict([("a", int(1)), ("b", int(2))]))
@@ -414,12 +425,91 @@ mod tests {
         list(items.into_iter().map(|s| bytes(s.as_bytes())))
     }
 
+    fn text_of(value: &Strict<'static>) -> String {
+        match value {
+            Strict::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+            other => format!("{other:?}"),
+        }
+    }
+
+    /// `(path, length)` of the v1 `files` list, pad files left out.
+    fn v1_files(files: &Strict<'static>) -> BTreeSet<(Vec<String>, i64)> {
+        let Strict::List(files) = files else {
+            return BTreeSet::new();
+        };
+        files
+            .iter()
+            .filter(|f| get(f, "attr").is_none_or(|a| !text_of(a).contains('p')))
+            .map(|f| {
+                let path = match get(f, "path") {
+                    Some(Strict::List(parts)) => parts.iter().map(text_of).collect(),
+                    _ => Vec::new(),
+                };
+                let length = match get(f, "length") {
+                    Some(Strict::Integer(n)) => *n,
+                    _ => -1,
+                };
+                (path, length)
+            })
+            .collect()
+    }
+
+    /// `(path, length)` of the leaves of a BEP 52 `file tree`.
+    fn v2_files(tree: &Strict<'static>, prefix: &[String], out: &mut BTreeSet<(Vec<String>, i64)>) {
+        let Strict::Dict(map) = tree else { return };
+        for (key, value) in map {
+            if key.is_empty() {
+                let length = match get(value, "length") {
+                    Some(Strict::Integer(n)) => *n,
+                    _ => -1,
+                };
+                out.insert((prefix.to_vec(), length));
+            } else {
+                let mut path = prefix.to_vec();
+                path.push(String::from_utf8_lossy(key).into_owned());
+                v2_files(value, &path, out);
+            }
+        }
+    }
+
+    fn arb_edits() -> impl Strategy<Value = Edits> {
+        (
+            proptest::collection::vec(
+                proptest::collection::vec(
+                    "[a-z]{1,6}".prop_map(|h| format!("udp://{h}.example:1")),
+                    1..3,
+                ),
+                0..2,
+            ),
+            proptest::collection::vec(
+                "[a-z]{1,6}".prop_map(|h| format!("http://{h}.example/")),
+                0..2,
+            ),
+            proptest::option::of(prop_oneof![Just(String::new()), text()]),
+            proptest::option::of(prop_oneof![Just(String::new()), "[A-Za-z0-9é]{1,8}"]),
+            proptest::option::of(any::<bool>()),
+            proptest::option::of(file_name()),
+        )
+            .prop_map(
+                |(add_trackers, add_web_seeds, comment, source, private, name)| Edits {
+                    add_trackers,
+                    add_web_seeds,
+                    comment,
+                    source,
+                    private,
+                    name,
+                    ..Edits::default()
+                },
+            )
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(24))]
 
-        /// The real command's output is canonical and says what was asked.
+        /// The real command's output is canonical and says what was asked;
+        /// so is the same torrent after `edit`, which splices raw bytes.
         #[test]
-        fn created_torrents_are_canonical_to_bendy(case in arb_case()) {
+        fn created_and_edited_torrents_are_canonical_to_bendy(case in arb_case(), edits in arb_edits()) {
             let dir = tempfile::tempdir().unwrap();
             let bytes_written = create(dir.path(), &case);
             let value = check(&bytes_written).map_err(TestCaseError::fail)?;
@@ -471,6 +561,61 @@ mod tests {
                 sha1::Sha1::digest(&info_bytes).to_vec()
             };
             prop_assert_eq!(&torrent.info_hash.0[..], &expected[..]);
+
+            // The files, as bendy reads them.
+            let expected: BTreeSet<(Vec<String>, i64)> = if case.single {
+                let length = i64::try_from(case.files[0].2).unwrap();
+                let path = if case.version.has_v2() { vec![name.clone()] } else { vec![] };
+                [(path, length)].into()
+            } else {
+                case.files
+                    .iter()
+                    .map(|(dir, file, len)| {
+                        let mut path: Vec<String> =
+                            dir.split('/').filter(|p| !p.is_empty()).map(str::to_owned).collect();
+                        path.push(file.clone());
+                        (path, i64::try_from(*len).unwrap())
+                    })
+                    .collect()
+            };
+            if case.version.has_v1() {
+                let found = match (case.single, info_field("files"), info_field("length")) {
+                    (false, Some(files), None) => v1_files(&files),
+                    (true, None, Some(Strict::Integer(n))) => [(vec![], n)].into(),
+                    other => return Err(TestCaseError::fail(format!("v1 layout: {other:?}"))),
+                };
+                let v1_expected: BTreeSet<_> = expected
+                    .iter()
+                    .map(|(p, l)| (if case.single { vec![] } else { p.clone() }, *l))
+                    .collect();
+                prop_assert_eq!(found, v1_expected);
+            }
+            if case.version.has_v2() {
+                let mut found = BTreeSet::new();
+                v2_files(&info_field("file tree").unwrap_or(list([])), &[], &mut found);
+                prop_assert_eq!(found, expected);
+            }
+
+            // `edit` keeps a canonical torrent canonical.
+            let edited = crate::edit::apply(&bytes_written, &edits)
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let value = check(&edited.bytes).map_err(TestCaseError::fail)?;
+            let info = get(&value, "info").cloned().unwrap_or(list([]));
+            let text = |edit: &Option<String>, old: &Option<String>| match edit {
+                Some(new) if new.is_empty() => None,
+                Some(new) => Some(bytes(new.as_bytes())),
+                None => old.as_ref().map(|o| bytes(o.as_bytes())),
+            };
+            prop_assert_eq!(get(&value, "comment").cloned(), text(&edits.comment, &case.comment));
+            prop_assert_eq!(get(&info, "source").cloned(), text(&edits.source, &case.source));
+            let private = edits.private.unwrap_or(case.private);
+            prop_assert_eq!(get(&info, "private").cloned(), private.then(|| int(1)));
+            let new_name = edits.name.clone().unwrap_or(name);
+            prop_assert_eq!(get(&info, "name").cloned(), Some(bytes(new_name.as_bytes())));
+            prop_assert_eq!(
+                edited.info_changed,
+                edited.after.info_hash != torrent.info_hash
+            );
         }
     }
 }
