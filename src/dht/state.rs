@@ -29,8 +29,8 @@ pub struct State {
 pub enum StateError {
     #[error("not a state file: {0}")]
     Bencode(#[from] bencode::DecodeError),
-    /// Not the layout below (bendy says how).
-    #[error("not a state file: {0}")]
+    /// Not the layout below; bendy says how, without naming the key.
+    #[error("not a state file (a dictionary of byte strings id, nodes, nodes6): {0}")]
     Layout(#[from] bendy::serde::Error),
 }
 
@@ -148,15 +148,16 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_a_state_file() {
-        for bad in [
-            &b"garbage"[..],
-            b"le",
-            b"d5:nodesi1ee",
-            b"de trailing",
-            b"d5:nodes",
-        ] {
+        for bad in [&b"garbage"[..], b"de trailing", b"d5:nodes"] {
             let err = State::decode(bad).unwrap_err().to_string();
             assert!(err.starts_with("not a state file: "), "{bad:?}: {err}");
+        }
+        for bad in [&b"le"[..], b"d5:nodesi1ee", b"d5:nodes0:2:id0:e"] {
+            let err = State::decode(bad).unwrap_err().to_string();
+            assert!(
+                err.contains("byte strings id, nodes, nodes6"),
+                "{bad:?}: {err}"
+            );
         }
         // Deep nesting in an ignored key: read up to our bound, refused
         // beyond it, never a stack overflow.
