@@ -6,9 +6,32 @@
 //! (malformed integers, truncated strings). Raw spans exist so info hashes are
 //! computed from the exact bytes a file holds, never from a re-encoding.
 //! No I/O here.
+//!
+//! Why this decoder stays beside bendy (the canonical bencode crate we
+//! depend on): bendy refuses unsorted or repeated keys, which some tools'
+//! torrents and peers' messages contain, so it cannot read those at all,
+//! and their info hashes must come from the `info` bytes as written, which
+//! our decoder keeps for every value. Its serde reader also allows 2048 levels of nesting, enough to overflow
+//! a 2 MiB thread stack on hostile input; ours stops at [`MAX_DEPTH`].
+//!
+//! Where bendy is used: the DHT state file is a serde struct bendy writes
+//! and reads (`dht::state`), and in tests `strict` is the independent
+//! judge that everything we write (torrents, tracker replies, KRPC, state
+//! files) is canonical and means what we meant. Kept on [`Bencode`] on
+//! purpose: torrents (`metainfo`; BEP 52 file trees keyed by path, the
+//! empty key, optional keys: serde would need a custom serializer per
+//! field, since bendy writes `Option` as a list, and the info hash depends
+//! on every byte), KRPC (one flat dictionary whose keys depend on the
+//! message kind), tracker replies (the compact reply is written by hand
+//! without allocating; the others are a few lines each) and the tracker
+//! state file (its errors name the torrent and field at fault, which
+//! serde's would not).
 
 use std::collections::BTreeMap;
 use std::fmt;
+
+#[cfg(test)]
+pub(crate) mod strict;
 
 /// Nesting deeper than this is rejected, so hostile input cannot exhaust the
 /// stack. Real torrents nest a handful of levels (v2 file trees: path depth).

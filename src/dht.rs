@@ -73,7 +73,13 @@ pub async fn save_state(
         path: path.to_owned(),
         reason: err.to_string(),
     };
+    let bytes = state
+        .encode()
+        .map_err(|err| crate::error::Error::DhtState {
+            path: path.to_owned(),
+            reason: err.to_string(),
+        })?;
     let temp = path.with_extension("tmp");
-    std::fs::write(&temp, state.encode()).map_err(fail)?;
+    std::fs::write(&temp, bytes).map_err(fail)?;
     std::fs::rename(&temp, path).map_err(fail)
 }

@@ -791,6 +791,37 @@ mod tests {
             prop_assert_eq!(decode(&bytes), Ok(msg));
         }
 
+        /// bendy's strict decoder reads every message we send, and it means
+        /// what we meant: the id, the kind and its main fields.
+        #[test]
+        fn every_message_is_canonical_to_bendy(msg in arb_message()) {
+            use crate::bencode::strict::{self, bytes, get, int, list};
+            let value = strict::check(&msg.encode()).map_err(TestCaseError::fail)?;
+            prop_assert_eq!(get(&value, "t"), Some(&bytes(msg.transaction_id.clone())));
+            prop_assert_eq!(get(&value, "v").cloned(), msg.version.clone().map(bytes));
+            prop_assert_eq!(get(&value, "ro").cloned(), msg.read_only.then(|| int(1)));
+            let id = |part: &str| get(&value, part).and_then(|d| get(d, "id")).cloned();
+            match &msg.body {
+                Body::Query(q) => {
+                    prop_assert_eq!(get(&value, "y"), Some(&bytes("q")));
+                    prop_assert_eq!(id("a"), Some(bytes(q.id.0)));
+                    let (name, _) = query_args(q);
+                    prop_assert_eq!(get(&value, "q"), Some(&bytes(name)));
+                }
+                Body::Response(r) => {
+                    prop_assert_eq!(get(&value, "y"), Some(&bytes("r")));
+                    prop_assert_eq!(id("r"), Some(bytes(r.id.0)));
+                    let values = get(&value, "r").and_then(|r| get(r, "values"));
+                    prop_assert_eq!(values.is_some(), !r.values.is_empty());
+                }
+                Body::Error { code, message } => {
+                    prop_assert_eq!(get(&value, "y"), Some(&bytes("e")));
+                    let expected = list([int(*code), bytes(message.as_bytes())]);
+                    prop_assert_eq!(get(&value, "e"), Some(&expected));
+                }
+            }
+        }
+
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
             let _ = decode(&bytes);

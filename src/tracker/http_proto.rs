@@ -5,8 +5,8 @@
 //! Query values are percent-decoded byte strings (`info_hash` and `peer_id`
 //! are binary), decoded straight into fixed arrays so an announce costs no
 //! allocation. The compact announce reply is written by hand in sorted key
-//! order (a test checks it against [`crate::bencode`]); rarer replies are
-//! built with [`crate::bencode`].
+//! order (tests check it against [`crate::bencode`] and bendy's strict
+//! decoder); rarer replies are built with [`crate::bencode`].
 
 use std::io::Write;
 use std::net::IpAddr;
@@ -676,7 +676,109 @@ mod tests {
         assert_eq!(rightmost_forwarded(b"1.1.1.1, junk"), None);
     }
 
+    fn arb_ip() -> impl Strategy<Value = IpAddr> {
+        prop_oneof![
+            any::<[u8; 4]>().prop_map(|b| IpAddr::V4(b.into())),
+            any::<[u8; 16]>().prop_map(|b| IpAddr::V6(b.into())),
+        ]
+    }
+
+    fn arb_counts() -> impl Strategy<Value = Counts> {
+        any::<(u32, u32, u32)>().prop_map(|(seeders, leechers, completed)| Counts {
+            seeders,
+            leechers,
+            completed,
+        })
+    }
+
+    fn arb_head() -> impl Strategy<Value = ReplyHead> {
+        (any::<u32>(), any::<u32>(), arb_counts(), arb_ip()).prop_map(
+            |(interval, min_interval, counts, external_ip)| ReplyHead {
+                interval,
+                min_interval,
+                counts,
+                external_ip,
+            },
+        )
+    }
+
+    /// What every announce reply carries, as bendy should read it.
+    fn head_entries(head: &ReplyHead) -> Vec<(&'static str, strict::Strict<'static>)> {
+        let ip = match head.external_ip {
+            IpAddr::V4(ip) => ip.octets().to_vec(),
+            IpAddr::V6(ip) => ip.octets().to_vec(),
+        };
+        vec![
+            ("complete", int(head.counts.seeders)),
+            ("downloaded", int(head.counts.completed)),
+            ("external ip", bytes(ip)),
+            ("incomplete", int(head.counts.leechers)),
+            ("interval", int(head.interval)),
+            ("min interval", int(head.min_interval)),
+        ]
+    }
+
+    use crate::bencode::strict::{self, bytes, dict, int, list};
+
     proptest! {
+        /// The hand-written compact reply, the BEP 3 dictionary reply,
+        /// scrape and failure replies are canonical to bendy's strict
+        /// decoder and say what they were given.
+        #[test]
+        fn replies_are_canonical_to_bendy(
+            head in arb_head(),
+            peers in proptest::collection::vec(any::<[u8; 6]>(), 0..8),
+            peers6 in proptest::collection::vec(any::<[u8; 18]>(), 0..8),
+            dict_peers in proptest::collection::vec(
+                (arb_ip(), any::<u16>(), proptest::option::of(any::<[u8; 20]>())),
+                0..6,
+            ),
+            // A few fixed hashes, so repeats happen.
+            files in proptest::collection::vec(
+                (prop_oneof![any::<[u8; 20]>(), (0u8..3).prop_map(|b| [b; 20])], arb_counts()),
+                0..6,
+            ),
+            reason in ".{0,40}",
+        ) {
+            let (peers, peers6) = (peers.concat(), peers6.concat());
+            let mut out = Vec::new();
+            write_compact(&mut out, &head, &peers, &peers6);
+            let mut expected = head_entries(&head);
+            expected.push(("peers", bytes(peers)));
+            expected.push(("peers6", bytes(peers6)));
+            prop_assert_eq!(strict::check(&out), Ok(dict(expected)));
+
+            let dict_peers: Vec<DictPeer> = dict_peers
+                .into_iter()
+                .map(|(ip, port, peer_id)| DictPeer { ip, port, peer_id })
+                .collect();
+            out.clear();
+            write_dict(&mut out, &head, &dict_peers);
+            let mut expected = head_entries(&head);
+            expected.push(("peers", list(dict_peers.iter().map(|p| {
+                let mut entries = vec![("ip", bytes(p.ip.to_string())), ("port", int(p.port))];
+                entries.extend(p.peer_id.map(|id| ("peer id", bytes(id))));
+                dict(entries)
+            }))));
+            prop_assert_eq!(strict::check(&out), Ok(dict(expected)));
+
+            out.clear();
+            write_scrape(&mut out, &files);
+            // Repeated hashes collapse into one entry (the last one's counts).
+            let by_hash: std::collections::BTreeMap<_, _> = files.iter().copied().collect();
+            let expected = dict([("files", dict(by_hash.iter().map(|(hash, c)| (hash, dict([
+                ("complete", int(c.seeders)),
+                ("downloaded", int(c.completed)),
+                ("incomplete", int(c.leechers)),
+            ])))))]);
+            prop_assert_eq!(strict::check(&out), Ok(expected));
+
+            out.clear();
+            write_failure(&mut out, &reason);
+            let expected = dict([("failure reason", bytes(reason.as_bytes()))]);
+            prop_assert_eq!(strict::check(&out), Ok(expected));
+        }
+
         #[test]
         fn binary_ids_round_trip_through_percent_encoding(hash in any::<[u8; 20]>(), id in any::<[u8; 20]>(), port in 1u16..) {
             let enc = |b: &[u8]| percent_encoding::percent_encode(b, percent_encoding::NON_ALPHANUMERIC).to_string();

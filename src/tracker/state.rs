@@ -186,6 +186,8 @@ pub fn remove_stale_temp_files(path: &Path) -> Result<usize, TrackerError> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn sample() -> Vec<TorrentRecord> {
@@ -265,6 +267,101 @@ mod tests {
         }
         assert_eq!(load(&path).unwrap(), sample());
         assert_eq!(remove_stale_temp_files(&path).unwrap(), 1);
+    }
+
+    #[test]
+    fn a_state_file_from_an_earlier_build_still_loads() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/state/tracker.state"
+        );
+        let torrents = load(Path::new(path)).unwrap();
+        let peer = |endpoint, peer_id: &[u8; 20], seeder| PeerRecord {
+            endpoint,
+            peer_id: *peer_id,
+            seeder,
+            counted: seeder,
+        };
+        let mut v6 = [0; 18];
+        v6[15] = 1;
+        v6[16..].copy_from_slice(&6882u16.to_be_bytes());
+        assert_eq!(
+            torrents,
+            vec![
+                TorrentRecord {
+                    info_hash: *b"mktorrent-rs-fixture",
+                    completed: 4,
+                    peers: vec![
+                        peer(
+                            Endpoint::V4([127, 0, 0, 1, 0x1a, 0xe1]),
+                            b"-LT2080-abcdefghijkl",
+                            true
+                        ),
+                        peer(Endpoint::V6(v6), b"-qB4650-abcdefghijkl", false),
+                    ],
+                },
+                TorrentRecord {
+                    info_hash: [0xab; 20],
+                    completed: 0,
+                    peers: vec![],
+                },
+            ]
+        );
+        // And this build writes it byte for byte as that one did.
+        assert_eq!(encode(&torrents), std::fs::read(path).unwrap());
+    }
+
+    fn arb_torrents() -> impl Strategy<Value = Vec<TorrentRecord>> {
+        let endpoint = prop_oneof![
+            any::<[u8; 6]>().prop_map(Endpoint::V4),
+            any::<[u8; 18]>().prop_map(Endpoint::V6),
+        ];
+        let peer = (endpoint, any::<[u8; 20]>(), any::<bool>(), any::<bool>()).prop_map(
+            |(endpoint, peer_id, seeder, counted)| PeerRecord {
+                endpoint,
+                peer_id,
+                seeder,
+                counted,
+            },
+        );
+        let torrent = (
+            any::<[u8; 20]>(),
+            any::<u32>(),
+            proptest::collection::vec(peer, 0..5),
+        )
+            .prop_map(|(info_hash, completed, peers)| TorrentRecord {
+                info_hash,
+                completed,
+                peers,
+            });
+        proptest::collection::vec(torrent, 0..5)
+    }
+
+    proptest! {
+        /// bendy's strict decoder reads every state we write, as the
+        /// layout in this module's doc says.
+        #[test]
+        fn state_files_are_canonical_to_bendy(torrents in arb_torrents()) {
+            use crate::bencode::strict::{self, bytes, dict, int, list};
+            let expected = dict([
+                ("version", int(VERSION)),
+                ("torrents", list(torrents.iter().map(|t| dict([
+                    ("completed", int(t.completed)),
+                    ("info hash", bytes(t.info_hash)),
+                    ("peers", list(t.peers.iter().map(|p| {
+                        let addr = match p.endpoint {
+                            Endpoint::V4(b) => b.to_vec(),
+                            Endpoint::V6(b) => b.to_vec(),
+                        };
+                        let flags = i64::from(p.seeder) + 2 * i64::from(p.counted);
+                        list([bytes(addr), bytes(p.peer_id), int(flags)])
+                    }))),
+                ])))),
+            ]);
+            let encoded = encode(&torrents);
+            prop_assert_eq!(strict::check(&encoded), Ok(expected));
+            prop_assert_eq!(decode(&encoded), Ok(torrents));
+        }
     }
 
     #[test]
