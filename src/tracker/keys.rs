@@ -209,10 +209,100 @@ fn fingerprint(path: &Path) -> Option<(Option<SystemTime>, u64)> {
     Some((meta.modified().ok(), meta.len()))
 }
 
+/// What a passkey check found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyCheck {
+    Known(KeyId),
+    /// Refused, with the failure reason to send.
+    Refused(&'static str),
+    /// Well-formed but not cached: ask the Redis set.
+    Ask(String),
+}
+
+/// How long a key found in the Redis set is believed without asking again.
+pub const CACHE_TTL: u32 = 30;
+/// Most keys cached.
+pub const CACHE_KEYS: usize = 100_000;
+
+/// Keys recently found in the Redis set, with when (seconds). Only members
+/// are cached, so strangers cannot fill it; unknown keys ask every time
+/// (the per-IP rate limit bounds that).
+#[derive(Debug)]
+pub struct KeyCache {
+    cap: usize,
+    checked: HashMap<String, u32>,
+}
+
+impl Default for KeyCache {
+    fn default() -> Self {
+        Self::new(CACHE_KEYS)
+    }
+}
+
+impl KeyCache {
+    pub fn new(cap: usize) -> Self {
+        Self {
+            cap: cap.max(1),
+            checked: HashMap::new(),
+        }
+    }
+
+    /// Whether `key` was found at most [`CACHE_TTL`] seconds before `now`.
+    pub fn fresh(&self, key: &str, now: u32) -> bool {
+        self.checked
+            .get(key)
+            .is_some_and(|&at| now.saturating_sub(at) <= CACHE_TTL)
+    }
+
+    /// Whether `key` was ever found (used while Redis is unavailable).
+    pub fn known(&self, key: &str) -> bool {
+        self.checked.contains_key(key)
+    }
+
+    /// Notes `key` as a member at `now`; when full, stale entries go first,
+    /// then the one checked longest ago.
+    pub fn insert(&mut self, key: &str, now: u32) {
+        if !self.checked.contains_key(key) && self.checked.len() >= self.cap {
+            self.checked
+                .retain(|_, at| now.saturating_sub(*at) <= CACHE_TTL);
+            if self.checked.len() >= self.cap {
+                let oldest = self
+                    .checked
+                    .iter()
+                    .min_by_key(|(_, at)| **at)
+                    .map(|(k, _)| k.clone());
+                if let Some(oldest) = oldest {
+                    self.checked.remove(&oldest);
+                }
+            }
+        }
+        self.checked.insert(key.to_owned(), now);
+    }
+
+    pub fn remove(&mut self, key: &str) {
+        self.checked.remove(key);
+    }
+
+    /// Forgets everything (SIGHUP: revocations take effect at once).
+    pub fn clear(&mut self) {
+        self.checked.clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.checked.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.checked.is_empty()
+    }
+}
+
 /// Most peers remembered per key: a seedbox announcing 10,000 torrents.
 pub const PEERS_PER_KEY: usize = 10_000;
 /// Most peers remembered in all (about 100 bytes each).
 pub const PEERS_TOTAL: usize = 1_000_000;
+/// Most keys with counters (a Redis set may hold any number).
+pub const KEYS_TOTAL: usize = 100_000;
 
 /// One accepted announce, as far as statistics go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -244,6 +334,8 @@ struct Last {
 struct KeyUsage {
     counters: KeyCounters,
     peers: HashMap<(Id20, Id20), Last>,
+    /// When this key last announced.
+    seen: u32,
 }
 
 impl KeyUsage {
@@ -263,6 +355,7 @@ impl KeyUsage {
 pub struct Usage {
     per_key: usize,
     total: usize,
+    max_keys: usize,
     keys: HashMap<KeyId, KeyUsage>,
     /// Peers remembered across all keys.
     peers: usize,
@@ -270,16 +363,18 @@ pub struct Usage {
 
 impl Default for Usage {
     fn default() -> Self {
-        Self::new(PEERS_PER_KEY, PEERS_TOTAL)
+        Self::new(PEERS_PER_KEY, PEERS_TOTAL, KEYS_TOTAL)
     }
 }
 
 impl Usage {
-    /// A table remembering at most `per_key` peers per key and `total` in all.
-    pub fn new(per_key: usize, total: usize) -> Self {
+    /// A table remembering at most `per_key` peers per key and `total` in
+    /// all, with counters for at most `max_keys` keys.
+    pub fn new(per_key: usize, total: usize, max_keys: usize) -> Self {
         Self {
             per_key: per_key.max(1),
             total: total.max(1),
+            max_keys: max_keys.max(1),
             keys: HashMap::new(),
             peers: 0,
         }
@@ -296,10 +391,20 @@ impl Usage {
             .keys
             .get(&id)
             .is_some_and(|usage| usage.peers.contains_key(&peer));
+        if !self.keys.contains_key(&id) && self.keys.len() >= self.max_keys {
+            // The key quiet for longest gives up its counters.
+            let quietest = self
+                .keys
+                .iter()
+                .min_by_key(|(_, u)| u.seen)
+                .map(|(k, _)| *k);
+            self.retain(|k| Some(*k) != quietest);
+        }
         if !known && report.event != Event::Stopped {
             self.make_room(id);
         }
         let usage = self.keys.entry(id).or_default();
+        usage.seen = now;
         let previous = usage.peers.get(&peer).copied();
         let (up, down) = match previous {
             _ if report.event == Event::Started => (report.uploaded, report.downloaded),
@@ -505,7 +610,7 @@ mod tests {
 
     #[test]
     fn usage_is_bounded_per_key_and_in_total() {
-        let mut usage = Usage::new(3, 5);
+        let mut usage = Usage::new(3, 5, 100);
         let (a, b) = (KeyId::of(ALICE), KeyId::of(BOB));
         for peer in 0..10 {
             usage.record(a, &report(peer, 0, 0, Event::Started), u32::from(peer));
@@ -528,5 +633,37 @@ mod tests {
         usage.retain(|id| *id != a);
         assert_eq!(usage.peers(), 0);
         assert_eq!(usage.rows().len(), 1);
+    }
+
+    #[test]
+    fn usage_keeps_counters_for_a_bounded_number_of_keys() {
+        let mut usage = Usage::new(10, 10, 2);
+        let ids = [ALICE, BOB, "carol-0123456789abcdef"].map(KeyId::of);
+        usage.record(ids[0], &report(1, 0, 0, Event::Started), 0);
+        usage.record(ids[1], &report(1, 0, 0, Event::Started), 5);
+        usage.record(ids[0], &report(1, 0, 0, Event::None), 10);
+        usage.record(ids[2], &report(1, 0, 0, Event::Started), 20);
+        let kept: HashSet<_> = usage.rows().into_iter().map(|(id, _)| id).collect();
+        assert_eq!(
+            kept,
+            HashSet::from([ids[0], ids[2]]),
+            "Bob was quiet longest"
+        );
+        assert_eq!(usage.peers(), 2);
+    }
+
+    #[test]
+    fn cache_believes_members_for_a_while_and_stays_bounded() {
+        let mut cache = KeyCache::new(2);
+        cache.insert(ALICE, 100);
+        assert!(cache.fresh(ALICE, 100 + CACHE_TTL));
+        assert!(!cache.fresh(ALICE, 101 + CACHE_TTL));
+        assert!(cache.known(ALICE), "kept for when Redis is down");
+        cache.insert(BOB, 110);
+        cache.insert("carol-0123456789abcdef", 120);
+        assert_eq!(cache.len(), 2);
+        assert!(!cache.known(ALICE), "the oldest made room");
+        cache.clear();
+        assert!(cache.is_empty());
     }
 }
