@@ -327,6 +327,7 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
             [CompletionResult]::new('--allow-list', '--allow-list', [CompletionResultType]::ParameterName, 'Track only the info hashes listed in FILE (hex, one per line)')
             [CompletionResult]::new('--deny-list', '--deny-list', [CompletionResultType]::ParameterName, 'Never track the info hashes listed in FILE')
             [CompletionResult]::new('--keys', '--keys', [CompletionResultType]::ParameterName, 'Private mode: announce only at /announce/KEY (HTTP, and BEP 41 URL data over UDP) and scrape at /scrape/KEY, for the passkeys in FILE (one per line, 16-64 characters of A-Z a-z 0-9 _ -). Re-read on SIGHUP and when it changes')
+            [CompletionResult]::new('--keys-redis-set', '--keys-redis-set', [CompletionResultType]::ParameterName, 'Private mode as --keys, with the passkeys in the Redis set NAME of --store (checked with SISMEMBER, members believed for 30 s; SIGHUP forgets them at once)')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'Save completed counts and peers to FILE periodically and at exit; load at start')
             [CompletionResult]::new('--save-every', '--save-every', [CompletionResultType]::ParameterName, 'Time between state saves (5m, or seconds)')
             [CompletionResult]::new('--trust-proxy', '--trust-proxy', [CompletionResultType]::ParameterName, 'Take the client address from X-Forwarded-For for requests from this network (repeatable)')

@@ -39,7 +39,7 @@ use crate::shutdown::Shutdown;
 use access::{Access, AccessConfig};
 use connection_id::ConnectionIds;
 use http_proto::Cidr;
-use keys::{KeyId, KeySet, KeysError, PathKey, Report, Usage};
+use keys::{KeyCache, KeyCheck, KeyId, KeySet, KeysError, PathKey, Report, Usage};
 use store::{RedisStore, Store, StoreConfig, StoreError, DEGRADED_INTERVAL};
 use swarm::{Limits, Swarms, XorShift};
 
@@ -95,6 +95,8 @@ pub struct TrackerConfig {
     pub store: StoreConfig,
     /// Private mode: the passkey file; `None`: no passkeys (open paths).
     pub keys: Option<PathBuf>,
+    /// Private mode with the passkeys in this Redis set (needs the Redis store).
+    pub keys_redis_set: Option<String>,
     /// How often the key file is looked at for changes.
     pub keys_check_every: Duration,
 }
@@ -129,6 +131,7 @@ impl Default for TrackerConfig {
             announced: None,
             store: StoreConfig::Memory,
             keys: None,
+            keys_redis_set: None,
             keys_check_every: Duration::from_secs(2),
         }
     }
@@ -364,6 +367,8 @@ pub struct Shared {
     pub keys: RwLock<Arc<KeySet>>,
     /// Per-key statistics (private mode only).
     pub usage: std::sync::Mutex<Usage>,
+    /// Keys recently found in the Redis set (`keys_redis_set` only).
+    key_cache: std::sync::Mutex<KeyCache>,
     started: Instant,
     rate: Option<RateLimiter>,
     /// Gzipped full scrape and when it was built.
@@ -530,17 +535,64 @@ impl Shared {
         }
     }
 
-    /// Whether announces need a passkey (`--keys`).
+    /// Whether announces need a passkey (`--keys`, `--keys-redis-set`).
     pub fn private(&self) -> bool {
-        self.config.keys.is_some()
+        self.config.keys.is_some() || self.config.keys_redis_set.is_some()
     }
 
-    /// The key of a request in private mode, or the failure reason to send.
-    pub fn check_key(&self, key: PathKey<'_>) -> Result<KeyId, &'static str> {
-        match key {
-            PathKey::Key(key) if self.keys_now().contains(key) => Ok(KeyId::of(key)),
-            PathKey::Key(_) => Err(keys::UNKNOWN),
-            PathKey::Missing | PathKey::NotOurs => Err(keys::MISSING),
+    /// The key of a request in private mode: known, refused (with the
+    /// failure reason), or to be asked of Redis ([`Shared::ask_key`]).
+    pub fn check_key(&self, key: PathKey<'_>) -> KeyCheck {
+        let key = match key {
+            PathKey::Key(key) if keys::check(key.as_bytes()).is_ok() => key,
+            PathKey::Key(_) => return KeyCheck::Refused(keys::UNKNOWN),
+            PathKey::Missing | PathKey::NotOurs => return KeyCheck::Refused(keys::MISSING),
+        };
+        if self.config.keys_redis_set.is_none() {
+            return if self.keys_now().contains(key) {
+                KeyCheck::Known(KeyId::of(key))
+            } else {
+                KeyCheck::Refused(keys::UNKNOWN)
+            };
+        }
+        if self.cache().fresh(key, self.now()) {
+            KeyCheck::Known(KeyId::of(key))
+        } else {
+            KeyCheck::Ask(key.to_owned())
+        }
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, KeyCache> {
+        self.key_cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Asks the Redis set about `key`. While Redis is unavailable, a key
+    /// found before is still accepted; any other is refused.
+    pub async fn ask_key(&self, key: &str) -> Result<KeyId, &'static str> {
+        let (Store::Redis(redis), Some(set)) = (&self.store, &self.config.keys_redis_set) else {
+            return Err(keys::UNKNOWN);
+        };
+        if !redis.is_degraded() {
+            match redis.is_member(set, key).await {
+                Ok(true) => {
+                    let now = self.now();
+                    self.cache().insert(key, now);
+                    return Ok(KeyId::of(key));
+                }
+                Ok(false) => {
+                    self.cache().remove(key);
+                    return Err(keys::UNKNOWN);
+                }
+                Err(err) => self.store_failed(redis, &err),
+            }
+        }
+        if self.cache().known(key) {
+            self.metrics.add(Counter::StoreDegraded, 1);
+            Ok(KeyId::of(key))
+        } else {
+            Err(STORE_UNAVAILABLE)
         }
     }
 
@@ -573,7 +625,14 @@ impl Shared {
     /// Returns (keys now, added, revoked).
     pub fn reload_keys(&self) -> Result<(usize, usize, usize), TrackerError> {
         let Some(path) = &self.config.keys else {
-            return Ok((0, 0, 0));
+            // Redis set: members are asked again from the next announce.
+            let cached = {
+                let mut cache = self.cache();
+                let n = cache.len();
+                cache.clear();
+                n
+            };
+            return Ok((cached, 0, 0));
         };
         let new = match KeySet::load(path) {
             Ok(new) => new,
@@ -730,6 +789,7 @@ impl Tracker {
             access: RwLock::new(Arc::new(access)),
             keys: RwLock::new(Arc::new(keys)),
             usage: std::sync::Mutex::default(),
+            key_cache: std::sync::Mutex::default(),
             metrics: Metrics::default(),
             started: Instant::now(),
             full_scrape_cache: std::sync::Mutex::new(None),
@@ -833,7 +893,11 @@ fn reload_keys_logged(shared: &Shared, why: &str) -> Result<(), TrackerError> {
         return Ok(());
     }
     let (keys, added, revoked) = shared.reload_keys()?;
-    tracing::info!(keys, added, revoked, "passkeys reloaded ({why})");
+    if shared.config.keys.is_some() {
+        tracing::info!(keys, added, revoked, "passkeys reloaded ({why})");
+    } else {
+        tracing::info!(forgotten = keys, "passkey cache cleared ({why})");
+    }
     Ok(())
 }
 
@@ -932,7 +996,7 @@ async fn housekeeping(shared: Arc<Shared>, shutdown: Shutdown) {
                     tracing::warn!("{err}");
                 }
             }
-            _ = keys_check.tick(), if shared.private() => {
+            _ = keys_check.tick(), if shared.config.keys.is_some() => {
                 let shared = shared.clone();
                 let _ = tokio::task::spawn_blocking(move || {
                     let changed = shared

@@ -190,6 +190,17 @@ pub struct Args {
     #[arg(help_heading = "Access", long, value_name = "FILE")]
     pub keys: Option<PathBuf>,
 
+    /// Private mode as --keys, with the passkeys in the Redis set NAME of --store (checked
+    /// with SISMEMBER, members believed for 30 s; SIGHUP forgets them at once).
+    #[arg(
+        help_heading = "Access",
+        long,
+        value_name = "NAME",
+        requires = "store",
+        conflicts_with = "keys"
+    )]
+    pub keys_redis_set: Option<String>,
+
     /// Save completed counts and peers to FILE periodically and at exit; load at start.
     #[arg(help_heading = "State", long, value_name = "FILE")]
     pub state: Option<PathBuf>,
@@ -379,6 +390,7 @@ impl Plan {
             udp_workers: args.udp_workers.unwrap_or(0),
             store,
             keys: args.keys.map(|p| env.path(p)),
+            keys_redis_set: args.keys_redis_set,
             ..TrackerConfig::default()
         };
         Ok(Self {

@@ -27,7 +27,7 @@ use tokio::net::{TcpListener, TcpStream};
 use crate::shutdown::Shutdown;
 
 use super::http_proto::{self, DictPeer, QueryError, ReplyHead};
-use super::keys::{self, KeyId, PathKey};
+use super::keys::{self, KeyCheck, KeyId, PathKey};
 use super::store::{RemoteReply, Store, DEGRADED_INTERVAL};
 use super::swarm::{self, Endpoint};
 use super::{status, with_rng, Counter, Remote, Shared, STORE_UNAVAILABLE};
@@ -133,6 +133,16 @@ enum Handled {
     Done(Response<Full<Bytes>>),
     Announce(Prepared),
     Scrape(Vec<swarm::Id20>),
+    /// Private mode with a Redis set: check the passkey, then go on.
+    Keyed(Box<Keyed>),
+}
+
+/// An announce or scrape waiting for its passkey to be checked.
+struct Keyed {
+    key: String,
+    announce: bool,
+    ip: IpAddr,
+    query: Vec<u8>,
 }
 
 impl From<Response<Full<Bytes>>> for Handled {
@@ -166,8 +176,34 @@ async fn finish(shared: &Shared, handled: Handled) -> Response<Full<Bytes>> {
     let Store::Redis(redis) = &shared.store else {
         return reply(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", "");
     };
+    let handled = match handled {
+        Handled::Keyed(keyed) => {
+            let failed = if keyed.announce {
+                Counter::HttpAnnounceFailed
+            } else {
+                Counter::HttpScrapeFailed
+            };
+            let next = match shared.ask_key(&keyed.key).await {
+                Ok(id) if keyed.announce => {
+                    prepare(shared, keyed.ip, &keyed.query, Some(id)).map(Handled::Announce)
+                }
+                Ok(_) => Ok(scrape(shared, &keyed.query)),
+                Err(reason) => Err(failure(reason)),
+            };
+            match next {
+                Ok(handled) => handled,
+                Err(body) => {
+                    shared.metrics.add(failed, 1);
+                    reply(StatusCode::OK, "text/plain", body).into()
+                }
+            }
+        }
+        other => other,
+    };
     let response = match handled {
         Handled::Done(response) => response,
+        // Unwrapped above; a passkey is checked once.
+        Handled::Keyed(_) => reply(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", ""),
         Handled::Announce(prepared) => {
             let result = match shared.remote_announce(redis, &prepared.request).await {
                 Remote::Answered(answer) => {
@@ -234,15 +270,27 @@ fn route(
         } else {
             (Counter::HttpScrapeOk, Counter::HttpScrapeFailed)
         };
-        let checked = path_key.map(|key| shared.check_key(key)).transpose();
+        let checked = path_key.map(|key| shared.check_key(key));
         let result = if query.len() > shared.config.max_query {
             Err(failure("request too long"))
         } else if !shared.rate_ok(ip) {
             Err(failure("too many requests: slow down"))
-        } else if let Err(reason) = checked {
+        } else if let Some(KeyCheck::Refused(reason)) = checked {
             Err(failure(reason))
+        } else if let Some(KeyCheck::Ask(key)) = checked {
+            // The Redis set answers in `finish`, then the request goes on.
+            return Handled::Keyed(Box::new(Keyed {
+                key,
+                announce: is_announce,
+                ip,
+                query: query.to_vec(),
+            }));
         } else if is_announce {
-            match prepare(shared, ip, query, checked.ok().flatten()) {
+            let key = match checked {
+                Some(KeyCheck::Known(id)) => Some(id),
+                _ => None,
+            };
+            match prepare(shared, ip, query, key) {
                 Ok(prepared) if matches!(shared.store, Store::Redis(_)) => {
                     return Handled::Announce(prepared)
                 }

@@ -14,7 +14,7 @@ use tokio::net::UdpSocket;
 
 use crate::shutdown::Shutdown;
 
-use super::keys;
+use super::keys::{self, KeyCheck};
 use super::store::{Store, DEGRADED_INTERVAL};
 use super::swarm::{self, Endpoint};
 use super::udp_proto::{self, ParseError, Request};
@@ -133,7 +133,12 @@ pub fn handle(
             // Private mode: the passkey is in the BEP 41 URL data, `/announce/KEY`.
             let key = if shared.private() {
                 let path_key = keys::key_in_url_data(&req.url_data, &shared.config.announce_path);
-                match shared.check_key(path_key) {
+                let checked = match shared.check_key(path_key) {
+                    KeyCheck::Known(id) => Ok(id),
+                    KeyCheck::Refused(reason) => Err(reason),
+                    KeyCheck::Ask(key) => runtime.block_on(shared.ask_key(&key)),
+                };
+                match checked {
                     Ok(id) => Some(id),
                     Err(reason) => {
                         shared.metrics.add(Counter::UdpAnnounceFailed, 1);

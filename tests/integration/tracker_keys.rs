@@ -3,7 +3,8 @@
 //! `/announce/KEY`: known keys accepted, unknown and missing ones refused;
 //! SIGHUP and file changes add and revoke keys (a bad file keeps the old
 //! ones); per-key counters in `/stats.json`, no key on any page or in the
-//! log; `publish` announcing to a private UDP tracker.
+//! log; `publish` announcing to a private UDP tracker; keys in a Redis set
+//! (`--keys-redis-set`, with a `redis-server` of its own, skipped without).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -16,7 +17,7 @@ use serde_json::Value as Json;
 
 use super::tracker_redis::{
     be32, escape, eventually, exchange, get, peer_ports, udp_connect, udp_socket, unique_hash,
-    TrackerProc,
+    RedisServer, TrackerProc,
 };
 
 // Same length, so a file with one swapped for the other keeps its size.
@@ -382,4 +383,65 @@ fn publish_announces_to_a_private_udp_tracker() {
         "{stats}"
     );
     assert_eq!(stats["counters"]["udp_announce_failed"], 0, "{stats}");
+}
+
+#[test]
+fn keys_from_a_redis_set_with_sighup_revoking_at_once() {
+    let Some(redis) = RedisServer::start(None) else {
+        return;
+    };
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new("redis-cli")
+            .args(["-p", &redis.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli beside redis-server");
+        assert!(out.status.success());
+    };
+    cli(&["sadd", "passkeys", ALICE, BOB]);
+    let url = redis.url();
+    let t = TrackerProc::spawn(&["--store", &url, "--keys-redis-set", "passkeys"]);
+    let hash = unique_hash();
+    assert_eq!(
+        accepted(&http_announce(&t, Some(ALICE), &hash, 7001)),
+        Vec::<u16>::new()
+    );
+    let bob = format!("/announce/{BOB}");
+    assert_eq!(udp_accepted(&udp_announce(&t, &bob, hash, 7002)), [7001]);
+    refused(
+        &http_announce(&t, Some(STRANGER), &hash, 7003),
+        "unknown passkey",
+    );
+    let stranger = format!("/announce/{STRANGER}");
+    udp_refused(&udp_announce(&t, &stranger, hash, 7003), "unknown passkey");
+    refused(&http_announce(&t, None, &hash, 7003), "missing passkey");
+
+    // Unknown keys are not cached: one added to the set works at once.
+    cli(&["sadd", "passkeys", CAROL]);
+    accepted(&http_announce(&t, Some(CAROL), &hash, 7004));
+    // Members are believed for a while; SIGHUP makes a removal count at once.
+    cli(&["srem", "passkeys", ALICE]);
+    signal(&t, "-HUP");
+    eventually("the cache cleared", || {
+        t.log()
+            .contains("passkey cache cleared (SIGHUP)")
+            .then_some(())
+    });
+    refused(
+        &http_announce(&t, Some(ALICE), &hash, 7001),
+        "unknown passkey",
+    );
+    let alice = format!("/announce/{ALICE}");
+    udp_refused(&udp_announce(&t, &alice, hash, 7001), "unknown passkey");
+    accepted(&http_announce(&t, Some(BOB), &hash, 7002));
+
+    let stats = stats(&t);
+    for key in [ALICE, BOB, CAROL] {
+        assert!(
+            stats["keys"][key_id(key)]["announces"].as_u64() >= Some(1),
+            "{stats}"
+        );
+    }
+    assert_eq!(t.metric("tracker_store_errors_total"), 0);
+    no_keys_in("the log", &t.log());
 }
