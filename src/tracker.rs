@@ -3,8 +3,8 @@
 //! Redis shared by several instances ([`store`]).
 //!
 //! Pure protocol logic lives in [`swarm`], [`http_proto`], [`udp_proto`],
-//! [`connection_id`], [`status`] and [`keys`] (private mode); [`http`] and [`udp`] are thin
-//! tokio/hyper adapters that own the sockets. [`Tracker::start`] binds the
+//! [`connection_id`], [`status`] and [`keys`] (private mode); [`http`] and
+//! [`udp`] are thin tokio/hyper adapters that own the sockets. [`Tracker::start`] binds the
 //! configured addresses, spawns every task through a [`Shutdown`], and is
 //! what both the `tracker` subcommand and `publish` use. Triggering the
 //! shutdown stops everything; [`Shutdown::finished`] returns once the
@@ -178,6 +178,8 @@ pub enum TrackerError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Keys(#[from] KeysError),
+    #[error("passkeys in a Redis set need the Redis store (--store redis://...)")]
+    KeysNeedRedis,
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -709,11 +711,18 @@ impl Tracker {
             .await
             .map_err(|e| TrackerError::Internal(e.to_string()))??;
         tracing::info!(allowed = %access.describe(), "access lists loaded");
+        if config.keys_redis_set.is_some() && config.store == StoreConfig::Memory {
+            return Err(TrackerError::KeysNeedRedis);
+        }
         let keys = match config.keys.clone() {
             Some(path) => {
+                let shown = path.display().to_string();
                 let keys = tokio::task::spawn_blocking(move || KeySet::load(&path))
                     .await
                     .map_err(|e| TrackerError::Internal(e.to_string()))??;
+                if keys.is_empty() {
+                    tracing::warn!("no passkeys in {shown}: every announce is refused");
+                }
                 tracing::info!(keys = keys.len(), "private mode: passkeys loaded");
                 keys
             }

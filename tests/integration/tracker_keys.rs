@@ -356,6 +356,24 @@ fn unreadable_or_bad_key_files_stop_the_start_by_name() {
     assert!(run.stderr.contains("keys.txt:3:"), "{}", run.stderr);
     assert!(run.stderr.contains("10 characters"), "{}", run.stderr);
     no_keys_in("the error", &run.stderr);
+    // A Redis set needs the Redis store: refused by the flags and by the library.
+    let run = crate::common::run(
+        dir.path(),
+        &[&loopback[..], &["--keys-redis-set", "k"]].concat(),
+    )
+    .failure();
+    assert!(run.stderr.contains("--store"), "{}", run.stderr);
+    let config = mktorrent_rs::tracker::TrackerConfig {
+        keys_redis_set: Some("k".into()),
+        ..mktorrent_rs::tracker::TrackerConfig::default()
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let shutdown = mktorrent_rs::shutdown::Shutdown::new();
+    let err = runtime
+        .block_on(mktorrent_rs::tracker::Tracker::start(config, &shutdown))
+        .unwrap_err();
+    assert!(err.to_string().contains("Redis store"), "{err}");
+    runtime.block_on(shutdown.finished());
 }
 
 #[test]
