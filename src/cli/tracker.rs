@@ -184,9 +184,9 @@ pub struct Args {
     #[arg(help_heading = "Access", long, value_name = "FILE")]
     pub deny_list: Option<PathBuf>,
 
-    /// Private mode: announce only at /announce/KEY (HTTP, and BEP 41 URL data over UDP)
-    /// and scrape at /scrape/KEY, for the passkeys in FILE (one per line, 16-64 characters
-    /// of A-Z a-z 0-9 _ -). Re-read on SIGHUP and when it changes.
+    /// Private mode: announce only at /announce/KEY or /KEY/announce (HTTP, and BEP 41 URL
+    /// data over UDP) and scrape at /scrape/KEY or /KEY/scrape, for the passkeys in FILE (one
+    /// per line, 16-64 characters of A-Z a-z 0-9 _ -). Re-read on SIGHUP and when it changes.
     #[arg(help_heading = "Access", long, value_name = "FILE")]
     pub keys: Option<PathBuf>,
 

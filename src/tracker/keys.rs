@@ -117,15 +117,25 @@ pub enum PathKey<'a> {
     Key(&'a str),
 }
 
-/// Splits `base/KEY` (HTTP paths, BEP 41 URL data without its query).
+/// Splits `base/KEY`, or `/KEY/base` (Ocelot's form: BEP 48 clients can
+/// derive the scrape URL `/KEY/scrape` from it), for HTTP paths and BEP 41
+/// URL data without its query.
 pub fn key_in_path<'a>(path: &'a str, base: &str) -> PathKey<'a> {
     match path.strip_prefix(base) {
-        Some("" | "/") => PathKey::Missing,
-        Some(rest) => match rest.strip_prefix('/') {
-            Some(key) => PathKey::Key(key),
-            None => PathKey::NotOurs,
-        },
-        None => PathKey::NotOurs,
+        Some("" | "/") => return PathKey::Missing,
+        Some(rest) => {
+            if let Some(key) = rest.strip_prefix('/') {
+                return PathKey::Key(key);
+            }
+        }
+        None => {}
+    }
+    match path
+        .strip_suffix(base)
+        .and_then(|rest| rest.strip_prefix('/'))
+    {
+        Some(key) if !key.is_empty() => PathKey::Key(key),
+        _ => PathKey::NotOurs,
     }
 }
 
@@ -555,10 +565,19 @@ mod tests {
             key_in_path("/announce/abc", "/announce"),
             PathKey::Key("abc")
         );
+        assert_eq!(
+            key_in_path("/abc/announce", "/announce"),
+            PathKey::Key("abc")
+        );
+        assert_eq!(key_in_path("//announce", "/announce"), PathKey::NotOurs);
         assert_eq!(key_in_path("/announcex", "/announce"), PathKey::NotOurs);
         assert_eq!(key_in_path("/", "/announce"), PathKey::NotOurs);
         assert_eq!(
             key_in_url_data(b"/announce/abc?x=1", "/announce"),
+            PathKey::Key("abc")
+        );
+        assert_eq!(
+            key_in_url_data(b"/abc/announce?x", "/announce"),
             PathKey::Key("abc")
         );
         assert_eq!(key_in_url_data(b"", "/announce"), PathKey::Missing);

@@ -167,6 +167,16 @@ fn http_accepts_known_keys_and_refuses_unknown_and_missing_ones() {
     let mut ports = accepted(&http_announce(&t, Some(BOB), &hash, 7004));
     ports.sort_unstable();
     assert_eq!(ports, [7001, 7002]);
+    // `/KEY/announce` works too, so clients can derive `/KEY/scrape` (BEP 48).
+    let target = announce_target(Some(BOB), &hash, 7004, (0, 0));
+    let swapped = target.replacen(&format!("/announce/{BOB}"), &format!("/{BOB}/announce"), 1);
+    let mut ports = accepted(&get(t.http, &swapped));
+    ports.sort_unstable();
+    assert_eq!(ports, [7001, 7002]);
+    refused(
+        &get(t.http, &swapped.replace(BOB, STRANGER)),
+        "unknown passkey",
+    );
 
     // Scrape takes the key too.
     let scrape = |path: &str| get(t.http, &format!("{path}?info_hash={}", escape(&hash)));
@@ -177,6 +187,7 @@ fn http_accepts_known_keys_and_refuses_unknown_and_missing_ones() {
         .and_then(|f| f.get(b"incomplete"))
         .and_then(Value::as_int);
     assert_eq!(incomplete, Some(3), "{}", String::from_utf8_lossy(&body));
+    assert_eq!(scrape(&format!("/{BOB}/scrape")), body);
     refused(&scrape("/scrape"), "missing passkey");
     refused(&scrape(&format!("/scrape/{STRANGER}")), "unknown passkey");
 
@@ -196,13 +207,13 @@ fn http_accepts_known_keys_and_refuses_unknown_and_missing_ones() {
         (alice["uploaded"].as_u64(), alice["downloaded"].as_u64()),
         (Some(1500), Some(80))
     );
-    assert_eq!(stats["keys"][key_id(BOB)]["announces"], 2, "{stats}");
+    assert_eq!(stats["keys"][key_id(BOB)]["announces"], 3, "{stats}");
     assert_eq!(
         stats["keys"].as_object().unwrap().len(),
         2,
         "only known keys: {stats}"
     );
-    assert_eq!(stats["counters"]["http_announce_failed"], 4, "{stats}");
+    assert_eq!(stats["counters"]["http_announce_failed"], 5, "{stats}");
 
     no_keys_in("/stats.json", &stats.to_string());
     no_keys_in("/", &String::from_utf8_lossy(&get(t.http, "/")));
