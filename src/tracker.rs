@@ -4,9 +4,10 @@
 //!
 //! Pure protocol logic lives in [`swarm`], [`http_proto`], [`udp_proto`],
 //! [`connection_id`], [`status`] and [`keys`] (private mode); [`http`] and
-//! [`udp`] are thin tokio/hyper adapters that own the sockets. [`Tracker::start`] binds the
-//! configured addresses, spawns every task through a [`Shutdown`], and is
-//! what both the `tracker` subcommand and `publish` use. Triggering the
+//! [`udp`] are thin tokio/hyper adapters that own the sockets.
+//! [`Tracker::start`] binds the configured addresses, spawns every task
+//! through a [`Shutdown`], and is what both the `tracker` subcommand and
+//! `publish` use. Triggering the
 //! shutdown stops everything; [`Shutdown::finished`] returns once the
 //! sockets are closed and the state file (if any) is saved.
 //!
