@@ -305,6 +305,8 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand --allowed-dir 'Track only torrents whose .torrent files are in DIR (looked at for changes every 10 s, and at once on SIGHUP)'
             cand --allow-list 'Track only the info hashes listed in FILE (hex, one per line)'
             cand --deny-list 'Never track the info hashes listed in FILE'
+            cand --keys 'Private mode: announce only at /announce/KEY or /KEY/announce (HTTP, and BEP 41 URL data over UDP) and scrape at /scrape/KEY or /KEY/scrape, for the passkeys in FILE (one per line, 16-64 characters of A-Z a-z 0-9 _ -). Re-read on SIGHUP and when it changes'
+            cand --keys-redis-set 'Private mode as --keys, with the passkeys in the Redis set NAME of --store (checked with SISMEMBER, members believed for 30 s; SIGHUP forgets them at once)'
             cand --state 'Save completed counts and peers to FILE periodically and at exit; load at start'
             cand --save-every 'Time between state saves (5m, or seconds)'
             cand --trust-proxy 'Take the client address from X-Forwarded-For for requests from this network (repeatable)'

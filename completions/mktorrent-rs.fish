@@ -227,6 +227,8 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l co
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l allowed-dir -d 'Track only torrents whose .torrent files are in DIR (looked at for changes every 10 s, and at once on SIGHUP)' -r -F
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l allow-list -d 'Track only the info hashes listed in FILE (hex, one per line)' -r -F
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l deny-list -d 'Never track the info hashes listed in FILE' -r -F
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l keys -d 'Private mode: announce only at /announce/KEY or /KEY/announce (HTTP, and BEP 41 URL data over UDP) and scrape at /scrape/KEY or /KEY/scrape, for the passkeys in FILE (one per line, 16-64 characters of A-Z a-z 0-9 _ -). Re-read on SIGHUP and when it changes' -r -F
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l keys-redis-set -d 'Private mode as --keys, with the passkeys in the Redis set NAME of --store (checked with SISMEMBER, members believed for 30 s; SIGHUP forgets them at once)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l state -d 'Save completed counts and peers to FILE periodically and at exit; load at start' -r -F
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l save-every -d 'Time between state saves (5m, or seconds)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l trust-proxy -d 'Take the client address from X-Forwarded-For for requests from this network (repeatable)' -r

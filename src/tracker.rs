@@ -3,10 +3,11 @@
 //! Redis shared by several instances ([`store`]).
 //!
 //! Pure protocol logic lives in [`swarm`], [`http_proto`], [`udp_proto`],
-//! [`connection_id`] and [`status`]; [`http`] and [`udp`] are thin
-//! tokio/hyper adapters that own the sockets. [`Tracker::start`] binds the
-//! configured addresses, spawns every task through a [`Shutdown`], and is
-//! what both the `tracker` subcommand and `publish` use. Triggering the
+//! [`connection_id`], [`status`] and [`keys`] (private mode); [`http`] and
+//! [`udp`] are thin tokio/hyper adapters that own the sockets.
+//! [`Tracker::start`] binds the configured addresses, spawns every task
+//! through a [`Shutdown`], and is what both the `tracker` subcommand and
+//! `publish` use. Triggering the
 //! shutdown stops everything; [`Shutdown::finished`] returns once the
 //! sockets are closed and the state file (if any) is saved.
 //!
@@ -18,6 +19,7 @@ pub mod access;
 pub mod connection_id;
 pub mod http;
 pub mod http_proto;
+pub mod keys;
 pub mod state;
 pub mod status;
 pub mod store;
@@ -38,6 +40,7 @@ use crate::shutdown::Shutdown;
 use access::{Access, AccessConfig};
 use connection_id::ConnectionIds;
 use http_proto::Cidr;
+use keys::{KeyCache, KeyCheck, KeyId, KeySet, KeysError, PathKey, Report, Usage};
 use store::{RedisStore, Store, StoreConfig, StoreError, DEGRADED_INTERVAL};
 use swarm::{Limits, Swarms, XorShift};
 
@@ -91,6 +94,12 @@ pub struct TrackerConfig {
     /// Where swarms live: this process (default) or Redis, shared by
     /// every instance pointed at it.
     pub store: StoreConfig,
+    /// Private mode: the passkey file; `None`: no passkeys (open paths).
+    pub keys: Option<PathBuf>,
+    /// Private mode with the passkeys in this Redis set (needs the Redis store).
+    pub keys_redis_set: Option<String>,
+    /// How often the key file is looked at for changes.
+    pub keys_check_every: Duration,
 }
 
 impl Default for TrackerConfig {
@@ -122,6 +131,9 @@ impl Default for TrackerConfig {
             udp_workers: 0,
             announced: None,
             store: StoreConfig::Memory,
+            keys: None,
+            keys_redis_set: None,
+            keys_check_every: Duration::from_secs(2),
         }
     }
 }
@@ -165,6 +177,10 @@ pub enum TrackerError {
     Random(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Keys(#[from] KeysError),
+    #[error("passkeys in a Redis set need the Redis store (--store redis://...)")]
+    KeysNeedRedis,
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -350,6 +366,12 @@ pub struct Shared {
     pub access: RwLock<Arc<Access>>,
     pub metrics: Metrics,
     pub scrape_path: Option<String>,
+    /// The passkeys (private mode only).
+    pub keys: RwLock<Arc<KeySet>>,
+    /// Per-key statistics (private mode only).
+    pub usage: std::sync::Mutex<Usage>,
+    /// Keys recently found in the Redis set (`keys_redis_set` only).
+    key_cache: std::sync::Mutex<KeyCache>,
     started: Instant,
     rate: Option<RateLimiter>,
     /// Gzipped full scrape and when it was built.
@@ -516,6 +538,131 @@ impl Shared {
         }
     }
 
+    /// Whether announces need a passkey (`--keys`, `--keys-redis-set`).
+    pub fn private(&self) -> bool {
+        self.config.keys.is_some() || self.config.keys_redis_set.is_some()
+    }
+
+    /// The key of a request in private mode: known, refused (with the
+    /// failure reason), or to be asked of Redis ([`Shared::ask_key`]).
+    pub fn check_key(&self, key: PathKey<'_>) -> KeyCheck {
+        let key = match key {
+            PathKey::Key(key) if keys::check(key.as_bytes()).is_ok() => key,
+            PathKey::Key(_) => return KeyCheck::Refused(keys::UNKNOWN),
+            PathKey::Missing | PathKey::NotOurs => return KeyCheck::Refused(keys::MISSING),
+        };
+        if self.config.keys_redis_set.is_none() {
+            return if self.keys_now().contains(key) {
+                KeyCheck::Known(KeyId::of(key))
+            } else {
+                KeyCheck::Refused(keys::UNKNOWN)
+            };
+        }
+        if self.cache().fresh(key, self.now()) {
+            KeyCheck::Known(KeyId::of(key))
+        } else {
+            KeyCheck::Ask(key.to_owned())
+        }
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, KeyCache> {
+        self.key_cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Asks the Redis set about `key`. While Redis is unavailable, a key
+    /// found before is still accepted; any other is refused.
+    pub async fn ask_key(&self, key: &str) -> Result<KeyId, &'static str> {
+        let (Store::Redis(redis), Some(set)) = (&self.store, &self.config.keys_redis_set) else {
+            return Err(keys::UNKNOWN);
+        };
+        if !redis.is_degraded() {
+            match redis.is_member(set, key).await {
+                Ok(true) => {
+                    let now = self.now();
+                    self.cache().insert(key, now);
+                    return Ok(KeyId::of(key));
+                }
+                Ok(false) => {
+                    self.cache().remove(key);
+                    return Err(keys::UNKNOWN);
+                }
+                Err(err) => self.store_failed(redis, &err),
+            }
+        }
+        if self.cache().known(key) {
+            self.metrics.add(Counter::StoreDegraded, 1);
+            Ok(KeyId::of(key))
+        } else {
+            Err(STORE_UNAVAILABLE)
+        }
+    }
+
+    fn keys_now(&self) -> Arc<KeySet> {
+        self.keys
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Counts an accepted announce made with passkey `id`.
+    pub fn record_usage(&self, id: KeyId, report: &Report) {
+        let now = self.now();
+        self.usage
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .record(id, report, now);
+    }
+
+    /// Per-key counters for `/stats.json`.
+    pub fn usage_rows(&self) -> Vec<(KeyId, keys::KeyCounters)> {
+        self.usage
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .rows()
+    }
+
+    /// Re-reads the key file; on error the old keys stay. Revoked keys
+    /// are refused from the next announce, and their counters dropped.
+    /// Returns (keys now, added, revoked).
+    pub fn reload_keys(&self) -> Result<(usize, usize, usize), TrackerError> {
+        let Some(path) = &self.config.keys else {
+            // Redis set: members are asked again from the next announce.
+            let cached = {
+                let mut cache = self.cache();
+                let n = cache.len();
+                cache.clear();
+                n
+            };
+            return Ok((cached, 0, 0));
+        };
+        let new = match KeySet::load(path) {
+            Ok(new) => new,
+            Err(err) => {
+                // Looked at again only when the file changes once more.
+                let mut keys = self
+                    .keys
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                *keys = Arc::new(keys.refingerprinted(path));
+                return Err(err.into());
+            }
+        };
+        let (old_ids, new_ids) = (self.keys_now().ids(), new.ids());
+        let added = new_ids.difference(&old_ids).count();
+        let revoked = old_ids.difference(&new_ids).count();
+        *self
+            .keys
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(new);
+        self.usage
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|id| new_ids.contains(id));
+        Ok((new_ids.len(), added, revoked))
+    }
+
     /// Saves the state file, if configured.
     pub fn save_state(&self) -> Result<(), TrackerError> {
         match &self.config.state_file {
@@ -565,6 +712,23 @@ impl Tracker {
             .await
             .map_err(|e| TrackerError::Internal(e.to_string()))??;
         tracing::info!(allowed = %access.describe(), "access lists loaded");
+        if config.keys_redis_set.is_some() && config.store == StoreConfig::Memory {
+            return Err(TrackerError::KeysNeedRedis);
+        }
+        let keys = match config.keys.clone() {
+            Some(path) => {
+                let shown = path.display().to_string();
+                let keys = tokio::task::spawn_blocking(move || KeySet::load(&path))
+                    .await
+                    .map_err(|e| TrackerError::Internal(e.to_string()))??;
+                if keys.is_empty() {
+                    tracing::warn!("no passkeys in {shown}: every announce is refused");
+                }
+                tracing::info!(keys = keys.len(), "private mode: passkeys loaded");
+                keys
+            }
+            None => KeySet::default(),
+        };
         let swarms = Swarms::new(config.limits);
         if let Some(path) = &config.state_file {
             let path = path.clone();
@@ -633,6 +797,9 @@ impl Tracker {
             swarms,
             store,
             access: RwLock::new(Arc::new(access)),
+            keys: RwLock::new(Arc::new(keys)),
+            usage: std::sync::Mutex::default(),
+            key_cache: std::sync::Mutex::default(),
             metrics: Metrics::default(),
             started: Instant::now(),
             full_scrape_cache: std::sync::Mutex::new(None),
@@ -713,16 +880,35 @@ impl Tracker {
         *access = Arc::new(access.with_torrent(hashes, name, allowed));
     }
 
-    /// Re-reads the access lists (SIGHUP). Swarms still allowed stay.
+    /// Re-reads the access lists and the key file (SIGHUP). Swarms still
+    /// allowed stay; a file that fails to load keeps its old contents.
     pub async fn reload(&self) -> Result<(), TrackerError> {
+        let shared = self.shared.clone();
+        let keys = tokio::task::spawn_blocking(move || reload_keys_logged(&shared, "SIGHUP"))
+            .await
+            .map_err(|e| TrackerError::Internal(e.to_string()))?;
         let shared = self.shared.clone();
         let dropped = tokio::task::spawn_blocking(move || shared.reload_access())
             .await
             .map_err(|e| TrackerError::Internal(e.to_string()))??;
         let allowed = self.shared.access().describe();
         tracing::info!(dropped, %allowed, "access lists reloaded");
-        Ok(())
+        keys
     }
+}
+
+/// Reloads the key file (if any) and logs counts, never keys.
+fn reload_keys_logged(shared: &Shared, why: &str) -> Result<(), TrackerError> {
+    if !shared.private() {
+        return Ok(());
+    }
+    let (keys, added, revoked) = shared.reload_keys()?;
+    if shared.config.keys.is_some() {
+        tracing::info!(keys, added, revoked, "passkeys reloaded ({why})");
+    } else {
+        tracing::info!(forgotten = keys, "passkey cache cleared ({why})");
+    }
+    Ok(())
 }
 
 /// Fails, naming the path, when the state file's directory cannot take a
@@ -793,7 +979,8 @@ async fn housekeeping(shared: Arc<Shared>, shutdown: Shutdown) {
     let mut expire = tokio::time::interval(Duration::from_secs(60));
     let mut save = tokio::time::interval(shared.config.save_every);
     let mut rescan = tokio::time::interval(shared.config.rescan_every);
-    for tick in [&mut expire, &mut save, &mut rescan] {
+    let mut keys_check = tokio::time::interval(shared.config.keys_check_every);
+    for tick in [&mut expire, &mut save, &mut rescan, &mut keys_check] {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.reset();
     }
@@ -803,6 +990,11 @@ async fn housekeeping(shared: Arc<Shared>, shutdown: Shutdown) {
             _ = expire.tick() => {
                 let cutoff = shared.now().saturating_sub(shared.config.peer_timeout);
                 let removed = shared.swarms.expire(cutoff);
+                shared
+                    .usage
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .expire(cutoff);
                 if let Some(rate) = &shared.rate {
                     rate.sweep(Instant::now());
                 }
@@ -813,6 +1005,21 @@ async fn housekeeping(shared: Arc<Shared>, shutdown: Shutdown) {
                 if let Ok(Err(err)) = tokio::task::spawn_blocking(move || shared.save_state()).await {
                     tracing::warn!("{err}");
                 }
+            }
+            _ = keys_check.tick(), if shared.config.keys.is_some() => {
+                let shared = shared.clone();
+                let _ = tokio::task::spawn_blocking(move || {
+                    let changed = shared
+                        .config
+                        .keys
+                        .as_deref()
+                        .is_some_and(|path| shared.keys_now().changed(path));
+                    if changed {
+                        if let Err(err) = reload_keys_logged(&shared, "file changed") {
+                            tracing::error!("{err}; keeping the old passkeys");
+                        }
+                    }
+                }).await;
             }
             _ = rescan.tick(), if shared.config.access.allowed_dir.is_some() => {
                 let shared = shared.clone();

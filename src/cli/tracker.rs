@@ -30,11 +30,12 @@ const DEFAULT_V6: &str = "[::]:6969";
 host has none). Port 0 picks a free port; the bound addresses are printed.\n\
 Peers that have not announced for --peer-timeout seconds (default 2700: the 1800 s interval, \
 its jitter and slack) are dropped; completed counts are kept.\n\
-Signals: SIGINT/SIGTERM stop (state saved), SIGHUP reloads --allow-list, --deny-list and \
---allowed-dir.\n\n\
+Signals: SIGINT/SIGTERM stop (state saved), SIGHUP reloads --allow-list, --deny-list, \
+--allowed-dir and --keys.\n\n\
 Examples:\n  \
 mktorrent-rs tracker\n  \
 mktorrent-rs tracker --allowed-dir ./torrents --state tracker.state\n  \
+mktorrent-rs tracker --keys passkeys.txt --allowed-dir ./torrents\n  \
 mktorrent-rs tracker --http 127.0.0.1:8080 --trust-proxy 127.0.0.1/32 --stats-from 10.0.0.0/8"
 )]
 pub struct Args {
@@ -182,6 +183,23 @@ pub struct Args {
     /// Never track the info hashes listed in FILE.
     #[arg(help_heading = "Access", long, value_name = "FILE")]
     pub deny_list: Option<PathBuf>,
+
+    /// Private mode: announce only at /announce/KEY or /KEY/announce (HTTP, and BEP 41 URL
+    /// data over UDP) and scrape at /scrape/KEY or /KEY/scrape, for the passkeys in FILE (one
+    /// per line, 16-64 characters of A-Z a-z 0-9 _ -). Re-read on SIGHUP and when it changes.
+    #[arg(help_heading = "Access", long, value_name = "FILE")]
+    pub keys: Option<PathBuf>,
+
+    /// Private mode as --keys, with the passkeys in the Redis set NAME of --store (checked
+    /// with SISMEMBER, members believed for 30 s; SIGHUP forgets them at once).
+    #[arg(
+        help_heading = "Access",
+        long,
+        value_name = "NAME",
+        requires = "store",
+        conflicts_with = "keys"
+    )]
+    pub keys_redis_set: Option<String>,
 
     /// Save completed counts and peers to FILE periodically and at exit; load at start.
     #[arg(help_heading = "State", long, value_name = "FILE")]
@@ -371,6 +389,8 @@ impl Plan {
             stats_from: args.stats_from,
             udp_workers: args.udp_workers.unwrap_or(0),
             store,
+            keys: args.keys.map(|p| env.path(p)),
+            keys_redis_set: args.keys_redis_set,
             ..TrackerConfig::default()
         };
         Ok(Self {

@@ -27,6 +27,7 @@ use tokio::net::{TcpListener, TcpStream};
 use crate::shutdown::Shutdown;
 
 use super::http_proto::{self, DictPeer, QueryError, ReplyHead};
+use super::keys::{self, KeyCheck, KeyId, PathKey};
 use super::store::{RemoteReply, Store, DEGRADED_INTERVAL};
 use super::swarm::{self, Endpoint};
 use super::{status, with_rng, Counter, Remote, Shared, STORE_UNAVAILABLE};
@@ -132,6 +133,16 @@ enum Handled {
     Done(Response<Full<Bytes>>),
     Announce(Prepared),
     Scrape(Vec<swarm::Id20>),
+    /// Private mode with a Redis set: check the passkey, then go on.
+    Keyed(Box<Keyed>),
+}
+
+/// An announce or scrape waiting for its passkey to be checked.
+struct Keyed {
+    key: String,
+    announce: bool,
+    ip: IpAddr,
+    query: Vec<u8>,
 }
 
 impl From<Response<Full<Bytes>>> for Handled {
@@ -165,13 +176,40 @@ async fn finish(shared: &Shared, handled: Handled) -> Response<Full<Bytes>> {
     let Store::Redis(redis) = &shared.store else {
         return reply(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", "");
     };
+    let handled = match handled {
+        Handled::Keyed(keyed) => {
+            let failed = if keyed.announce {
+                Counter::HttpAnnounceFailed
+            } else {
+                Counter::HttpScrapeFailed
+            };
+            let next = match shared.ask_key(&keyed.key).await {
+                Ok(id) if keyed.announce => {
+                    prepare(shared, keyed.ip, &keyed.query, Some(id)).map(Handled::Announce)
+                }
+                Ok(_) => Ok(scrape(shared, &keyed.query)),
+                Err(reason) => Err(failure(reason)),
+            };
+            match next {
+                Ok(handled) => handled,
+                Err(body) => {
+                    shared.metrics.add(failed, 1);
+                    reply(StatusCode::OK, "text/plain", body).into()
+                }
+            }
+        }
+        other => other,
+    };
     let response = match handled {
         Handled::Done(response) => response,
+        // Unwrapped above; a passkey is checked once.
+        Handled::Keyed(_) => reply(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", ""),
         Handled::Announce(prepared) => {
             let result = match shared.remote_announce(redis, &prepared.request).await {
                 Remote::Answered(answer) => {
                     let interval = with_rng(|rng| shared.interval(rng));
                     shared.tell(&prepared.request);
+                    prepared.record(shared);
                     Ok(remote_body(shared, &prepared, &answer, interval))
                 }
                 Remote::Degraded => memory_announce(shared, &prepared, true),
@@ -225,20 +263,34 @@ fn route(
         return reply(StatusCode::METHOD_NOT_ALLOWED, "text/plain", "GET only\n").into();
     }
     let ip = client_ip(shared, peer, req);
-    let is_announce = path == shared.config.announce_path;
-    let is_scrape = shared.scrape_path.as_deref() == Some(path);
+    let (is_announce, is_scrape, path_key) = tracker_path(shared, path);
     if is_announce || is_scrape {
         let (ok, failed) = if is_announce {
             (Counter::HttpAnnounceOk, Counter::HttpAnnounceFailed)
         } else {
             (Counter::HttpScrapeOk, Counter::HttpScrapeFailed)
         };
+        let checked = path_key.map(|key| shared.check_key(key));
         let result = if query.len() > shared.config.max_query {
             Err(failure("request too long"))
         } else if !shared.rate_ok(ip) {
             Err(failure("too many requests: slow down"))
+        } else if let Some(KeyCheck::Refused(reason)) = checked {
+            Err(failure(reason))
+        } else if let Some(KeyCheck::Ask(key)) = checked {
+            // The Redis set answers in `finish`, then the request goes on.
+            return Handled::Keyed(Box::new(Keyed {
+                key,
+                announce: is_announce,
+                ip,
+                query: query.to_vec(),
+            }));
         } else if is_announce {
-            match prepare(shared, ip, query) {
+            let key = match checked {
+                Some(KeyCheck::Known(id)) => Some(id),
+                _ => None,
+            };
+            match prepare(shared, ip, query, key) {
                 Ok(prepared) if matches!(shared.store, Store::Redis(_)) => {
                     return Handled::Announce(prepared)
                 }
@@ -278,6 +330,11 @@ fn route(
             let page = status::html(&totals, &shared.swarms.all_counts(), &access.names);
             reply(StatusCode::OK, "text/html; charset=utf-8", page)
         }
+        "/stats.json" if shared.private() => reply(
+            StatusCode::OK,
+            "application/json",
+            status::json_with_keys(&totals, &counters, &shared.usage_rows()),
+        ),
         "/stats.json" => reply(
             StatusCode::OK,
             "application/json",
@@ -292,14 +349,59 @@ fn route(
     response.into()
 }
 
+/// Whether `path` is the announce or the scrape path and, in private mode,
+/// the passkey it carries (`/announce/KEY`, `/scrape/KEY`).
+fn tracker_path<'a>(shared: &Shared, path: &'a str) -> (bool, bool, Option<PathKey<'a>>) {
+    if !shared.private() {
+        let is_announce = path == shared.config.announce_path;
+        let is_scrape = shared.scrape_path.as_deref() == Some(path);
+        return (is_announce, is_scrape, None);
+    }
+    match keys::key_in_path(path, &shared.config.announce_path) {
+        PathKey::NotOurs => {}
+        key => return (true, false, Some(key)),
+    }
+    match shared
+        .scrape_path
+        .as_deref()
+        .map_or(PathKey::NotOurs, |base| keys::key_in_path(path, base))
+    {
+        PathKey::NotOurs => (false, false, None),
+        key => (false, true, Some(key)),
+    }
+}
+
 /// A parsed, allowed announce, ready for a store.
 struct Prepared {
     q: http_proto::AnnounceQuery,
     ip: IpAddr,
     request: swarm::Announce,
+    /// The passkey's id in private mode, to count the announce under.
+    key: Option<KeyId>,
 }
 
-fn prepare(shared: &Shared, ip: IpAddr, query: &[u8]) -> Result<Prepared, Vec<u8>> {
+impl Prepared {
+    /// Counts this (accepted) announce under its passkey, if any.
+    fn record(&self, shared: &Shared) {
+        if let Some(id) = self.key {
+            let report = keys::Report {
+                info_hash: self.q.info_hash,
+                peer_id: self.q.peer_id,
+                uploaded: self.q.uploaded,
+                downloaded: self.q.downloaded,
+                event: self.q.event,
+            };
+            shared.record_usage(id, &report);
+        }
+    }
+}
+
+fn prepare(
+    shared: &Shared,
+    ip: IpAddr,
+    query: &[u8],
+    key: Option<KeyId>,
+) -> Result<Prepared, Vec<u8>> {
     // Off by default; `RUST_LOG=mktorrent_rs::tracker=trace` shows each request.
     tracing::trace!(%ip, query = %String::from_utf8_lossy(query), "http announce");
     let q = http_proto::parse_announce(query).map_err(|e: QueryError| failure(&e.to_string()))?;
@@ -320,7 +422,12 @@ fn prepare(shared: &Shared, ip: IpAddr, query: &[u8]) -> Result<Prepared, Vec<u8
         left: q.left.unwrap_or(u64::MAX),
         numwant,
     };
-    Ok(Prepared { q, ip, request })
+    Ok(Prepared {
+        q,
+        ip,
+        request,
+        key,
+    })
 }
 
 /// The reply to an announce Redis answered. Redis keeps no peer ids, so a
@@ -409,6 +516,7 @@ fn memory_announce(shared: &Shared, p: &Prepared, degraded: bool) -> Result<Vec<
     });
     let counts = counts.map_err(|refused| failure(&refused.to_string()))?;
     shared.tell(request);
+    p.record(shared);
     let (interval, min_interval) = if degraded {
         (DEGRADED_INTERVAL, DEGRADED_INTERVAL)
     } else {

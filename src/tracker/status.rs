@@ -7,6 +7,7 @@ use std::fmt::Write;
 use crate::format::escape_html as escape;
 use crate::metainfo::hex;
 
+use super::keys::{KeyCounters, KeyId};
 use super::swarm::{Counts, Id20, Totals};
 use super::Counter;
 
@@ -47,6 +48,33 @@ pub fn html(totals: &Totals, torrents: &[(Id20, Counts)], names: &HashMap<Id20, 
 
 /// `/stats.json`: totals and request counters.
 pub fn json(totals: &Totals, counters: &[(Counter, u64)]) -> String {
+    json_value(totals, counters).to_string()
+}
+
+/// `/stats.json` in private mode: also `"keys"`, counters per passkey
+/// named by its [`KeyId`] (never the key itself).
+pub fn json_with_keys(
+    totals: &Totals,
+    counters: &[(Counter, u64)],
+    keys: &[(KeyId, KeyCounters)],
+) -> String {
+    let mut value = json_value(totals, counters);
+    let rows: serde_json::Map<String, serde_json::Value> = keys
+        .iter()
+        .map(|(id, c)| {
+            let row = serde_json::json!({
+                "announces": c.announces,
+                "uploaded": c.uploaded,
+                "downloaded": c.downloaded,
+            });
+            (id.to_string(), row)
+        })
+        .collect();
+    value["keys"] = serde_json::Value::Object(rows);
+    value.to_string()
+}
+
+fn json_value(totals: &Totals, counters: &[(Counter, u64)]) -> serde_json::Value {
     let requests: serde_json::Map<String, serde_json::Value> = counters
         .iter()
         .map(|(c, n)| (c.json_key().to_owned(), serde_json::Value::from(*n)))
@@ -60,7 +88,6 @@ pub fn json(totals: &Totals, counters: &[(Counter, u64)]) -> String {
         "counters": requests,
         "limits": totals.limits,
     })
-    .to_string()
 }
 
 /// Prometheus text exposition format (version 0.0.4).

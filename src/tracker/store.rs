@@ -488,6 +488,17 @@ impl RedisStore {
         })
     }
 
+    /// Whether `member` is in the set `set` (SISMEMBER): passkeys kept in
+    /// Redis by the site that issues them.
+    pub async fn is_member(&self, set: &str, member: &str) -> Result<bool, StoreError> {
+        let mut cmd = redis::cmd("SISMEMBER");
+        cmd.arg(set).arg(member);
+        match self.conn()? {
+            Conn::Single(mut c) => self.timed(cmd.query_async(&mut c)).await,
+            Conn::Cluster(mut c) => self.timed(cmd.query_async(&mut c)).await,
+        }
+    }
+
     /// Notes a failed call: enters degraded mode (logged once) so requests
     /// stop waiting on Redis until the probe sees it back.
     pub fn failed(&self, err: &StoreError) {

@@ -14,6 +14,7 @@ use tokio::net::UdpSocket;
 
 use crate::shutdown::Shutdown;
 
+use super::keys::{self, KeyCheck};
 use super::store::{Store, DEGRADED_INTERVAL};
 use super::swarm::{self, Endpoint};
 use super::udp_proto::{self, ParseError, Request};
@@ -129,6 +130,37 @@ pub fn handle(
             if !shared.rate_ok(ip) {
                 return;
             }
+            // Private mode: the passkey is in the BEP 41 URL data, `/announce/KEY`.
+            let key = if shared.private() {
+                let path_key = keys::key_in_url_data(&req.url_data, &shared.config.announce_path);
+                let checked = match shared.check_key(path_key) {
+                    KeyCheck::Known(id) => Ok(id),
+                    KeyCheck::Refused(reason) => Err(reason),
+                    KeyCheck::Ask(key) => runtime.block_on(shared.ask_key(&key)),
+                };
+                match checked {
+                    Ok(id) => Some(id),
+                    Err(reason) => {
+                        shared.metrics.add(Counter::UdpAnnounceFailed, 1);
+                        udp_proto::write_error(out, tid, reason);
+                        return;
+                    }
+                }
+            } else {
+                None
+            };
+            let record = || {
+                if let Some(id) = key {
+                    let report = keys::Report {
+                        info_hash: req.info_hash,
+                        peer_id: req.peer_id,
+                        uploaded: req.uploaded,
+                        downloaded: req.downloaded,
+                        event: req.event,
+                    };
+                    shared.record_usage(id, &report);
+                }
+            };
             if !shared.allows(&req.info_hash) {
                 shared.metrics.add(Counter::UdpAnnounceFailed, 1);
                 udp_proto::write_error(out, tid, "torrent not allowed on this tracker");
@@ -164,6 +196,7 @@ pub fn handle(
                         patch_counts(out, interval, answer.counts);
                         shared.metrics.add(Counter::UdpAnnounceOk, 1);
                         shared.tell(&announce);
+                        record();
                         return;
                     }
                     Remote::Degraded => degraded = true,
@@ -193,6 +226,7 @@ pub fn handle(
                     patch_counts(out, interval, counts);
                     shared.metrics.add(Counter::UdpAnnounceOk, 1);
                     shared.tell(&announce);
+                    record();
                 }
                 (Err(refused), _) => {
                     out.clear();
@@ -211,6 +245,12 @@ pub fn handle(
                 return;
             }
             if !shared.rate_ok(ip) {
+                return;
+            }
+            if shared.private() {
+                // BEP 41 URL data comes only with announces: no passkey to check.
+                shared.metrics.add(Counter::UdpScrapeFailed, 1);
+                udp_proto::write_error(out, transaction_id, keys::NO_UDP_SCRAPE);
                 return;
             }
             udp_proto::write_scrape_header(out, transaction_id);

@@ -37,6 +37,10 @@
 //!   rejected hash requests, refused content, `publish --v2`.
 //! - `tracker`: the tracker's HTTP and UDP contract on loopback (in-process
 //!   servers on port 0, and the real binary with SIGTERM).
+//! - `tracker_keys`: `tracker --keys`: private mode over HTTP and UDP (BEP 41
+//!   URL data); known, unknown and missing passkeys; SIGHUP and file changes
+//!   adding and revoking keys; per-key counters in /stats.json and no key on
+//!   any page or in the log; `publish` announcing to a private UDP tracker.
 //! - `tracker_redis`: `tracker --store redis://`: three processes on one
 //!   Redis (HTTP, UDP with a shared --udp-key, kill -9), Redis stopped and
 //!   restarted (degraded answers, /metrics, recovery), --store-required,
@@ -66,6 +70,7 @@ mod show;
 mod status_server;
 mod status_snapshot;
 mod tracker;
+mod tracker_keys;
 mod tracker_redis;
 mod v2;
 mod v2_seed;

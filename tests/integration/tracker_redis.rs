@@ -23,14 +23,14 @@ use mktorrent_rs::tracker::udp_proto::AnnounceRequest;
 const UDP_KEY: &str = "00112233445566778899aabbccddeeff";
 
 /// A `redis-server` of our own on a free port, killed by PID on drop.
-struct RedisServer {
+pub(super) struct RedisServer {
     child: Child,
-    port: u16,
+    pub(super) port: u16,
 }
 
 impl RedisServer {
     /// `None` (after saying so) when redis-server is not on PATH.
-    fn start(port: Option<u16>) -> Option<Self> {
+    pub(super) fn start(port: Option<u16>) -> Option<Self> {
         let port = port.unwrap_or_else(free_port);
         let child = match Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
@@ -57,7 +57,7 @@ impl RedisServer {
         Some(server)
     }
 
-    fn url(&self) -> String {
+    pub(super) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 }
@@ -78,20 +78,27 @@ fn free_port() -> u16 {
 }
 
 /// One `mktorrent-rs tracker` process, killed on drop; its log in a file.
-struct TrackerProc {
-    child: Child,
-    http: SocketAddr,
-    udp: SocketAddr,
+pub(super) struct TrackerProc {
+    pub(super) child: Child,
+    pub(super) http: SocketAddr,
+    pub(super) udp: SocketAddr,
     log: tempfile::NamedTempFile,
 }
 
 impl TrackerProc {
     fn start(store: &str, extra: &[&str]) -> Self {
+        let mut args = vec!["--store", store, "--udp-key", UDP_KEY];
+        args.extend_from_slice(extra);
+        Self::spawn(&args)
+    }
+
+    /// `tracker` on loopback ports with `args` and no rate limit.
+    pub(super) fn spawn(args: &[&str]) -> Self {
         let log = tempfile::NamedTempFile::new().unwrap();
         let mut child = Command::new(super::common::BIN)
             .args(["tracker", "--http", "127.0.0.1:0", "--udp", "127.0.0.1:0"])
-            .args(["--store", store, "--udp-key", UDP_KEY, "--rate-limit", "0"])
-            .args(extra)
+            .args(["--rate-limit", "0"])
+            .args(args)
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(log.reopen().unwrap())
@@ -114,11 +121,11 @@ impl TrackerProc {
         }
     }
 
-    fn log(&self) -> String {
+    pub(super) fn log(&self) -> String {
         std::fs::read_to_string(self.log.path()).unwrap()
     }
 
-    fn metric(&self, name: &str) -> u64 {
+    pub(super) fn metric(&self, name: &str) -> u64 {
         let body = get(self.http, "/metrics");
         let text = String::from_utf8_lossy(&body);
         text.lines()
@@ -134,7 +141,7 @@ impl Drop for TrackerProc {
     }
 }
 
-fn get(addr: SocketAddr, target: &str) -> Vec<u8> {
+pub(super) fn get(addr: SocketAddr, target: &str) -> Vec<u8> {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -150,11 +157,11 @@ fn get(addr: SocketAddr, target: &str) -> Vec<u8> {
     raw[split + 4..].to_vec()
 }
 
-fn escape(bytes: &[u8]) -> String {
+pub(super) fn escape(bytes: &[u8]) -> String {
     percent_encoding::percent_encode(bytes, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
-fn unique_hash() -> [u8; 20] {
+pub(super) fn unique_hash() -> [u8; 20] {
     let mut hash = [0; 20];
     getrandom::fill(&mut hash).unwrap();
     hash
@@ -183,7 +190,7 @@ fn int(body: &[u8], key: &str) -> i64 {
         .unwrap_or_else(|| panic!("no {key} in {}", String::from_utf8_lossy(body)))
 }
 
-fn peer_ports(body: &[u8]) -> Vec<u16> {
+pub(super) fn peer_ports(body: &[u8]) -> Vec<u16> {
     let value = bencode::decode(body).expect("bencoded reply");
     let peers = value.get(b"peers").and_then(Value::as_bytes).unwrap_or(&[]);
     peers
@@ -204,7 +211,7 @@ fn http_scrape(addr: SocketAddr, hash: &[u8; 20]) -> (i64, i64, i64) {
     (n("complete"), n("downloaded"), n("incomplete"))
 }
 
-fn udp_socket(server: SocketAddr) -> UdpSocket {
+pub(super) fn udp_socket(server: SocketAddr) -> UdpSocket {
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     socket.connect(server).unwrap();
     socket
@@ -213,19 +220,19 @@ fn udp_socket(server: SocketAddr) -> UdpSocket {
     socket
 }
 
-fn exchange(socket: &UdpSocket, packet: &[u8]) -> Vec<u8> {
+pub(super) fn exchange(socket: &UdpSocket, packet: &[u8]) -> Vec<u8> {
     socket.send(packet).unwrap();
     let mut buf = vec![0; 2048];
     let n = socket.recv(&mut buf).expect("a UDP reply");
     buf[..n].to_vec()
 }
 
-fn udp_connect(socket: &UdpSocket) -> u64 {
+pub(super) fn udp_connect(socket: &UdpSocket) -> u64 {
     let reply = exchange(socket, &client::encode_connect(7));
     u64::from_be_bytes(reply[8..16].try_into().unwrap())
 }
 
-fn be32(b: &[u8], at: usize) -> u32 {
+pub(super) fn be32(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes(b[at..at + 4].try_into().unwrap())
 }
 
@@ -333,7 +340,7 @@ fn three_instances_share_one_set_of_swarms() {
 }
 
 /// Retries `f` for up to 10 s until it returns `Some`.
-fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+pub(super) fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let end = Instant::now() + Duration::from_secs(10);
     loop {
         if let Some(value) = f() {

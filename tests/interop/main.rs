@@ -64,7 +64,8 @@
 //!   serve any status page test. Its snapshot is `status_snapshot`, shared
 //!   with the integration tests.
 //! - `tracker`: libtorrent and aria2 announce to our tracker over HTTP and
-//!   UDP and download through it.
+//!   UDP and download through it; libtorrent through a private (`--keys`)
+//!   UDP tracker, its passkey in BEP 41 URL data, counted per key.
 //! - `tracker_redis`: two `tracker --store redis://` processes on one
 //!   redis-server: libtorrent seeds through A, another downloads through B.
 //! - `webseed`: aria2 and libtorrent download our single- and multi-file

@@ -235,12 +235,17 @@ struct Server {
 
 impl Server {
     fn start() -> Self {
+        Self::start_with(TrackerConfig::default())
+    }
+
+    /// `config` on IPv4 and IPv6 loopback.
+    fn start_with(config: TrackerConfig) -> Self {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let shutdown = Shutdown::new();
         let config = TrackerConfig {
             http: vec!["127.0.0.1:0".parse().unwrap(), "[::1]:0".parse().unwrap()],
             udp: vec!["127.0.0.1:0".parse().unwrap(), "[::1]:0".parse().unwrap()],
-            ..TrackerConfig::default()
+            ..config
         };
         let tracker = runtime.block_on(Tracker::start(config, &shutdown)).unwrap();
         Self {
@@ -368,6 +373,47 @@ fn libtorrent_peers_meet_over_ipv6_through_the_http_tracker() {
         let (seeders, completed, _) = server.scrape(&fx.info_hash);
         seeders == 2 && completed >= 1
     });
+    drop((seeder, leecher));
+    server.stop();
+}
+
+#[test]
+fn libtorrent_downloads_through_a_private_udp_tracker_with_a_passkey() {
+    require_tools();
+    const KEY: &str = "member-0123456789abcdef";
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("passkeys.txt");
+    std::fs::write(&keys, format!("{KEY}\n")).unwrap();
+    let server = Server::start_with(TrackerConfig {
+        keys: Some(keys),
+        ..TrackerConfig::default()
+    });
+    // libtorrent sends the path as BEP 41 URL data: the key travels with it.
+    let url = format!("udp://{}/announce/{KEY}", server.tracker.udp_addrs()[0]);
+    let fx = fixture(&url);
+    let mut seeder = libtorrent(&fx, &fx.seed_dir, 120);
+    wait_seeding(&mut seeder);
+    let out = fx.root.join("lt-private");
+    std::fs::create_dir(&out).unwrap();
+    let mut leecher = libtorrent(&fx, &out, 120);
+    wait_seeding(&mut leecher);
+    wait_file(&out.join("payload.bin"), &fx.data);
+    // The leecher's `completed` announce reports what it downloaded.
+    let id = mktorrent_rs::tracker::keys::KeyId::of(KEY).to_string();
+    let key_stats = || {
+        let body = http_get(server.tracker.http_addrs()[0], "/stats.json");
+        let stats: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        stats["keys"][&id].clone()
+    };
+    eventually("the download counted under the key", || {
+        key_stats()["downloaded"].as_u64() >= Some(fx.data.len() as u64)
+    });
+    assert!(
+        key_stats()["announces"].as_u64() >= Some(3),
+        "{}",
+        key_stats()
+    );
+    assert_eq!(server.counter("udp_announce_failed"), 0);
     drop((seeder, leecher));
     server.stop();
 }
