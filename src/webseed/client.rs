@@ -58,24 +58,37 @@ impl GetError {
     }
 }
 
-/// A rustls error somewhere in `err`'s causes: io::Error hides its inner
-/// error from `source()`, so each io::Error is opened by hand.
-fn tls_error<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+/// `err` and its causes, opening each io::Error by hand: its `source()`
+/// skips the error it wraps.
+fn causes<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Vec<&'a (dyn std::error::Error + 'static)> {
+    let mut found = Vec::new();
     let mut current = Some(err);
     while let Some(err) = current {
-        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
-            return Some(tls);
-        }
-        if let Some(inner) = err
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        {
-            return Some(inner);
-        }
-        current = err.source();
+        found.push(err);
+        current = match err.downcast_ref::<std::io::Error>() {
+            Some(io) => io.get_ref().map(|inner| inner as _),
+            None => err.source(),
+        };
     }
-    None
+    found
+}
+
+/// A rustls error among `err`'s causes.
+fn tls_error<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    causes(err)
+        .into_iter()
+        .find_map(|cause| cause.downcast_ref::<rustls::Error>())
+}
+
+/// An end of stream inside the connector (tokio-rustls: "tls handshake eof").
+fn handshake_eof(err: &(dyn std::error::Error + 'static)) -> bool {
+    causes(err).into_iter().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::UnexpectedEof)
+    })
 }
 
 /// A connection error said plainly, with a hint when an https URL reached a
@@ -88,6 +101,13 @@ fn connect_error(url: &str, err: &(dyn std::error::Error + 'static)) -> String {
             chain(err)
         ),
         Some(tls) => format!("{url}: TLS handshake failed: {tls}"),
+        // A plain-HTTP server that waits for a request line hangs up on
+        // the ClientHello without a word.
+        None if url.starts_with("https:") && handshake_eof(err) => format!(
+            "{url}: the server hung up during the TLS handshake ({}): it may not speak TLS; if \
+             it serves plain HTTP, use http:// instead",
+            chain(err)
+        ),
         None => format!("{url}: {}", chain(err)),
     }
 }
