@@ -29,7 +29,7 @@ pub const DEFAULT_ROUTERS: &[(&str, u16)] = &[
     ("dht.libtorrent.org", 25401),
 ];
 
-/// Create a .torrent file from a file or a directory.
+/// Create a .torrent file from a file, a directory, or files on a web server (URLs).
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Piece length: by default the smallest power of two that keeps the piece \
@@ -46,6 +46,7 @@ mktorrent-rs create ubuntu.iso -a udp://tracker.example:6969/announce\n  \
 mktorrent-rs create dist/ -a udp://a.example:6969,udp://b.example:6969 \\\n      \
 -a https://c.example/announce -w https://mirror.example/pub/ -o release.torrent\n  \
 mktorrent-rs create dist/ --trackerless --hybrid --json\n  \
+mktorrent-rs create https://mirror.example/pub/ubuntu.iso -a udp://tracker.example:6969\n  \
 mktorrent-rs create dist/ --preset mytracker --comment 'v1.2'"
 )]
 pub struct Args {
