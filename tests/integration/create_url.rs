@@ -255,3 +255,13 @@ fn streaming_2_gib_keeps_memory_bounded() {
     let peak = peak_rss_kib(2 << 30);
     assert!(peak > 0 && peak < 64 * 1024, "peak RSS {peak} KiB");
 }
+
+#[test]
+fn publish_refuses_urls_before_any_request() {
+    let temp = tempfile::tempdir().unwrap();
+    let server = server(temp.path());
+    let url = server.url("pub/dist/a.bin");
+    let failed = run(temp.path(), &["publish", &url]).failure();
+    assert!(failed.stderr.contains("`create URL`"), "{}", failed.stderr);
+    assert_eq!(server.requests.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
