@@ -201,7 +201,7 @@ _mktorrent__rs() {
             return 0
             ;;
         mktorrent__rs__subcmd__create)
-            opts="-a -w -p -s -c -n -l -o -f -j -q -h --announce --tracker --trackerless --nodes --web-seed --private --source --comment --name --no-date --no-created-by --piece-length --max-piece-length --target-piece-count --preset --include-hidden --include-junk --exclude --include --follow-symlinks --output --force --threads --torrent-url --peer --v2 --hybrid --quiet --json --magnet --help"
+            opts="-a -w -p -s -c -n -l -o -f -j -q -h --no-web-seed --announce --tracker --trackerless --nodes --web-seed --private --source --comment --name --no-date --no-created-by --piece-length --max-piece-length --target-piece-count --preset --include-hidden --include-junk --exclude --include --follow-symlinks --output --force --threads --torrent-url --peer --v2 --hybrid --quiet --json --magnet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

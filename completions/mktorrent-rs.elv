@@ -22,7 +22,7 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
-            cand create 'Create a .torrent file from a file or a directory'
+            cand create 'Create a .torrent file from a file, a directory, or files on a web server (URLs)'
             cand edit 'Edit existing .torrent files: trackers, web seeds, comment, source, private, name'
             cand show 'Show what a .torrent file (or a magnet link) holds'
             cand verify 'Check content on disk against a .torrent file'
@@ -60,6 +60,7 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand --threads 'Hashing threads [default: one per core]'
             cand --torrent-url 'Where the .torrent will be hosted: the magnet link gets `xs=` (see `magnet`)'
             cand --peer 'A peer for the magnet link''s `x.pe=` (see `magnet`)'
+            cand --no-web-seed 'With URLs: do not make the URL the torrent''s web seed (url-list), and accept servers that ignore Range requests'
             cand --trackerless 'Make a trackerless torrent: DHT only (BEP 5), no announce URL'
             cand -p 'Mark the torrent private (BEP 27): peers only from its trackers'
             cand --private 'Mark the torrent private (BEP 27): peers only from its trackers'
@@ -343,7 +344,7 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand --help 'Print help'
         }
         &'mktorrent-rs;help'= {
-            cand create 'Create a .torrent file from a file or a directory'
+            cand create 'Create a .torrent file from a file, a directory, or files on a web server (URLs)'
             cand edit 'Edit existing .torrent files: trackers, web seeds, comment, source, private, name'
             cand show 'Show what a .torrent file (or a magnet link) holds'
             cand verify 'Check content on disk against a .torrent file'

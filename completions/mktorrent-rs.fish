@@ -26,7 +26,7 @@ end
 
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -s h -l help -d 'Print help'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -s V -l version -d 'Print version'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "create" -d 'Create a .torrent file from a file or a directory'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "create" -d 'Create a .torrent file from a file, a directory, or files on a web server (URLs)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "edit" -d 'Edit existing .torrent files: trackers, web seeds, comment, source, private, name'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "show" -d 'Show what a .torrent file (or a magnet link) holds'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_needs_command" -f -a "verify" -d 'Check content on disk against a .torrent file'
@@ -53,6 +53,7 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -s o -
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -s j -l threads -d 'Hashing threads [default: one per core]' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l torrent-url -d 'Where the .torrent will be hosted: the magnet link gets `xs=` (see `magnet`)' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l peer -d 'A peer for the magnet link\'s `x.pe=` (see `magnet`)' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l no-web-seed -d 'With URLs: do not make the URL the torrent\'s web seed (url-list), and accept servers that ignore Range requests'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l trackerless -d 'Make a trackerless torrent: DHT only (BEP 5), no announce URL'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -s p -l private -d 'Mark the torrent private (BEP 27): peers only from its trackers'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand create" -l no-date -d 'Omit the creation date'
@@ -253,7 +254,7 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seed
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -s q -l quiet -d 'Print only failures'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create edit show verify magnet dht publish tracker check-web-seeds completions help" -f -a "create" -d 'Create a .torrent file from a file or a directory'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create edit show verify magnet dht publish tracker check-web-seeds completions help" -f -a "create" -d 'Create a .torrent file from a file, a directory, or files on a web server (URLs)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create edit show verify magnet dht publish tracker check-web-seeds completions help" -f -a "edit" -d 'Edit existing .torrent files: trackers, web seeds, comment, source, private, name'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create edit show verify magnet dht publish tracker check-web-seeds completions help" -f -a "show" -d 'Show what a .torrent file (or a magnet link) holds'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand help; and not __fish_seen_subcommand_from create edit show verify magnet dht publish tracker check-web-seeds completions help" -f -a "verify" -d 'Check content on disk against a .torrent file'

@@ -96,6 +96,8 @@ pub enum Error {
     #[error("{} has no web seeds (url-list) to check", .0.display())]
     NoWebSeeds(PathBuf),
     #[error(transparent)]
+    CreateUrl(#[from] crate::create_url::CreateUrlError),
+    #[error(transparent)]
     WebSeedCheck(#[from] crate::webseed::check::CheckError),
     #[error("{0}")]
     WebSeedsFailed(String),

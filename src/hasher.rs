@@ -378,6 +378,174 @@ fn hash_v2_piece(
     Ok((root, sha1.map(|h| h.finalize().into())))
 }
 
+/// One whole piece of streamed content, cut by [`PieceCutter`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamedPiece {
+    /// Position among all the pieces cut, so results can be put in order.
+    pub seq: u64,
+    /// The file the piece ends in (for v2, the only file it holds).
+    pub file: usize,
+    pub data: Vec<u8>,
+}
+
+/// Cuts content that arrives as a stream (files one after another, in
+/// torrent order) into whole pieces: across file boundaries for v1, within
+/// each file for v2 and hybrid. Holds at most one piece. Pure.
+#[derive(Debug)]
+pub struct PieceCutter {
+    piece_length: u64,
+    per_file: bool,
+    files: Vec<u64>,
+    file: usize,
+    file_done: u64,
+    /// Bytes fed so far, over all files.
+    done: u64,
+    total: u64,
+    buf: Vec<u8>,
+    seq: u64,
+}
+
+impl PieceCutter {
+    /// `per_file`: pieces never cross files (v2, hybrid).
+    pub fn new(files: &[u64], piece_length: u64, per_file: bool) -> Self {
+        Self {
+            piece_length: piece_length.max(1),
+            per_file,
+            files: files.to_vec(),
+            file: 0,
+            file_done: 0,
+            done: 0,
+            total: files.iter().sum(),
+            buf: Vec::new(),
+            seq: 0,
+        }
+    }
+
+    /// Bytes still expected.
+    pub fn remaining(&self) -> u64 {
+        self.total - self.done
+    }
+
+    /// Feeds the next bytes of the content and hands out every piece they
+    /// complete. Bytes beyond the total length are ignored (callers check
+    /// lengths before feeding).
+    pub fn feed(&mut self, mut data: &[u8], out: &mut impl FnMut(StreamedPiece)) {
+        while !data.is_empty() {
+            while self.file < self.files.len() && self.file_done == self.files[self.file] {
+                self.file += 1;
+                self.file_done = 0;
+            }
+            let Some(&file_length) = self.files.get(self.file) else {
+                return;
+            };
+            let file_left = file_length - self.file_done;
+            if self.buf.capacity() == 0 {
+                // A piece is never longer than what is left of its file
+                // (v2) or of the content (v1): small files stay small.
+                let left = if self.per_file {
+                    file_left
+                } else {
+                    self.total - self.done
+                };
+                self.buf.reserve_exact(self.piece_length.min(left) as usize);
+            }
+            let piece_left = self.piece_length - self.buf.len() as u64;
+            let take = (data.len() as u64).min(file_left).min(piece_left) as usize;
+            self.buf.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            self.file_done += take as u64;
+            self.done += take as u64;
+            let file_end = self.file_done == file_length;
+            if self.buf.len() as u64 == self.piece_length
+                || (self.per_file && file_end)
+                || self.done == self.total
+            {
+                self.emit(out);
+            }
+        }
+    }
+
+    fn emit(&mut self, out: &mut impl FnMut(StreamedPiece)) {
+        if self.buf.is_empty() {
+            return;
+        }
+        out(StreamedPiece {
+            seq: self.seq,
+            file: self.file,
+            data: std::mem::take(&mut self.buf),
+        });
+        self.seq += 1;
+    }
+}
+
+/// v1 piece hashes of streamed pieces, hashed in parallel on the current
+/// rayon pool as they arrive. Memory: the pieces the iterator holds plus
+/// one per thread.
+pub fn streamed_piece_hashes(pieces: impl Iterator<Item = StreamedPiece> + Send) -> Vec<[u8; 20]> {
+    let mut hashed: Vec<(u64, [u8; 20])> = pieces
+        .par_bridge()
+        .map(|piece| (piece.seq, Sha1::digest(&piece.data).into()))
+        .collect();
+    hashed.sort_unstable_by_key(|(seq, _)| *seq);
+    hashed.into_iter().map(|(_, hash)| hash).collect()
+}
+
+/// [`v2_hashes`] of streamed pieces (cut per file), hashed in parallel as
+/// they arrive; `files` are the file lengths in torrent order.
+pub fn streamed_v2_hashes(
+    pieces: impl Iterator<Item = StreamedPiece> + Send,
+    files: &[u64],
+    piece_length: u64,
+    v1: V1Pieces,
+) -> V2Hashes {
+    let mut hashed: Vec<(u64, usize, V2Piece)> = pieces
+        .par_bridge()
+        .map(|piece| {
+            let file_length = files.get(piece.file).copied().unwrap_or_default();
+            let hashes = hash_v2_bytes(&piece.data, file_length, piece_length, v1);
+            (piece.seq, piece.file, hashes)
+        })
+        .collect();
+    hashed.sort_unstable_by_key(|(seq, _, _)| *seq);
+    let mut piece_roots = vec![Vec::new(); files.len()];
+    let mut v1_pieces = Vec::new();
+    for (_, file, (root, sha1)) in hashed {
+        if let Some(roots) = piece_roots.get_mut(file) {
+            roots.push(root);
+        }
+        v1_pieces.extend(sha1);
+    }
+    V2Hashes {
+        piece_roots,
+        v1_pieces,
+    }
+}
+
+/// One v2 piece held in memory: its merkle subtree root and, for a
+/// hybrid, its SHA-1 (padded as [`hash_v2_piece`] pads it).
+fn hash_v2_bytes(data: &[u8], file_length: u64, piece_length: u64, v1: V1Pieces) -> V2Piece {
+    let leaves: Vec<merkle::Hash> = data
+        .chunks(merkle::BLOCK as usize)
+        .map(|block| Sha256::digest(block).into())
+        .collect();
+    let sha1 = (v1 != V1Pieces::None).then(|| {
+        let mut sha1 = Sha1::new();
+        sha1.update(data);
+        if v1 == V1Pieces::Padded {
+            let mut pad = piece_length.saturating_sub(data.len() as u64);
+            let zeros = [0u8; 4096];
+            while pad > 0 {
+                let n = pad.min(zeros.len() as u64) as usize;
+                sha1.update(&zeros[..n]);
+                pad -= n as u64;
+            }
+        }
+        sha1.finalize().into()
+    });
+    let width = merkle::piece_subtree_width(file_length, piece_length) as usize;
+    (merkle::root(&leaves, width, [0; 32]), sha1)
+}
+
 fn hash_span(
     reader: &mut Reader<'_>,
     buf: &mut [u8],
@@ -496,5 +664,66 @@ mod tests {
         assert!(got[2].is_err() && got[3].is_err());
         let err = piece_hashes(&storage, 16_384, &|_| {}).unwrap_err();
         assert!(err.to_string().contains("f1"), "{err}");
+    }
+
+    /// Feeds `data` in uneven chunks, as a network delivers it.
+    fn cut(files: &[u64], piece: u64, per_file: bool, data: &[u8]) -> Vec<StreamedPiece> {
+        let mut cutter = PieceCutter::new(files, piece, per_file);
+        let mut pieces = Vec::new();
+        let mut rest = data;
+        let mut step = 1;
+        while !rest.is_empty() {
+            let take = step.min(rest.len());
+            cutter.feed(&rest[..take], &mut |p| pieces.push(p));
+            rest = &rest[take..];
+            step = step * 3 % 50_021 + 1;
+        }
+        assert_eq!(cutter.remaining(), 0);
+        pieces
+    }
+
+    #[test]
+    fn streamed_hashes_equal_hashes_of_the_same_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let sizes = [0, 40_000, 0, 16_384, 70_000, 3];
+        let (storage, all) = write_files(dir.path(), &sizes);
+        let lengths: Vec<u64> = sizes.iter().map(|&s| s as u64).collect();
+        let piece = 16_384;
+        let pieces = cut(&lengths, piece, false, &all);
+        assert!(pieces.iter().all(|p| p.data.len() as u64 <= piece));
+        assert_eq!(
+            streamed_piece_hashes(pieces.into_iter()),
+            piece_hashes(&storage, piece, &|_| {}).unwrap()
+        );
+        for v1 in [V1Pieces::None, V1Pieces::Padded, V1Pieces::Unpadded] {
+            for piece in [16_384, 65_536] {
+                let pieces = cut(&lengths, piece, true, &all);
+                assert_eq!(
+                    streamed_v2_hashes(pieces.into_iter().rev(), &lengths, piece, v1),
+                    v2_hashes(&storage, piece, v1, &|_| {}).unwrap(),
+                    "{v1:?} {piece}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn cutter_holds_one_piece_and_sizes_it_to_what_is_left() {
+        let mut cutter = PieceCutter::new(&[10, 1 << 20], 1 << 20, true);
+        let mut pieces = Vec::new();
+        cutter.feed(&[1; 5], &mut |p| pieces.push(p));
+        assert!(pieces.is_empty());
+        assert_eq!(
+            cutter.buf.capacity(),
+            10,
+            "a 10-byte file gets a 10-byte piece"
+        );
+        cutter.feed(&[1; 5], &mut |p| pieces.push(p));
+        assert_eq!((pieces.len(), pieces[0].file), (1, 0));
+        // Bytes past the end are not taken.
+        cutter.feed(&vec![2; (1 << 20) + 7], &mut |p| pieces.push(p));
+        assert_eq!(pieces.len(), 2);
+        assert_eq!((pieces[1].seq, pieces[1].file), (1, 1));
+        assert_eq!(cutter.remaining(), 0);
     }
 }

@@ -7,7 +7,10 @@
 //! - [`files`]: walks and filters content; [`storage`]: positioned reads
 //!   across file boundaries; [`hasher`]: parallel piece hashing on rayon.
 //! - [`webseed`]: BEP 19 URL rules, piece sampling and `url-list` rewriting
-//!   (pure); [`webseed::check`]: the HTTP(S) web seed checker.
+//!   (pure); [`webseed::check`]: the HTTP(S) web seed checker, on the
+//!   client in [`webseed::client`].
+//! - [`create_url`]: `create URL`: URL rules (pure) and the streaming
+//!   HTTP adapter that feeds [`hasher`] without storing the content.
 //! - [`dht`]: the Mainline DHT node: pure KRPC codec, routing table,
 //!   tokens and peer store underneath a thin tokio UDP adapter.
 //! - [`peer`]: the peer wire protocol codecs and the seeder.
@@ -25,6 +28,7 @@
 pub mod announce;
 pub mod bencode;
 pub mod cli;
+pub mod create_url;
 pub mod dht;
 pub mod edit;
 pub mod env;

@@ -4,9 +4,10 @@
 //! rewriting `url-list` without touching the info dictionary's bytes.
 //!
 //! No I/O and no clock: randomness comes in as a seed. The HTTP side lives
-//! in [`check`].
+//! in [`check`] and [`client`].
 
 pub mod check;
+pub mod client;
 
 use std::collections::BTreeSet;
 

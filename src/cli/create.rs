@@ -10,6 +10,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use crate::create_url;
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::files::{self, Content, Filters};
@@ -28,7 +29,7 @@ pub const DEFAULT_ROUTERS: &[(&str, u16)] = &[
     ("dht.libtorrent.org", 25401),
 ];
 
-/// Create a .torrent file from a file or a directory.
+/// Create a .torrent file from a file, a directory, or files on a web server (URLs).
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Piece length: by default the smallest power of two that keeps the piece \
@@ -45,11 +46,20 @@ mktorrent-rs create ubuntu.iso -a udp://tracker.example:6969/announce\n  \
 mktorrent-rs create dist/ -a udp://a.example:6969,udp://b.example:6969 \\\n      \
 -a https://c.example/announce -w https://mirror.example/pub/ -o release.torrent\n  \
 mktorrent-rs create dist/ --trackerless --hybrid --json\n  \
+mktorrent-rs create https://mirror.example/pub/ubuntu.iso -a udp://tracker.example:6969\n  \
 mktorrent-rs create dist/ --preset mytracker --comment 'v1.2'"
 )]
 pub struct Args {
-    /// The file (single-file torrent) or directory (multi-file torrent) to share.
-    pub path: PathBuf,
+    /// The file (single-file torrent) or directory (multi-file torrent) to share; or the
+    /// http(s) URL of a file on a web server, streamed once and never stored (several URLs:
+    /// files in one folder, a multi-file torrent named after it).
+    #[arg(value_name = "PATH|URL", required = true, num_args = 1..)]
+    pub paths: Vec<PathBuf>,
+
+    /// With URLs: do not make the URL the torrent's web seed (url-list), and accept servers
+    /// that ignore Range requests.
+    #[arg(help_heading = "Trackers and peers", long)]
+    pub no_web_seed: bool,
 
     #[command(flatten)]
     pub torrent: TorrentArgs,
@@ -235,7 +245,10 @@ pub enum Output {
 /// A checked plan: everything `execute` needs, nothing it must validate.
 #[derive(Debug, Clone)]
 pub struct Plan {
+    /// The file or directory (for URLs: the first URL, for messages).
     pub input: PathBuf,
+    /// URL inputs, checked: then `input` is not read.
+    pub urls: Option<create_url::UrlPlan>,
     pub filters: Filters,
     pub tiers: Vec<Vec<String>>,
     pub nodes: Vec<Node>,
@@ -433,11 +446,49 @@ pub(crate) fn check_name(name: &str) -> Result<()> {
     }
 }
 
+/// The one path, or the URLs: several inputs must all be URLs.
+fn inputs(
+    paths: Vec<PathBuf>,
+    no_web_seed: bool,
+    name: Option<&str>,
+) -> Result<(PathBuf, Option<create_url::UrlPlan>)> {
+    let texts: Vec<Option<&str>> = paths.iter().map(|p| p.to_str()).collect();
+    let url_count = texts
+        .iter()
+        .filter(|t| t.is_some_and(create_url::is_url))
+        .count();
+    if url_count == 0 {
+        if no_web_seed {
+            return Err(Error::Conflict(
+                "--no-web-seed is for URL inputs: a local file's torrent has a web seed only \
+                 with --web-seed",
+            ));
+        }
+        let mut paths = paths.into_iter();
+        return match (paths.next(), paths.next()) {
+            (Some(path), None) => Ok((path, None)),
+            _ => Err(Error::Conflict(
+                "several inputs are only for URLs (files in one folder on a web server): give \
+                 one file or directory, whose files all go in the torrent",
+            )),
+        };
+    }
+    if url_count != paths.len() {
+        return Err(Error::Conflict(
+            "URLs and local paths cannot be mixed in one torrent",
+        ));
+    }
+    let urls: Vec<String> = texts.iter().flatten().map(|t| (*t).to_owned()).collect();
+    let plan = create_url::plan(&urls, name, !no_web_seed)?;
+    Ok((PathBuf::from(&urls[0]), Some(plan)))
+}
+
 impl Plan {
     /// Turns raw arguments into a checked plan; every flag error is found here.
     pub fn resolve(args: Args, env: &Env) -> Result<Self> {
         let Args {
-            path,
+            paths,
+            no_web_seed,
             torrent: mut args,
             quiet,
             json,
@@ -496,6 +547,10 @@ impl Plan {
         if let Some(name) = &args.name {
             check_name(name)?;
         }
+        let (path, urls) = inputs(paths, no_web_seed, args.name.as_deref())?;
+        if let Some(seed) = urls.as_ref().and_then(|u| u.web_seed.clone()) {
+            args.web_seeds.insert(0, seed);
+        }
         if args.source.as_deref().is_some_and(|s| s.trim().is_empty()) {
             return Err(Error::Conflict(
                 "--source is empty: give the tag your private tracker expects, or leave it out",
@@ -549,7 +604,8 @@ impl Plan {
             skip.push(path.clone());
         }
         Ok(Self {
-            input: env.path(path),
+            input: if urls.is_some() { path } else { env.path(path) },
+            urls,
             filters: Filters {
                 include_hidden: args.include_hidden,
                 include_junk: args.include_junk,
@@ -763,7 +819,18 @@ pub struct Made {
 /// Walks, hashes and writes the torrent atomically; prints only warnings
 /// and the progress bar.
 pub fn make(plan: &Plan, env: &mut Env) -> Result<Made> {
-    let content = files::collect(&plan.input, &plan.filters)?;
+    let remote = match &plan.urls {
+        Some(urls) => {
+            let fetcher = create_url::Fetcher::new()?;
+            let lengths = fetcher.lengths(&urls.files, urls.web_seed.is_some())?;
+            Some((fetcher, urls, lengths))
+        }
+        None => None,
+    };
+    let content = match &remote {
+        Some((_, urls, lengths)) => url_content(urls, lengths),
+        None => files::collect(&plan.input, &plan.filters)?,
+    };
     if content.total_length() == 0 {
         return Err(Error::EmptyContent(plan.input.clone()));
     }
@@ -804,43 +871,17 @@ pub fn make(plan: &Plan, env: &mut Env) -> Result<Made> {
         ))?;
     }
 
-    let storage = Storage::new(
-        content
-            .files
-            .iter()
-            .map(|f| (Some(f.disk_path.clone()), f.length)),
-    );
     let bar = super::progress_bar(env, total, plan.quiet, "Hashing");
     let started = Instant::now();
-    let progress = |n| bar.inc(n);
-    let hashes = super::with_threads(plan.threads, || match plan.version {
-        Version::V1 => hasher::piece_hashes(&storage, piece_length, &progress).map(Hashes::V1),
-        Version::V2 | Version::Hybrid => {
-            let v1 = match plan.version {
-                Version::V2 => hasher::V1Pieces::None,
-                _ if content.single_file => hasher::V1Pieces::Unpadded,
-                _ => hasher::V1Pieces::Padded,
-            };
-            hasher::v2_hashes(&storage, piece_length, v1, &progress).map(Hashes::V2)
+    let hashes = match &remote {
+        Some((fetcher, urls, lengths)) => {
+            let progress = |n| bar.inc(n);
+            hash_urls(plan, fetcher, urls, lengths, piece_length, &progress)?
         }
-    })??;
+        None => hash_files(plan, &content, piece_length, &|n| bar.inc(n))?,
+    };
     let elapsed = started.elapsed();
     bar.finish_and_clear();
-    // A file that grew or shrank after we read it would make the torrent lie.
-    for file in &content.files {
-        let now = std::fs::metadata(&file.disk_path).map_err(|source| StorageError::Io {
-            path: file.disk_path.clone(),
-            source,
-        })?;
-        if now.len() != file.length {
-            return Err(StorageError::WrongSize {
-                path: file.disk_path.clone(),
-                expected: file.length,
-                found: now.len(),
-            }
-            .into());
-        }
-    }
 
     let torrent = build_torrent(plan, &content, piece_length, hashes);
     let bytes = torrent.encode();
@@ -882,6 +923,125 @@ pub fn make(plan: &Plan, env: &mut Env) -> Result<Made> {
         summary,
         elapsed,
         automatic,
+    })
+}
+
+/// Hashes local files, then checks none changed size meanwhile.
+fn hash_files(
+    plan: &Plan,
+    content: &Content,
+    piece_length: u64,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Hashes> {
+    let storage = Storage::new(
+        content
+            .files
+            .iter()
+            .map(|f| (Some(f.disk_path.clone()), f.length)),
+    );
+    let hashes = super::with_threads(plan.threads, || match plan.version {
+        Version::V1 => hasher::piece_hashes(&storage, piece_length, progress).map(Hashes::V1),
+        Version::V2 | Version::Hybrid => {
+            let v1 = match plan.version {
+                Version::V2 => hasher::V1Pieces::None,
+                _ if content.single_file => hasher::V1Pieces::Unpadded,
+                _ => hasher::V1Pieces::Padded,
+            };
+            hasher::v2_hashes(&storage, piece_length, v1, progress).map(Hashes::V2)
+        }
+    })??;
+    // A file that grew or shrank after we read it would make the torrent lie.
+    for file in &content.files {
+        let now = std::fs::metadata(&file.disk_path).map_err(|source| StorageError::Io {
+            path: file.disk_path.clone(),
+            source,
+        })?;
+        if now.len() != file.length {
+            return Err(StorageError::WrongSize {
+                path: file.disk_path.clone(),
+                expected: file.length,
+                found: now.len(),
+            }
+            .into());
+        }
+    }
+    Ok(hashes)
+}
+
+/// The content of URL inputs as `create DIR` would see the same files
+/// (`disk_path` holds the URL, never read).
+fn url_content(urls: &create_url::UrlPlan, lengths: &[u64]) -> Content {
+    Content {
+        name: urls.name.clone(),
+        single_file: urls.single_file,
+        files: urls
+            .files
+            .iter()
+            .zip(lengths)
+            .map(|(file, &length)| files::ContentFile {
+                disk_path: PathBuf::from(&file.url),
+                components: if urls.single_file {
+                    Vec::new()
+                } else {
+                    vec![file.name.clone()]
+                },
+                length,
+                executable: false,
+            })
+            .collect(),
+        skipped: Vec::new(),
+    }
+}
+
+/// Streams the URLs once (this thread) into whole pieces that a rayon
+/// pool hashes as they arrive (a scoped thread). The channel holds one
+/// piece per hashing thread, so at most about twice that many pieces are
+/// in memory whatever the content's size.
+fn hash_urls(
+    plan: &Plan,
+    fetcher: &create_url::Fetcher,
+    urls: &create_url::UrlPlan,
+    lengths: &[u64],
+    piece_length: u64,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Hashes> {
+    let threads = match plan.threads {
+        0 => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+        n => n,
+    };
+    let per_file = plan.version != Version::V1;
+    let mut cutter = hasher::PieceCutter::new(lengths, piece_length, per_file);
+    let (pieces, received) = std::sync::mpsc::sync_channel(threads);
+    std::thread::scope(|scope| {
+        let hashing = scope.spawn(|| {
+            super::with_threads(plan.threads, || match plan.version {
+                Version::V1 => Hashes::V1(hasher::streamed_piece_hashes(received.into_iter())),
+                Version::V2 | Version::Hybrid => {
+                    let v1 = match plan.version {
+                        Version::V2 => hasher::V1Pieces::None,
+                        _ if urls.single_file => hasher::V1Pieces::Unpadded,
+                        _ => hasher::V1Pieces::Padded,
+                    };
+                    Hashes::V2(hasher::streamed_v2_hashes(
+                        received.into_iter(),
+                        lengths,
+                        piece_length,
+                        v1,
+                    ))
+                }
+            })
+        });
+        let streamed = fetcher.stream(&urls.files, lengths, &mut |data| {
+            progress(data.len() as u64);
+            // A send fails only if hashing has stopped, which its join reports.
+            cutter.feed(data, &mut |piece| drop(pieces.send(piece)));
+        });
+        drop(pieces);
+        let hashed = hashing
+            .join()
+            .map_err(|_| Error::Conflict("internal error: a hashing thread panicked"));
+        streamed?;
+        hashed?
     })
 }
 

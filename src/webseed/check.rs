@@ -13,18 +13,14 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use http::header::{CONTENT_LENGTH, CONTENT_RANGE, LOCATION, RANGE, USER_AGENT};
-use http::{Request, StatusCode};
-use http_body_util::{BodyExt, Empty};
-use hyper::body::Body as _;
-use hyper::body::{Bytes, Incoming};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use http::header::CONTENT_RANGE;
+use http::StatusCode;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use super::client::{self, parse_content_range, GetError, HttpClient, ProbeError};
 use super::{file_url, plan_pieces, PieceCheck, PieceHasher, PlanError, Sample, SeedFile, Span};
 use crate::error::chain;
 use crate::metainfo::Torrent;
@@ -187,8 +183,6 @@ pub enum CheckError {
 /// A failed request: what to call it and what exactly happened.
 struct Fail(Problem, String, Option<u16>);
 
-type HttpClient = Client<HttpsConnector<HttpConnector>, Empty<Bytes>>;
-
 struct Shared {
     client: HttpClient,
     permits: Semaphore,
@@ -212,13 +206,7 @@ pub fn check_blocking(torrent: &Torrent, options: Options) -> Result<Report, Che
 pub async fn check(torrent: &Torrent, options: Options) -> Result<Report, CheckError> {
     let info = &torrent.meta.info;
     let plan = plan_pieces(torrent, options.sample, options.seed)?;
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-        .map_err(|err| CheckError::Client(err.to_string()))?
-        .https_or_http()
-        .enable_http1()
-        .build();
-    let client = Client::builder(TokioExecutor::new()).build(connector);
+    let client = client::build().map_err(CheckError::Client)?;
     let shared = Arc::new(Shared {
         client,
         permits: Semaphore::new(options.jobs.max(1)),
@@ -430,73 +418,39 @@ fn record(reports: &mut [FileReport], check: &PieceCheck, outcome: PieceOutcome)
     }
 }
 
-struct Probe {
-    status: u16,
-    final_url: String,
-    redirects: u32,
-    length: Option<u64>,
-    ranged: bool,
-}
-
 /// `Range: bytes=0-0`: one byte tells status, length and Range support.
-async fn probe(shared: &Shared, url: &str) -> Result<Probe, Fail> {
+async fn probe(shared: &Shared, url: &str) -> Result<client::Probe, Fail> {
     let _permit = shared.permits.acquire().await;
     let timeout = shared.options.timeout;
-    let work = async {
-        let (response, final_url, redirects) = get(shared, url, 0, 0).await?;
-        let status = response.status();
-        let headers = response.headers();
-        let (length, ranged) = match status {
-            StatusCode::PARTIAL_CONTENT => {
-                let total = headers
-                    .get(CONTENT_RANGE)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(parse_content_range)
-                    .and_then(|(_, _, total)| total);
-                (total, true)
+    let work = client::probe(&shared.client, url, shared.options.max_redirects);
+    match tokio::time::timeout(timeout, work).await {
+        Ok(Ok(found)) => Ok(found),
+        Ok(Err(ProbeError::Get(err))) => Err(err.into()),
+        Ok(Err(ProbeError::Status { status, url })) => Err(Fail(
+            Problem::HttpStatus,
+            format!("HTTP {} from {url}", status_text(status)),
+            Some(status),
+        )),
+        Err(_) => Err(too_slow(timeout, url)),
+    }
+}
+
+/// `404 Not Found`, as [`StatusCode`] displays it.
+fn status_text(status: u16) -> String {
+    StatusCode::from_u16(status).map_or_else(|_| status.to_string(), |s| s.to_string())
+}
+
+impl From<GetError> for Fail {
+    fn from(err: GetError) -> Self {
+        match err {
+            GetError::Unreachable(detail) => Fail(Problem::Unreachable, detail, None),
+            GetError::BadRedirect { status, detail } => {
+                Fail(Problem::HttpStatus, detail, Some(status))
             }
-            StatusCode::OK => {
-                let length = headers
-                    .get(CONTENT_LENGTH)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse().ok());
-                (length, false)
-            }
-            // 416 on a one-byte range: the server's file is empty.
-            StatusCode::RANGE_NOT_SATISFIABLE => (Some(0), true),
-            other => {
-                return Err(Fail(
-                    Problem::HttpStatus,
-                    format!("HTTP {other} from {final_url}"),
-                    Some(other.as_u16()),
-                ))
-            }
-        };
-        // A 206's one byte is read so the connection can be reused; a 200's
-        // body is never downloaded: the response is dropped, which closes it.
-        if ranged {
-            let mut body = response.into_body();
-            let mut read = 0;
-            while read <= 64 && !body.is_end_stream() {
-                match body.frame().await {
-                    Some(Ok(frame)) => {
-                        read += frame.data_ref().map_or(0, Bytes::len);
-                    }
-                    _ => break,
-                }
+            GetError::TooManyRedirects { status, detail } => {
+                Fail(Problem::TooManyRedirects, detail, Some(status))
             }
         }
-        Ok(Probe {
-            status: status.as_u16(),
-            final_url,
-            redirects,
-            length,
-            ranged,
-        })
-    };
-    match tokio::time::timeout(timeout, work).await {
-        Ok(result) => result,
-        Err(_) => Err(too_slow(timeout, url)),
     }
 }
 
@@ -644,8 +598,7 @@ async fn fetch_span(
     Ok(())
 }
 
-/// GET with a Range header, following up to `max_redirects` redirects.
-/// Returns the response, the URL that answered and the redirects taken.
+/// GET with a Range header, following the configured redirects.
 async fn get(
     shared: &Shared,
     url: &str,
@@ -653,88 +606,5 @@ async fn get(
     last: u64,
 ) -> Result<(hyper::Response<Incoming>, String, u32), Fail> {
     let max = shared.options.max_redirects;
-    let mut current = url.to_owned();
-    let mut redirects = 0;
-    loop {
-        let request = Request::get(current.as_str())
-            .header(RANGE, format!("bytes={first}-{last}"))
-            .header(
-                USER_AGENT,
-                concat!("mktorrent-rs/", env!("CARGO_PKG_VERSION")),
-            )
-            .body(Empty::new())
-            .map_err(|err| Fail(Problem::Unreachable, format!("{current}: {err}"), None))?;
-        let response = shared.client.request(request).await.map_err(|err| {
-            Fail(
-                Problem::Unreachable,
-                format!("{current}: {}", chain(&err)),
-                None,
-            )
-        })?;
-        let status = response.status();
-        if !matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308) {
-            return Ok((response, current, redirects));
-        }
-        let location = response
-            .headers()
-            .get(LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| {
-                Fail(
-                    Problem::HttpStatus,
-                    format!("HTTP {status} from {current} without a Location"),
-                    Some(status.as_u16()),
-                )
-            })?;
-        let next = url::Url::parse(&current)
-            .and_then(|base| base.join(location))
-            .map_err(|err| {
-                Fail(
-                    Problem::HttpStatus,
-                    format!("{current} redirects to {location:?}: {err}"),
-                    Some(status.as_u16()),
-                )
-            })?;
-        if !matches!(next.scheme(), "http" | "https") {
-            return Err(Fail(
-                Problem::HttpStatus,
-                format!("{current} redirects to {next}, which is not http or https"),
-                Some(status.as_u16()),
-            ));
-        }
-        redirects += 1;
-        if redirects > max {
-            return Err(Fail(
-                Problem::TooManyRedirects,
-                format!("more than {max} redirects from {url} (the last to {next})"),
-                Some(status.as_u16()),
-            ));
-        }
-        current = next.to_string();
-    }
-}
-
-/// `bytes FIRST-LAST/TOTAL` (TOTAL may be `*`).
-pub fn parse_content_range(value: &str) -> Option<(u64, u64, Option<u64>)> {
-    let rest = value.trim().strip_prefix("bytes ")?;
-    let (span, total) = rest.split_once('/')?;
-    let (first, last) = span.split_once('-')?;
-    let total = match total.trim() {
-        "*" => None,
-        n => Some(n.parse().ok()?),
-    };
-    Some((first.trim().parse().ok()?, last.trim().parse().ok()?, total))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_content_range;
-
-    #[test]
-    fn content_range_is_parsed_strictly() {
-        assert_eq!(parse_content_range("bytes 0-0/10"), Some((0, 0, Some(10))));
-        assert_eq!(parse_content_range("bytes 5-9/*"), Some((5, 9, None)));
-        assert_eq!(parse_content_range("bytes */10"), None);
-        assert_eq!(parse_content_range("items 0-1/2"), None);
-    }
+    Ok(client::get(&shared.client, url, Some((first, last)), max).await?)
 }

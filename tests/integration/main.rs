@@ -5,6 +5,9 @@
 //! - `common`: running the binary, building content trees, snapshot settings.
 //! - `help`: `--help` of every subcommand (snapshots).
 //! - `create`: flags, golden bytes, reproducibility, atomic output, errors.
+//! - `create_url`: `create URL` on the loopback web server: the same torrent
+//!   as `create FILE`/`DIR` (v1, v2, hybrid), server faults as errors, and
+//!   peak memory while streaming a generated body.
 //! - `roundtrip`: create → show → verify → magnet on single files and nested
 //!   trees with empty files and non-ASCII names.
 //! - `show`: human and JSON output (snapshots), lenient reading, unsafe paths.
@@ -45,13 +48,15 @@
 //!   Redis (HTTP, UDP with a shared --udp-key, kill -9), Redis stopped and
 //!   restarted (degraded answers, /metrics, recovery), --store-required,
 //!   a one-node Redis Cluster.
-//! - `web_server`: a loopback HTTP server with broken-mirror behaviours.
+//! - `web_server`: a loopback HTTP server with broken-mirror behaviours and
+//!   generated bodies.
 //! - `webseed`: check-web-seeds verdicts, --drop-failing, create's BEP 19
 //!   warnings, magnets with web seeds, exact source and peers.
 
 mod announce;
 mod common;
 mod create;
+mod create_url;
 mod dht;
 mod dht_mainline;
 mod downloader;

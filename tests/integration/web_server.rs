@@ -8,7 +8,13 @@
 //!   (Range ignored); `norange_bytes` counts what got written;
 //! - `/redirect/N/…`: N relative redirects, then one absolute to the first mount;
 //! - `/loop/…`: redirects to itself forever;
-//! - `/slow/…`: like the first mount, but 256 bytes every 100 ms.
+//! - `/slow/…`: like the first mount, but 256 bytes every 100 ms;
+//! - `/plain/…`: the first mount's file with Content-Length, Range ignored;
+//! - `/short/…`: like the first mount for Range requests; a whole-file GET
+//!   announces the full length but sends half, then hangs up;
+//! - `/nolength/…`: the first mount's file without Content-Length;
+//! - `/generated/SIZE/NAME`: SIZE bytes of [`generated`] made on the fly
+//!   (nothing on disk), with Range support.
 //!
 //! Connection threads end when the client hangs up, after 5 s idle, or on
 //! drop; the accept thread is joined on drop.
@@ -189,6 +195,26 @@ fn respond(
             false
         }
         "slow" => serve_file(out, state, &state.mounts[0].1, rest, range, head, true),
+        "plain" | "nolength" | "short" if range.is_none() || mode != "short" => {
+            let Some(data) = read_file(&state.mounts[0].1, rest) else {
+                return simple(out, "404 Not Found", &[]);
+            };
+            let header = match mode {
+                "nolength" => "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".to_owned(),
+                _ => format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", data.len()),
+            };
+            let body = match mode {
+                "short" => &data[..data.len() / 2],
+                _ => &data[..],
+            };
+            let sent = out.write_all(header.as_bytes()).is_ok() && out.write_all(body).is_ok();
+            sent && mode == "plain"
+        }
+        "short" => serve_file(out, state, &state.mounts[0].1, rest, range, head, false),
+        "generated" => {
+            let size: u64 = rest.split('/').next().unwrap_or("").parse().unwrap_or(0);
+            serve_generated(out, state, size, range)
+        }
         _ => match state.mounts.iter().find(|(name, _)| name == mode) {
             Some((_, dir)) => serve_file(out, state, dir, rest, range, head, false),
             None => simple(out, "404 Not Found", &[]),
@@ -265,4 +291,74 @@ fn serve_file(
         std::thread::sleep(Duration::from_millis(100));
     }
     true
+}
+
+/// Byte `offset` of every `/generated/` body: a 1 MiB + 7 block of
+/// pseudo-random bytes repeated, so pieces differ and nothing is stored.
+pub fn generated(offset: u64) -> u8 {
+    GENERATED_BLOCK.with(|block| block[(offset % block.len() as u64) as usize])
+}
+
+const GENERATED_LEN: usize = (1 << 20) + 7;
+
+thread_local! {
+    static GENERATED_BLOCK: Vec<u8> = {
+        // xorshift; the interop binary shares this file but not `common`.
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        (0..GENERATED_LEN)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 24) as u8
+            })
+            .collect()
+    };
+}
+
+fn serve_generated(
+    out: &mut TcpStream,
+    state: &State,
+    total: u64,
+    range: Option<(u64, Option<u64>)>,
+) -> bool {
+    let (status, first, last, extra) = match range {
+        Some((first, last)) => {
+            let last = last.unwrap_or(u64::MAX).min(total.saturating_sub(1));
+            if first >= total || first > last {
+                return simple(
+                    out,
+                    "416 Range Not Satisfiable",
+                    &[("Content-Range", &format!("bytes */{total}"))],
+                );
+            }
+            let extra = format!("Content-Range: bytes {first}-{last}/{total}\r\n");
+            ("206 Partial Content", first, last + 1, extra)
+        }
+        None => ("200 OK", 0, total, String::new()),
+    };
+    let header = format!(
+        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nAccept-Ranges: bytes\r\n{extra}\r\n",
+        last - first
+    );
+    if out.write_all(header.as_bytes()).is_err() {
+        return false;
+    }
+    GENERATED_BLOCK.with(|block| {
+        let mut at = first;
+        while at < last {
+            if state.stop.load(Ordering::SeqCst) {
+                return false;
+            }
+            let start = (at % block.len() as u64) as usize;
+            let n = ((last - at) as usize)
+                .min(block.len() - start)
+                .min(256 * 1024);
+            if out.write_all(&block[start..start + n]).is_err() {
+                return false;
+            }
+            at += n as u64;
+        }
+        true
+    })
 }

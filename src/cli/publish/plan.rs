@@ -281,7 +281,8 @@ fn inputs(args: &Args, env: &Env) -> Result<Vec<Input>> {
         }
         let plan = create::Plan::resolve(
             create::Args {
-                path: path.clone(),
+                paths: vec![path.clone()],
+                no_web_seed: false,
                 torrent: args.torrent.clone(),
                 quiet: args.quiet || args.json,
                 json: false,
@@ -289,6 +290,12 @@ fn inputs(args: &Args, env: &Env) -> Result<Vec<Input>> {
             },
             env,
         )?;
+        if plan.urls.is_some() {
+            return Err(Error::Conflict(
+                "publish seeds content from disk: make a torrent of a URL with `create URL`, \
+                 then publish the .torrent with --content PATH",
+            ));
+        }
         inputs.push(Input::Content(Box::new(plan)));
     }
     Ok(inputs)
