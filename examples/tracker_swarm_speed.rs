@@ -28,7 +28,10 @@ fn request(i: u32, torrents: u32, event: Event, numwant: usize) -> Announce {
         // One swarm: one port per address, so no per-address cap bites.
         (Ipv4Addr::from(0x0a00_0000 | i), 6881)
     } else {
-        (Ipv4Addr::from(0x0a00_0000 | (i >> 8)), 1024 + (i & 0xff) as u16)
+        (
+            Ipv4Addr::from(0x0a00_0000 | (i >> 8)),
+            1024 + (i & 0xff) as u16,
+        )
     };
     Announce {
         info_hash: info_hash(i % torrents),

@@ -219,21 +219,29 @@ fn limits_refuse_new_torrents_evict_in_full_swarms_and_serve_existing_peers() {
     assert_eq!(swarms.limit_counts().refused_torrents, 1);
 }
 
+/// Each run is strictly sorted by address, within its capacity.
+fn assert_sorted<const N: usize>(list: &PeerList<N>) {
+    assert!(list.seeder_count() <= list.len() && list.len() <= list.recs.len());
+    for run in [list.seeders(), list.leechers()] {
+        assert!(run.windows(2).all(|w| w[0].addr < w[1].addr), "{run:?}");
+    }
+}
+
 /// Every per-address count agrees with the peers stored.
 fn assert_counts_consistent(swarms: &Swarms) {
     let mut per_ip: HashMap<IpKey, u32> = HashMap::new();
     let mut total = 0;
     for shard in &*swarms.shards {
         for swarm in lock(shard).values() {
-            let mut here: HashMap<IpKey, u16> = HashMap::new();
             swarm.for_each_peer_ip(&mut |key| {
                 *per_ip.entry(key).or_default() += 1;
                 total += 1;
             });
-            for peer in swarm.v4.leechers.iter().chain(&swarm.v4.seeders) {
-                *here.entry(ip_key(&peer.addr)).or_default() += 1;
+            assert_sorted(&swarm.v4);
+            if let Some(v6) = &swarm.v6 {
+                assert_sorted(v6);
+                assert!(v6.len() > 0, "an empty IPv6 list is dropped");
             }
-            assert_eq!(here, swarm.v4.per_ip);
         }
     }
     let mut stored: HashMap<IpKey, u32> = HashMap::new();
@@ -426,7 +434,6 @@ proptest! {
         let swarms = Swarms::new(Limits::default());
         // who -> (seeder, last_seen)
         let mut model: HashMap<u8, (bool, u32)> = HashMap::new();
-        let mut counted: std::collections::HashSet<u8> = Default::default();
         let mut completed = 0u32;
         for (now, op) in ops.into_iter().enumerate() {
             let now = now as u32;
@@ -441,13 +448,14 @@ proptest! {
                     let (counts, peers) = announce(&swarms, &req(endpoint, event, u64::from(!seeder), 100), now);
                     if event == Event::Stopped {
                         model.remove(&who);
-                        counted.remove(&who);
                         prop_assert!(peers.is_empty());
                     } else {
-                        model.insert(who, (seeder, now));
-                        if event == Event::Completed && seeder && counted.insert(who) {
+                        // Counted unless it was seeding here already.
+                        let was_seeder = model.get(&who).is_some_and(|(s, _)| *s);
+                        if event == Event::Completed && seeder && !was_seeder {
                             completed += 1;
                         }
+                        model.insert(who, (seeder, now));
                         let same_family = model.keys().filter(|w| (**w % 3 == 0) == (who % 3 == 0)).count();
                         prop_assert_eq!(peers.len(), same_family - 1);
                         prop_assert!(!peers.contains(&bytes(endpoint)));
@@ -458,11 +466,7 @@ proptest! {
                     }
                 }
                 Op::Expire { cutoff } => {
-                    model.retain(|who, (_, seen)| {
-                        let keep = *seen >= cutoff;
-                        if !keep { counted.remove(who); }
-                        keep
-                    });
+                    model.retain(|_, (_, seen)| *seen >= cutoff);
                     swarms.expire(cutoff);
                 }
             }
