@@ -4,10 +4,13 @@
 //!
 //! Peers are keyed by (source IP, port) and stored in their compact wire
 //! form (BEP 23 for IPv4, BEP 7 for IPv6) so replies are plain copies: an
-//! IPv4 peer costs a 32-byte record plus a 12-byte index slot. Seeders and
-//! leechers live in separate vectors so seeders can be handed leechers
-//! first without scanning. The store is sharded by info hash, each shard
-//! behind its own mutex that is never held across an `.await`.
+//! IPv4 peer is an 8-byte record (address + last-seen offset), no index,
+//! no peer id. Each family keeps seeders then leechers in one array, each
+//! run sorted by address (binary search; ports of an IP side by side), so
+//! seeders are handed leechers first without scanning. Joining or leaving
+//! shifts the array: O(n) bytes moved, cheap below some 10,000 peers. The
+//! store is sharded by info hash, each shard behind its own mutex that is
+//! never held across an `.await`.
 //!
 //! Every source has a share and the whole a bound ([`Limits`]): one IP
 //! address holds at most `max_ports_per_ip` ports in a swarm and
@@ -15,9 +18,8 @@
 //! share, not a newcomer); a full swarm, or a full tracker, makes room for a
 //! newcomer by evicting one of 8 randomly sampled peers of the swarm, the
 //! one whose address holds the most ports there (the stalest on a tie).
-//! Per-address counts live beside the peers: per swarm in each peer list,
-//! in all in a separate set of shards, locked after a swarm shard (never
-//! the other way round).
+//! Per-address counts: per swarm from the sorted run, in all in a separate
+//! set of shards, locked after a swarm shard (never the other way round).
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -563,7 +565,8 @@ pub struct Limits {
     pub max_torrents: usize,
     /// Peers in one swarm; a newcomer evicts one beyond it.
     pub max_peers_per_swarm: usize,
-    /// Peers in all swarms (about 90-110 bytes each); a newcomer evicts one
+    /// Peers in all swarms (about 20 bytes each, plus roughly 30 per distinct
+    /// address for its count in all swarms); a newcomer evicts one
     /// of its swarm beyond it (a newcomer to an empty swarm is refused).
     pub max_peers: usize,
     /// Ports one IP address holds in one swarm (clients behind one NAT).
