@@ -25,7 +25,11 @@ fn main() {
     let mut args = std::env::args().skip(1).map(|a| a.parse::<u32>());
     let peers = args.next().and_then(Result::ok).unwrap_or(1_000_000);
     let torrents = args.next().and_then(Result::ok).unwrap_or(100_000).max(1);
-    let ports = args.next().and_then(Result::ok).unwrap_or(256).clamp(1, 65_536);
+    let ports = args
+        .next()
+        .and_then(Result::ok)
+        .unwrap_or(256)
+        .clamp(1, 65_536);
     let swarms = Swarms::new(Limits::default());
     let mut rng = XorShift::new(7);
     let before = rss();

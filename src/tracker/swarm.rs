@@ -231,6 +231,64 @@ fn ip_key(addr: &[u8]) -> IpKey {
     key
 }
 
+/// Peers per address in all swarms (one shard). IPv4 addresses have a
+/// map of their own with 4-byte keys: an entry is 8 bytes, not 20, and
+/// most peers have an address of their own.
+#[derive(Debug, Default)]
+struct IpCounts {
+    v4: HashMap<[u8; 4], u32>,
+    v6: HashMap<IpKey, u32>,
+}
+
+/// The IPv4 address of a key made by [`ip_key`], if it is one.
+fn v4_of(key: &IpKey) -> Option<[u8; 4]> {
+    let mut v4 = [0; 4];
+    v4.copy_from_slice(&key[..4]);
+    (key[4..15].iter().all(|b| *b == 0) && key[15] == 4).then_some(v4)
+}
+
+impl IpCounts {
+    fn get(&self, key: &IpKey) -> u32 {
+        let held = match v4_of(key) {
+            Some(v4) => self.v4.get(&v4),
+            None => self.v6.get(key),
+        };
+        held.copied().unwrap_or(0)
+    }
+
+    fn add(&mut self, key: IpKey) {
+        match v4_of(&key) {
+            Some(v4) => *self.v4.entry(v4).or_default() += 1,
+            None => *self.v6.entry(key).or_default() += 1,
+        }
+    }
+
+    fn sub(&mut self, key: IpKey) {
+        fn sub_in<K: std::hash::Hash + Eq>(map: &mut HashMap<K, u32>, key: K) {
+            if let Entry::Occupied(mut count) = map.entry(key) {
+                *count.get_mut() = count.get().saturating_sub(1);
+                if *count.get() == 0 {
+                    count.remove();
+                }
+            }
+        }
+        match v4_of(&key) {
+            Some(v4) => sub_in(&mut self.v4, v4),
+            None => sub_in(&mut self.v6, key),
+        }
+    }
+
+    /// Every count, with its key as [`ip_key`] makes it.
+    #[cfg(test)]
+    fn iter(&self) -> impl Iterator<Item = (IpKey, u32)> + '_ {
+        let v4 = self
+            .v4
+            .iter()
+            .map(|(ip, n)| (ip_key(&[ip[0], ip[1], ip[2], ip[3], 0, 0]), *n));
+        v4.chain(self.v6.iter().map(|(k, n)| (*k, *n)))
+    }
+}
+
 impl<const N: usize> Default for PeerList<N> {
     fn default() -> Self {
         Self {
@@ -565,7 +623,7 @@ pub struct Limits {
     pub max_torrents: usize,
     /// Peers in one swarm; a newcomer evicts one beyond it.
     pub max_peers_per_swarm: usize,
-    /// Peers in all swarms (about 20 bytes each, plus roughly 30 per distinct
+    /// Peers in all swarms (about 20 bytes each, plus roughly 20 per distinct
     /// address for its count in all swarms); a newcomer evicts one
     /// of its swarm beyond it (a newcomer to an empty swarm is refused).
     pub max_peers: usize,
@@ -651,7 +709,7 @@ pub struct Swarms {
     /// Peers over all shards, for `max_peers`.
     peers: AtomicUsize,
     /// Peers per IP address over all swarms, sharded by address.
-    per_ip: Box<[Mutex<HashMap<IpKey, u32>>]>,
+    per_ip: Box<[Mutex<IpCounts>]>,
     limits: Limits,
     counts: AtomicLimitCounts,
 }
@@ -717,13 +775,13 @@ impl Swarms {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             torrents: AtomicUsize::new(0),
             peers: AtomicUsize::new(0),
-            per_ip: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            per_ip: (0..SHARDS).map(|_| Mutex::default()).collect(),
             limits,
             counts: AtomicLimitCounts::default(),
         }
     }
 
-    fn ip_shard(&self, key: &IpKey) -> &Mutex<HashMap<IpKey, u32>> {
+    fn ip_shard(&self, key: &IpKey) -> &Mutex<IpCounts> {
         let spread = key
             .iter()
             .fold(0usize, |h, b| h.wrapping_mul(31) ^ usize::from(*b));
@@ -751,19 +809,14 @@ impl Swarms {
 
     /// Records a new peer of address `key` (the swarm shard is locked).
     fn remember(&self, key: IpKey) {
-        *lock(self.ip_shard(&key)).entry(key).or_default() += 1;
+        lock(self.ip_shard(&key)).add(key);
         self.peers.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Records that a peer of address `key` is gone.
     fn forget(&self, key: IpKey) {
         let mut shard = lock(self.ip_shard(&key));
-        if let Entry::Occupied(mut count) = shard.entry(key) {
-            *count.get_mut() = count.get().saturating_sub(1);
-            if *count.get() == 0 {
-                count.remove();
-            }
-        }
+        shard.sub(key);
         drop(shard);
         self.peers.fetch_sub(1, Ordering::Relaxed);
     }
@@ -782,7 +835,7 @@ impl Swarms {
             bump(&self.counts.refused_ports_per_ip);
             return Err(Refused::PortsPerIp);
         }
-        let held = lock(self.ip_shard(&key)).get(&key).copied().unwrap_or(0);
+        let held = lock(self.ip_shard(&key)).get(&key);
         if held as usize >= self.limits.max_peers_per_ip {
             bump(&self.counts.refused_peers_per_ip);
             return Err(Refused::PeersPerIp);
@@ -1044,7 +1097,7 @@ impl Swarms {
             seeder: bool,
         ) {
             let key = ip_key(&addr);
-            let held = lock(swarms.ip_shard(&key)).get(&key).copied().unwrap_or(0);
+            let held = lock(swarms.ip_shard(&key)).get(&key);
             if held as usize >= swarms.limits.max_peers_per_ip
                 || list.find(&addr).is_some()
                 || list.ports_of(&addr) >= swarms.limits.max_ports_per_ip

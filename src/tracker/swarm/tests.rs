@@ -246,7 +246,7 @@ fn assert_counts_consistent(swarms: &Swarms) {
     }
     let mut stored: HashMap<IpKey, u32> = HashMap::new();
     for shard in &*swarms.per_ip {
-        stored.extend(lock(shard).iter().map(|(k, v)| (*k, *v)));
+        stored.extend(lock(shard).iter());
     }
     assert_eq!(stored, per_ip);
     assert_eq!(swarms.peer_count(), total);
