@@ -1,9 +1,11 @@
 //! Memory per stored IPv4 peer in the tracker's swarm store: announces
 //! PEERS peers spread over TORRENTS torrents (defaults 1,000,000 and
 //! 100,000, the spec's target) and prints the growth of resident memory
-//! divided by the peer count. Used by `benches/tracker.sh`.
+//! divided by the peer count. Used by `benches/tracker.sh`. Each address
+//! announces PORTS ports (default 256); with 1, every peer has an address
+//! of its own and the per-address counts weigh in.
 //!
-//! `cargo run --release --example tracker_memory [PEERS] [TORRENTS]`
+//! `cargo run --release --example tracker_memory [PEERS] [TORRENTS] [PORTS]`
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -23,6 +25,11 @@ fn main() {
     let mut args = std::env::args().skip(1).map(|a| a.parse::<u32>());
     let peers = args.next().and_then(Result::ok).unwrap_or(1_000_000);
     let torrents = args.next().and_then(Result::ok).unwrap_or(100_000).max(1);
+    let ports = args
+        .next()
+        .and_then(Result::ok)
+        .unwrap_or(256)
+        .clamp(1, 65_536);
     let swarms = Swarms::new(Limits::default());
     let mut rng = XorShift::new(7);
     let before = rss();
@@ -34,8 +41,8 @@ fn main() {
         info_hash[..8].copy_from_slice(&mixed.to_le_bytes());
         info_hash[12..16].copy_from_slice(&torrent.to_be_bytes());
         info_hash[19] = mixed as u8;
-        let ip = Ipv4Addr::from(0x0a00_0000 | (i >> 8));
-        let port = 1024 + (i & 0xff) as u16;
+        let ip = Ipv4Addr::from(0x0a00_0000 + i / ports);
+        let port = (1024 + i % ports) as u16;
         let request = Announce {
             info_hash,
             peer_id: [i as u8; 20],

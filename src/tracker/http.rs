@@ -508,7 +508,8 @@ fn memory_announce(shared: &Shared, p: &Prepared, degraded: bool) -> Result<Vec<
                     dict.push(DictPeer {
                         ip: ep.ip(),
                         port: ep.port(),
-                        peer_id: (!q.no_peer_id).then_some(*p.peer_id),
+                        // Not stored (as with Redis): BEP 3 clients do without.
+                        peer_id: None,
                     });
                 })
         };

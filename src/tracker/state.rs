@@ -7,8 +7,10 @@
 //! overlapping saves never share one; a save killed before its rename
 //! leaves one behind, and the next start removes them
 //! ([`remove_stale_temp_files`]). Layout:
-//! `{version: 1, torrents: [{info hash, completed, peers: [[compact
-//! address (6 or 18 bytes), peer id, flags (1 seeder, 2 counted)]]}]}`.
+//! `{version: 2, torrents: [{info hash, completed, peers: [[compact
+//! address (6 or 18 bytes), flags (1 seeder)]]}]}`. Version 1 files (each
+//! peer also had a peer id, and flag 2 "completion counted") still load;
+//! the store keeps neither.
 
 use std::io::Write;
 use std::path::Path;
@@ -18,7 +20,9 @@ use crate::bencode::{self, Bencode, Value};
 use super::swarm::{Endpoint, PeerRecord, TorrentRecord};
 use super::TrackerError;
 
-const VERSION: i64 = 1;
+const VERSION: i64 = 2;
+/// The layout before peer ids were dropped: `[address, peer id, flags]`.
+const VERSION_WITH_IDS: i64 = 1;
 
 /// Encodes torrents as a state document.
 pub fn encode(torrents: &[TorrentRecord]) -> Vec<u8> {
@@ -33,11 +37,9 @@ pub fn encode(torrents: &[TorrentRecord]) -> Vec<u8> {
                         Endpoint::V4(b) => b.to_vec(),
                         Endpoint::V6(b) => b.to_vec(),
                     };
-                    let flags = i64::from(p.seeder) | i64::from(p.counted) << 1;
                     Bencode::List(vec![
                         Bencode::Bytes(addr),
-                        Bencode::Bytes(p.peer_id.to_vec()),
-                        Bencode::Int(flags),
+                        Bencode::Int(i64::from(p.seeder)),
                     ])
                 })
                 .collect();
@@ -62,11 +64,16 @@ fn id20(value: Option<&Value<'_>>) -> Option<[u8; 20]> {
 /// Decodes a state document; the error says what is wrong.
 pub fn decode(bytes: &[u8]) -> Result<Vec<TorrentRecord>, String> {
     let root = bencode::decode(bytes).map_err(|e| e.to_string())?;
-    if root.get(b"version").and_then(Value::as_int) != Some(VERSION) {
-        return Err(format!(
-            "unknown version (this build reads version {VERSION})"
-        ));
-    }
+    let version = root.get(b"version").and_then(Value::as_int);
+    let with_ids = match version {
+        Some(VERSION) => false,
+        Some(VERSION_WITH_IDS) => true,
+        _ => {
+            return Err(format!(
+                "unknown version (this build reads versions {VERSION_WITH_IDS} and {VERSION})"
+            ))
+        }
+    };
     let torrents = root
         .get(b"torrents")
         .and_then(Value::as_list)
@@ -83,21 +90,24 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<TorrentRecord>, String> {
         let mut peers = Vec::new();
         for p in t.get(b"peers").and_then(Value::as_list).unwrap_or(&[]) {
             let fields = p.as_list().ok_or_else(|| bad("peer is not a list"))?;
-            let [addr, id, flags] = fields else {
-                return Err(bad("peer needs 3 fields"));
+            let (addr, flags) = match (with_ids, fields) {
+                (false, [addr, flags]) => (addr, flags),
+                (true, [addr, id, flags]) => {
+                    id20(Some(id)).ok_or_else(|| bad("bad peer id"))?;
+                    (addr, flags)
+                }
+                (false, _) => return Err(bad("peer needs 2 fields")),
+                (true, _) => return Err(bad("peer needs 3 fields")),
             };
             let endpoint = match addr.as_bytes() {
                 Some(b) if b.len() == 6 => Endpoint::V4(b.try_into().map_err(|_| bad("addr"))?),
                 Some(b) if b.len() == 18 => Endpoint::V6(b.try_into().map_err(|_| bad("addr"))?),
                 _ => return Err(bad("peer address must be 6 or 18 bytes")),
             };
-            let peer_id = id20(Some(id)).ok_or_else(|| bad("bad peer id"))?;
             let flags = flags.as_int().ok_or_else(|| bad("bad flags"))?;
             peers.push(PeerRecord {
                 endpoint,
-                peer_id,
                 seeder: flags & 1 != 0,
-                counted: flags & 2 != 0,
             });
         }
         out.push(TorrentRecord {
@@ -197,15 +207,11 @@ mod tests {
             peers: vec![
                 PeerRecord {
                     endpoint: Endpoint::V4([127, 0, 0, 1, 0, 80]),
-                    peer_id: [2; 20],
                     seeder: true,
-                    counted: true,
                 },
                 PeerRecord {
                     endpoint: Endpoint::V6([0; 18]),
-                    peer_id: [3; 20],
                     seeder: false,
-                    counted: false,
                 },
             ],
         }]
@@ -218,6 +224,40 @@ mod tests {
         assert_eq!(load(&path).unwrap(), vec![], "missing file: empty state");
         save(&path, &sample()).unwrap();
         assert_eq!(load(&path).unwrap(), sample());
+    }
+
+    #[test]
+    fn version_1_files_with_peer_ids_still_load() {
+        // What the previous layout wrote for `sample()`: peer ids, flag 2.
+        let v1 = bencode::dict([
+            (
+                "torrents",
+                Bencode::List(vec![bencode::dict([
+                    ("completed", Bencode::Int(4)),
+                    ("info hash", Bencode::Bytes(vec![1; 20])),
+                    (
+                        "peers",
+                        Bencode::List(vec![
+                            Bencode::List(vec![
+                                Bencode::Bytes(vec![127, 0, 0, 1, 0, 80]),
+                                Bencode::Bytes(vec![2; 20]),
+                                Bencode::Int(3),
+                            ]),
+                            Bencode::List(vec![
+                                Bencode::Bytes(vec![0; 18]),
+                                Bencode::Bytes(vec![3; 20]),
+                                Bencode::Int(0),
+                            ]),
+                        ]),
+                    ),
+                ])]),
+            ),
+            ("version", Bencode::Int(1)),
+        ])
+        .encode();
+        assert_eq!(decode(&v1).unwrap(), sample());
+        // The new layout has no peer ids: it is shorter by them.
+        assert!(encode(&sample()).len() + 2 * 23 <= v1.len());
     }
 
     #[test]

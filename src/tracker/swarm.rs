@@ -4,10 +4,13 @@
 //!
 //! Peers are keyed by (source IP, port) and stored in their compact wire
 //! form (BEP 23 for IPv4, BEP 7 for IPv6) so replies are plain copies: an
-//! IPv4 peer costs a 32-byte record plus a 12-byte index slot. Seeders and
-//! leechers live in separate vectors so seeders can be handed leechers
-//! first without scanning. The store is sharded by info hash, each shard
-//! behind its own mutex that is never held across an `.await`.
+//! IPv4 peer is an 8-byte record (address + last-seen offset), no index,
+//! no peer id. Each family keeps seeders then leechers in one array, each
+//! run sorted by address (binary search; ports of an IP side by side), so
+//! seeders are handed leechers first without scanning. Joining or leaving
+//! shifts the array: O(n) bytes moved, cheap below some 10,000 peers. The
+//! store is sharded by info hash, each shard behind its own mutex that is
+//! never held across an `.await`.
 //!
 //! Every source has a share and the whole a bound ([`Limits`]): one IP
 //! address holds at most `max_ports_per_ip` ports in a swarm and
@@ -15,9 +18,8 @@
 //! share, not a newcomer); a full swarm, or a full tracker, makes room for a
 //! newcomer by evicting one of 8 randomly sampled peers of the swarm, the
 //! one whose address holds the most ports there (the stalest on a tie).
-//! Per-address counts live beside the peers: per swarm in each peer list,
-//! in all in a separate set of shards, locked after a swarm shard (never
-//! the other way round).
+//! Per-address counts: per swarm from the sorted run, in all in a separate
+//! set of shards, locked after a swarm shard (never the other way round).
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -138,11 +140,10 @@ pub enum Refused {
     TrackerFull,
 }
 
-/// A peer handed out by an announce: compact address (6 or 18 bytes) and id.
+/// A peer handed out by an announce: its compact address (6 or 18 bytes).
 #[derive(Debug, Clone, Copy)]
 pub struct PeerRef<'a> {
     pub addr: &'a [u8],
-    pub peer_id: &'a Id20,
 }
 
 /// Randomness for peer selection and interval jitter.
@@ -178,26 +179,42 @@ impl Rng for XorShift {
     }
 }
 
-#[derive(Debug, Clone)]
-struct Peer<const N: usize> {
+/// One stored peer: its compact address, then when it was last seen, in
+/// seconds after its swarm's `base` (u16, little-endian). No peer id: BEP 23
+/// replies carry none and BEP 3 clients accept dictionary peers without.
+/// Alignment 1, so an IPv4 peer is 8 bytes and an IPv6 peer 20.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Rec<const N: usize> {
     addr: [u8; N],
-    peer_id: Id20,
-    last_seen: u32,
-    /// Its `completed` was counted already (the count rises once per peer).
-    counted: bool,
+    seen: [u8; 2],
 }
 
-/// Set in an index slot when the peer is in `seeders`.
-const SEEDER_BIT: u32 = 1 << 31;
+impl<const N: usize> Rec<N> {
+    const EMPTY: Self = Self {
+        addr: [0; N],
+        seen: [0; 2],
+    };
 
-/// Peers of one address family: two dense vectors plus an index by address.
+    fn offset(&self) -> u16 {
+        u16::from_le_bytes(self.seen)
+    }
+
+    /// The address bytes without the port.
+    fn ip(&self) -> &[u8] {
+        &self.addr[..N - 2]
+    }
+}
+
+/// Peers of one address family in one allocation: seeders, then leechers,
+/// each run sorted by compact address (big-endian IP, then port), so a peer
+/// is found by binary search and the ports of one IP sit side by side (the
+/// per-swarm port count needs no table). Slots from `len` on are spare
+/// capacity, kept within about 1/8 of `len`.
 #[derive(Debug)]
 struct PeerList<const N: usize> {
-    leechers: Vec<Peer<N>>,
-    seeders: Vec<Peer<N>>,
-    index: HashMap<[u8; N], u32>,
-    /// Peers per IP address (the address bytes, zero-padded to 16).
-    per_ip: HashMap<IpKey, u16>,
+    recs: Box<[Rec<N>]>,
+    len: u32,
+    seeders: u32,
 }
 
 /// An IP address as a map key: 4 or 16 address bytes, zero-padded.
@@ -214,149 +231,230 @@ fn ip_key(addr: &[u8]) -> IpKey {
     key
 }
 
+/// Peers per address in all swarms (one shard). IPv4 addresses have a
+/// map of their own with 4-byte keys: an entry is 8 bytes, not 20, and
+/// most peers have an address of their own.
+#[derive(Debug, Default)]
+struct IpCounts {
+    v4: HashMap<[u8; 4], u32>,
+    v6: HashMap<IpKey, u32>,
+}
+
+/// The IPv4 address of a key made by [`ip_key`], if it is one.
+fn v4_of(key: &IpKey) -> Option<[u8; 4]> {
+    let mut v4 = [0; 4];
+    v4.copy_from_slice(&key[..4]);
+    (key[4..15].iter().all(|b| *b == 0) && key[15] == 4).then_some(v4)
+}
+
+impl IpCounts {
+    fn get(&self, key: &IpKey) -> u32 {
+        let held = match v4_of(key) {
+            Some(v4) => self.v4.get(&v4),
+            None => self.v6.get(key),
+        };
+        held.copied().unwrap_or(0)
+    }
+
+    fn add(&mut self, key: IpKey) {
+        match v4_of(&key) {
+            Some(v4) => *self.v4.entry(v4).or_default() += 1,
+            None => *self.v6.entry(key).or_default() += 1,
+        }
+    }
+
+    fn sub(&mut self, key: IpKey) {
+        fn sub_in<K: std::hash::Hash + Eq>(map: &mut HashMap<K, u32>, key: K) {
+            if let Entry::Occupied(mut count) = map.entry(key) {
+                *count.get_mut() = count.get().saturating_sub(1);
+                if *count.get() == 0 {
+                    count.remove();
+                }
+            }
+        }
+        match v4_of(&key) {
+            Some(v4) => sub_in(&mut self.v4, v4),
+            None => sub_in(&mut self.v6, key),
+        }
+    }
+
+    /// Every count, with its key as [`ip_key`] makes it.
+    #[cfg(test)]
+    fn iter(&self) -> impl Iterator<Item = (IpKey, u32)> + '_ {
+        let v4 = self
+            .v4
+            .iter()
+            .map(|(ip, n)| (ip_key(&[ip[0], ip[1], ip[2], ip[3], 0, 0]), *n));
+        v4.chain(self.v6.iter().map(|(k, n)| (*k, *n)))
+    }
+}
+
 impl<const N: usize> Default for PeerList<N> {
     fn default() -> Self {
         Self {
-            leechers: Vec::new(),
-            seeders: Vec::new(),
-            index: HashMap::new(),
-            per_ip: HashMap::new(),
+            recs: Box::default(),
+            len: 0,
+            seeders: 0,
         }
     }
-}
-
-fn slot(seeder: bool, pos: usize) -> u32 {
-    // Positions fit: a swarm is capped far below 2^31 peers.
-    let pos = u32::try_from(pos).unwrap_or(SEEDER_BIT - 1);
-    if seeder {
-        pos | SEEDER_BIT
-    } else {
-        pos
-    }
-}
-
-fn unslot(slot: u32) -> (bool, usize) {
-    (slot & SEEDER_BIT != 0, (slot & !SEEDER_BIT) as usize)
 }
 
 impl<const N: usize> PeerList<N> {
     fn len(&self) -> usize {
-        self.index.len()
+        self.len as usize
     }
 
-    fn vec_mut(&mut self, seeder: bool) -> &mut Vec<Peer<N>> {
+    fn seeder_count(&self) -> usize {
+        self.seeders as usize
+    }
+
+    fn all(&self) -> &[Rec<N>] {
+        &self.recs[..self.len()]
+    }
+
+    fn seeders(&self) -> &[Rec<N>] {
+        &self.recs[..self.seeder_count()]
+    }
+
+    fn leechers(&self) -> &[Rec<N>] {
+        &self.recs[self.seeder_count()..self.len()]
+    }
+
+    /// The run of seeders or leechers: its first slot and its records.
+    fn run(&self, seeder: bool) -> (usize, &[Rec<N>]) {
         if seeder {
-            &mut self.seeders
+            (0, self.seeders())
         } else {
-            &mut self.leechers
+            (self.seeder_count(), self.leechers())
         }
     }
 
-    fn remove(&mut self, addr: &[u8; N]) -> Option<Peer<N>> {
-        let (seeder, pos) = unslot(self.index.remove(addr)?);
-        self.take_at(seeder, pos)
-    }
-
-    /// Removes the record at `pos`; the index entry must be gone already.
-    fn take_at(&mut self, seeder: bool, pos: usize) -> Option<Peer<N>> {
-        let vec = self.vec_mut(seeder);
-        if pos >= vec.len() {
-            return None;
-        }
-        let peer = vec.swap_remove(pos);
-        if let Some(moved) = vec.get(pos) {
-            let moved_addr = moved.addr;
-            self.index.insert(moved_addr, slot(seeder, pos));
-        }
-        let key = ip_key(&peer.addr);
-        if let Entry::Occupied(mut count) = self.per_ip.entry(key) {
-            *count.get_mut() = count.get().saturating_sub(1);
-            if *count.get() == 0 {
-                count.remove();
-            }
-        }
-        Some(peer)
-    }
-
-    fn insert(&mut self, peer: Peer<N>, seeder: bool) {
-        *self.per_ip.entry(ip_key(&peer.addr)).or_default() += 1;
-        let vec = self.vec_mut(seeder);
-        let pos = vec.len();
-        let addr = peer.addr;
-        vec.push(peer);
-        self.index.insert(addr, slot(seeder, pos));
+    /// Where `addr` is stored.
+    fn find(&self, addr: &[u8; N]) -> Option<usize> {
+        [true, false].into_iter().find_map(|seeder| {
+            let (first, run) = self.run(seeder);
+            run.binary_search_by(|r| r.addr.cmp(addr))
+                .ok()
+                .map(|i| first + i)
+        })
     }
 
     /// Ports of the address of `addr` in this list.
     fn ports_of(&self, addr: &[u8; N]) -> usize {
-        self.per_ip
-            .get(&ip_key(addr))
-            .map_or(0, |n| usize::from(*n))
+        let ip = &addr[..N - 2];
+        [self.seeders(), self.leechers()]
+            .iter()
+            .map(|run| {
+                let from = run.partition_point(|r| r.ip() < ip);
+                let to = run.partition_point(|r| r.ip() <= ip);
+                to - from
+            })
+            .sum()
+    }
+
+    /// Stores a peer that is not stored yet, in its run's order.
+    fn insert(&mut self, rec: Rec<N>, seeder: bool) {
+        let (first, run) = self.run(seeder);
+        let at = first + run.partition_point(|r| r.addr < rec.addr);
+        let len = self.len();
+        if len == self.recs.len() {
+            // Grow by 1/8 (at least one): tight, and still amortised.
+            self.resize(len + 1 + len / 8);
+        }
+        self.recs.copy_within(at..len, at + 1);
+        self.recs[at] = rec;
+        self.len += 1;
+        if seeder {
+            self.seeders += 1;
+        }
+    }
+
+    /// Removes the record in slot `at` (< len) and returns it; capacity is
+    /// left to [`Self::trim`].
+    fn remove_at(&mut self, at: usize) -> Rec<N> {
+        let rec = self.recs[at];
+        self.recs.copy_within(at + 1..self.len(), at);
+        self.len -= 1;
+        if at < self.seeder_count() {
+            self.seeders -= 1;
+        }
+        rec
+    }
+
+    /// Moves the records into an allocation of exactly `cap` (≥ len) slots.
+    fn resize(&mut self, cap: usize) {
+        let mut recs = Vec::with_capacity(cap);
+        recs.extend_from_slice(self.all());
+        recs.resize(cap, Rec::EMPTY);
+        self.recs = recs.into_boxed_slice();
+    }
+
+    /// Gives back capacity once less than half of it is used.
+    fn trim(&mut self) {
+        let len = self.len();
+        if len * 2 < self.recs.len() {
+            self.resize(len + len / 8);
+        }
     }
 
     /// Evicts one of [`EVICTION_SAMPLE`] randomly sampled peers: the one
     /// whose address holds the most ports here, the stalest on a tie.
     /// Returns its address key.
     fn evict_one(&mut self, rng: &mut dyn Rng) -> Option<IpKey> {
-        let (seeders, total) = (self.seeders.len(), self.len());
-        let mut victim: Option<(bool, usize, (usize, std::cmp::Reverse<u32>))> = None;
+        let total = self.len();
+        let mut victim: Option<(usize, (usize, std::cmp::Reverse<u16>))> = None;
         for _ in 0..EVICTION_SAMPLE.min(total) {
-            let i = rng.below(total);
-            let (seeder, pos) = if i < seeders {
-                (true, i)
-            } else {
-                (false, i - seeders)
-            };
-            let peer = if seeder {
-                &self.seeders[pos]
-            } else {
-                &self.leechers[pos]
-            };
-            let rank = (self.ports_of(&peer.addr), std::cmp::Reverse(peer.last_seen));
-            if victim.as_ref().is_none_or(|(_, _, best)| rank > *best) {
-                victim = Some((seeder, pos, rank));
+            let at = rng.below(total);
+            let rec = &self.recs[at];
+            let rank = (self.ports_of(&rec.addr), std::cmp::Reverse(rec.offset()));
+            if victim.as_ref().is_none_or(|(_, best)| rank > *best) {
+                victim = Some((at, rank));
             }
         }
-        let (seeder, pos, _) = victim?;
-        let addr = if seeder {
-            self.seeders[pos].addr
-        } else {
-            self.leechers[pos].addr
-        };
-        self.index.remove(&addr);
-        self.take_at(seeder, pos).map(|peer| ip_key(&peer.addr))
+        let (at, _) = victim?;
+        Some(ip_key(&self.remove_at(at).addr))
     }
 
-    /// Drops peers last seen before `cutoff`, telling `gone` each address;
-    /// returns how many.
-    fn expire(&mut self, cutoff: u32, gone: &mut dyn FnMut(IpKey)) -> usize {
-        let mut removed = 0;
-        for seeder in [false, true] {
-            let mut pos = 0;
-            while pos < self.vec_mut(seeder).len() {
-                let peer = &self.vec_mut(seeder)[pos];
-                if peer.last_seen < cutoff {
-                    let addr = peer.addr;
-                    self.index.remove(&addr);
-                    self.take_at(seeder, pos);
-                    gone(ip_key(&addr));
-                    removed += 1;
-                } else {
-                    pos += 1;
-                }
+    /// Drops peers seen less than `delta` seconds after the swarm's base
+    /// and makes the others relative to a base `delta` later, telling
+    /// `gone` each dropped address; returns how many. Order is kept.
+    fn expire(&mut self, delta: u32, gone: &mut dyn FnMut(IpKey)) -> usize {
+        let (len, seeders) = (self.len(), self.seeder_count());
+        let (mut kept, mut kept_seeders) = (0, 0);
+        for at in 0..len {
+            let rec = self.recs[at];
+            let offset = u32::from(rec.offset());
+            if offset < delta {
+                gone(ip_key(&rec.addr));
+                continue;
+            }
+            // offset ≥ delta, so the difference fits.
+            let seen = u16::try_from(offset - delta).unwrap_or(u16::MAX);
+            self.recs[kept] = Rec {
+                addr: rec.addr,
+                seen: seen.to_le_bytes(),
+            };
+            kept += 1;
+            if at < seeders {
+                kept_seeders += 1;
             }
         }
-        if removed > 0 && self.index.len() * 4 < self.index.capacity() {
-            self.shrink();
-        }
-        removed
+        self.len = u32::try_from(kept).unwrap_or(u32::MAX);
+        self.seeders = kept_seeders;
+        self.trim();
+        len - kept
     }
 
-    fn shrink(&mut self) {
-        self.leechers.shrink_to_fit();
-        self.seeders.shrink_to_fit();
-        self.index.shrink_to_fit();
-        self.per_ip.shrink_to_fit();
+    /// Rewrites every offset with `f`.
+    fn map_offsets(&mut self, mut f: impl FnMut(u16) -> u16) {
+        let len = self.len();
+        for rec in &mut self.recs[..len] {
+            rec.seen = f(rec.offset()).to_le_bytes();
+        }
+    }
+
+    fn oldest(&self) -> Option<u16> {
+        self.all().iter().map(Rec::offset).min()
     }
 
     /// Hands out up to `want` peers other than `requester`, from a random
@@ -379,17 +477,10 @@ impl<const N: usize> PeerList<N> {
             out,
         };
         if requester_seeds {
-            pass.window(self.leechers.len(), |i| &self.leechers[i]);
-            pass.window(self.seeders.len(), |i| &self.seeders[i]);
+            pass.window(self.leechers());
+            pass.window(self.seeders());
         } else {
-            let seeders = self.seeders.len();
-            pass.window(seeders + self.leechers.len(), |i| {
-                if i < seeders {
-                    &self.seeders[i]
-                } else {
-                    &self.leechers[i - seeders]
-                }
-            });
+            pass.window(self.all());
         }
         given
     }
@@ -405,40 +496,40 @@ struct Pass<'a, 'o, const N: usize> {
 }
 
 impl<'o, const N: usize> Pass<'_, 'o, N> {
-    /// Walks `len` records from a random start, wrapping around.
-    fn window(&mut self, len: usize, peer_at: impl Fn(usize) -> &'o Peer<N>) {
-        let start = self.rng.below(len);
-        for k in 0..len {
+    /// Walks `recs` from a random start, wrapping around.
+    fn window(&mut self, recs: &'o [Rec<N>]) {
+        let start = self.rng.below(recs.len());
+        let (tail, head) = recs.split_at(start);
+        for rec in head.iter().chain(tail) {
             if *self.given >= self.want {
                 return;
             }
-            let peer = peer_at((start + k) % len);
-            if &peer.addr != self.requester {
-                (self.out)(PeerRef {
-                    addr: &peer.addr,
-                    peer_id: &peer.peer_id,
-                });
+            if &rec.addr != self.requester {
+                (self.out)(PeerRef { addr: &rec.addr });
                 *self.given += 1;
             }
         }
     }
 }
 
-/// One torrent: IPv4 peers, IPv6 peers (boxed: most swarms have none) and
-/// the completed count, which outlives the peers.
+/// One torrent: IPv4 peers, IPv6 peers (boxed: most swarms have none), the
+/// time their offsets count from, and the completed count, which outlives
+/// the peers.
 #[derive(Debug, Default)]
 struct Swarm {
     v4: PeerList<6>,
     v6: Option<Box<PeerList<18>>>,
+    /// Seconds on the tracker's clock; each peer's time is an offset.
+    base: u32,
     completed: u32,
 }
 
 impl Swarm {
     fn counts(&self) -> Counts {
-        let (mut seeders, mut leechers) = (self.v4.seeders.len(), self.v4.leechers.len());
+        let (mut seeders, mut leechers) = (self.v4.seeder_count(), self.v4.leechers().len());
         if let Some(v6) = &self.v6 {
-            seeders += v6.seeders.len();
-            leechers += v6.leechers.len();
+            seeders += v6.seeder_count();
+            leechers += v6.leechers().len();
         }
         Counts {
             seeders: u32::try_from(seeders).unwrap_or(u32::MAX),
@@ -453,14 +544,72 @@ impl Swarm {
 
     /// Calls `f` with the address of every peer.
     fn for_each_peer_ip(&self, f: &mut dyn FnMut(IpKey)) {
-        for peer in self.v4.leechers.iter().chain(&self.v4.seeders) {
-            f(ip_key(&peer.addr));
+        for rec in self.v4.all() {
+            f(ip_key(&rec.addr));
         }
         if let Some(v6) = &self.v6 {
-            for peer in v6.leechers.iter().chain(&v6.seeders) {
-                f(ip_key(&peer.addr));
+            for rec in v6.all() {
+                f(ip_key(&rec.addr));
             }
         }
+    }
+
+    /// The offset of `now` from the base, moving the base first when `now`
+    /// is out of its range (earlier, or more than 18 h later).
+    fn stamp(&mut self, now: u32) -> [u8; 2] {
+        let offset = match now.checked_sub(self.base).map(u16::try_from) {
+            Some(Ok(offset)) => offset,
+            _ => {
+                self.rebase(now);
+                u16::try_from(now.saturating_sub(self.base)).unwrap_or(u16::MAX)
+            }
+        };
+        offset.to_le_bytes()
+    }
+
+    /// Moves the base to the oldest peer's time, or to `now` less 18 h when
+    /// that is older: only a peer timeout above 18 h keeps such peers, and
+    /// they then count as seen 18 h ago.
+    fn rebase(&mut self, now: u32) {
+        let oldest = [
+            self.v4.oldest(),
+            self.v6.as_ref().and_then(|v6| v6.oldest()),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|offset| self.base.saturating_add(u32::from(offset)));
+        let base = oldest
+            .unwrap_or(now)
+            .min(now)
+            .max(now.saturating_sub(u32::from(u16::MAX)));
+        let old = self.base;
+        let shift = |offset: u16| {
+            let seen = old.saturating_add(u32::from(offset));
+            u16::try_from(seen.saturating_sub(base)).unwrap_or(u16::MAX)
+        };
+        self.v4.map_offsets(shift);
+        if let Some(v6) = &mut self.v6 {
+            v6.map_offsets(shift);
+        }
+        self.base = base;
+    }
+
+    /// Drops peers last seen before `cutoff`; the survivors were all seen
+    /// at or after it, so it becomes the base.
+    fn expire(&mut self, cutoff: u32, gone: &mut dyn FnMut(IpKey)) -> usize {
+        let Some(delta) = cutoff.checked_sub(self.base).filter(|d| *d > 0) else {
+            return 0;
+        };
+        let mut removed = self.v4.expire(delta, gone);
+        if let Some(v6) = &mut self.v6 {
+            removed += v6.expire(delta, gone);
+            if v6.len() == 0 {
+                self.v6 = None;
+            }
+        }
+        self.base = cutoff;
+        removed
     }
 }
 
@@ -474,7 +623,8 @@ pub struct Limits {
     pub max_torrents: usize,
     /// Peers in one swarm; a newcomer evicts one beyond it.
     pub max_peers_per_swarm: usize,
-    /// Peers in all swarms (about 90-110 bytes each); a newcomer evicts one
+    /// Peers in all swarms (about 20 bytes each, plus roughly 20 per distinct
+    /// address for its count in all swarms); a newcomer evicts one
     /// of its swarm beyond it (a newcomer to an empty swarm is refused).
     pub max_peers: usize,
     /// Ports one IP address holds in one swarm (clients behind one NAT).
@@ -520,13 +670,11 @@ fn bump(counter: &std::sync::atomic::AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
 
-/// One stored peer, for state files and status pages.
+/// One stored peer, for state files.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerRecord {
     pub endpoint: Endpoint,
-    pub peer_id: Id20,
     pub seeder: bool,
-    pub counted: bool,
 }
 
 /// One torrent as saved to or loaded from a state file.
@@ -561,7 +709,7 @@ pub struct Swarms {
     /// Peers over all shards, for `max_peers`.
     peers: AtomicUsize,
     /// Peers per IP address over all swarms, sharded by address.
-    per_ip: Box<[Mutex<HashMap<IpKey, u32>>]>,
+    per_ip: Box<[Mutex<IpCounts>]>,
     limits: Limits,
     counts: AtomicLimitCounts,
 }
@@ -571,51 +719,50 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Shared announce logic for one family's peer list.
+/// Shared announce logic for one family's peer list; `seen` is the
+/// swarm's stamp for now. A `completed` counts when its peer was not
+/// seeding here already (a leecher, or a newcomer), as with Redis.
 #[allow(clippy::too_many_arguments)]
 fn announce_in<const N: usize>(
     list: &mut PeerList<N>,
     swarms: &Swarms,
     completed: &mut u32,
     addr: [u8; N],
+    seen: [u8; 2],
     req: &Announce,
-    now: u32,
     rng: &mut dyn Rng,
     out: &mut dyn FnMut(PeerRef<'_>),
 ) -> Result<(), Refused> {
     let seeder = req.left == 0;
+    let found = list.find(&addr);
     if req.event == Event::Stopped {
-        if list.remove(&addr).is_some() {
+        if let Some(at) = found {
+            list.remove_at(at);
+            list.trim();
             swarms.forget(ip_key(&addr));
         }
         return Ok(());
     }
-    let existing = list.index.get(&addr).copied().map(unslot);
-    let mut peer = match existing {
-        Some((was_seeder, pos)) => {
-            list.index.remove(&addr);
-            match list.take_at(was_seeder, pos) {
-                Some(peer) => peer,
-                None => return Ok(()),
+    let was_seeder = match found {
+        Some(at) => {
+            let was_seeder = at < list.seeder_count();
+            if was_seeder == seeder {
+                list.recs[at].seen = seen;
+            } else {
+                list.remove_at(at);
+                list.insert(Rec { addr, seen }, seeder);
             }
+            was_seeder
         }
         None => {
             swarms.admit(list, &addr, rng)?;
-            Peer {
-                addr,
-                peer_id: req.peer_id,
-                last_seen: now,
-                counted: false,
-            }
+            list.insert(Rec { addr, seen }, seeder);
+            false
         }
     };
-    peer.peer_id = req.peer_id;
-    peer.last_seen = now;
-    if req.event == Event::Completed && seeder && !peer.counted {
-        peer.counted = true;
+    if req.event == Event::Completed && seeder && !was_seeder {
         *completed = completed.saturating_add(1);
     }
-    list.insert(peer, seeder);
     if req.numwant > 0 {
         list.select(&addr, seeder, req.numwant, rng, out);
     }
@@ -628,13 +775,13 @@ impl Swarms {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             torrents: AtomicUsize::new(0),
             peers: AtomicUsize::new(0),
-            per_ip: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            per_ip: (0..SHARDS).map(|_| Mutex::default()).collect(),
             limits,
             counts: AtomicLimitCounts::default(),
         }
     }
 
-    fn ip_shard(&self, key: &IpKey) -> &Mutex<HashMap<IpKey, u32>> {
+    fn ip_shard(&self, key: &IpKey) -> &Mutex<IpCounts> {
         let spread = key
             .iter()
             .fold(0usize, |h, b| h.wrapping_mul(31) ^ usize::from(*b));
@@ -662,19 +809,14 @@ impl Swarms {
 
     /// Records a new peer of address `key` (the swarm shard is locked).
     fn remember(&self, key: IpKey) {
-        *lock(self.ip_shard(&key)).entry(key).or_default() += 1;
+        lock(self.ip_shard(&key)).add(key);
         self.peers.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Records that a peer of address `key` is gone.
     fn forget(&self, key: IpKey) {
         let mut shard = lock(self.ip_shard(&key));
-        if let Entry::Occupied(mut count) = shard.entry(key) {
-            *count.get_mut() = count.get().saturating_sub(1);
-            if *count.get() == 0 {
-                count.remove();
-            }
-        }
+        shard.sub(key);
         drop(shard);
         self.peers.fetch_sub(1, Ordering::Relaxed);
     }
@@ -693,7 +835,7 @@ impl Swarms {
             bump(&self.counts.refused_ports_per_ip);
             return Err(Refused::PortsPerIp);
         }
-        let held = lock(self.ip_shard(&key)).get(&key).copied().unwrap_or(0);
+        let held = lock(self.ip_shard(&key)).get(&key);
         if held as usize >= self.limits.max_peers_per_ip {
             bump(&self.counts.refused_peers_per_ip);
             return Err(Refused::PeersPerIp);
@@ -808,20 +950,26 @@ impl Swarms {
                 entry.insert(Swarm::default())
             }
         };
+        let seen = swarm.stamp(now);
         match req.endpoint {
             Endpoint::V4(addr) => announce_in(
                 &mut swarm.v4,
                 self,
                 &mut swarm.completed,
                 addr,
+                seen,
                 req,
-                now,
                 rng,
                 out,
             )?,
             Endpoint::V6(addr) => {
                 let v6 = swarm.v6.get_or_insert_with(Box::default);
-                announce_in(v6, self, &mut swarm.completed, addr, req, now, rng, out)?;
+                let done = announce_in(v6, self, &mut swarm.completed, addr, seen, req, rng, out);
+                // A stop or a refusal can leave it empty: most swarms have none.
+                if v6.len() == 0 {
+                    swarm.v6 = None;
+                }
+                done?;
             }
         }
         Ok(swarm.counts())
@@ -844,16 +992,7 @@ impl Swarms {
             let mut shard = lock(shard);
             let before = shard.len();
             shard.retain(|_, swarm| {
-                removed += swarm.v4.expire(cutoff, &mut |key| self.forget(key));
-                if let Some(v6) = &mut swarm.v6 {
-                    removed += v6.expire(cutoff, &mut |key| self.forget(key));
-                    if v6.len() == 0 {
-                        swarm.v6 = None;
-                    }
-                }
-                if swarm.peer_count() == 0 {
-                    swarm.v4.shrink();
-                }
+                removed += swarm.expire(cutoff, &mut |key| self.forget(key));
                 swarm.peer_count() > 0 || swarm.completed > 0
             });
             self.torrents
@@ -915,34 +1054,25 @@ impl Swarms {
 
     /// Everything worth keeping across a restart.
     pub fn export(&self) -> Vec<TorrentRecord> {
-        fn records<const N: usize>(list: &PeerList<N>, out: &mut Vec<PeerRecord>) {
-            for (seeder, vec) in [(false, &list.leechers), (true, &list.seeders)] {
-                for peer in vec {
-                    let endpoint = if N == 6 {
-                        let mut b = [0; 6];
-                        b.copy_from_slice(&peer.addr[..6]);
-                        Endpoint::V4(b)
-                    } else {
-                        let mut b = [0; 18];
-                        b.copy_from_slice(&peer.addr[..18]);
-                        Endpoint::V6(b)
-                    };
-                    out.push(PeerRecord {
-                        endpoint,
-                        peer_id: peer.peer_id,
-                        seeder,
-                        counted: peer.counted,
-                    });
-                }
+        fn records<const N: usize>(
+            list: &PeerList<N>,
+            endpoint: fn(&[u8; N]) -> Endpoint,
+            out: &mut Vec<PeerRecord>,
+        ) {
+            for (seeder, run) in [(false, list.leechers()), (true, list.seeders())] {
+                out.extend(run.iter().map(|rec| PeerRecord {
+                    endpoint: endpoint(&rec.addr),
+                    seeder,
+                }));
             }
         }
         let mut all = Vec::new();
         for shard in &*self.shards {
             for (hash, swarm) in lock(shard).iter() {
                 let mut peers = Vec::with_capacity(swarm.peer_count());
-                records(&swarm.v4, &mut peers);
+                records(&swarm.v4, |a| Endpoint::V4(*a), &mut peers);
                 if let Some(v6) = &swarm.v6 {
-                    records(v6, &mut peers);
+                    records(v6, |a| Endpoint::V6(*a), &mut peers);
                 }
                 all.push(TorrentRecord {
                     info_hash: *hash,
@@ -958,6 +1088,25 @@ impl Swarms {
     /// Loads saved torrents; their peers count as seen at `now`, so they get
     /// a full timeout to re-announce. Limits apply as for announces.
     pub fn import(&self, records: Vec<TorrentRecord>, now: u32) {
+        /// Stores `addr` unless it is there already or over its share.
+        fn add<const N: usize>(
+            swarms: &Swarms,
+            list: &mut PeerList<N>,
+            addr: [u8; N],
+            seen: [u8; 2],
+            seeder: bool,
+        ) {
+            let key = ip_key(&addr);
+            let held = lock(swarms.ip_shard(&key)).get(&key);
+            if held as usize >= swarms.limits.max_peers_per_ip
+                || list.find(&addr).is_some()
+                || list.ports_of(&addr) >= swarms.limits.max_ports_per_ip
+            {
+                return;
+            }
+            swarms.remember(key);
+            list.insert(Rec { addr, seen }, seeder);
+        }
         for record in records {
             let mut shard = lock(self.shard(&record.info_hash));
             let swarm = match shard.entry(record.info_hash) {
@@ -971,57 +1120,23 @@ impl Swarms {
                 }
             };
             swarm.completed = swarm.completed.max(record.completed);
+            let seen = swarm.stamp(now);
             for peer in record.peers {
                 if swarm.peer_count() >= self.limits.max_peers_per_swarm
                     || self.peer_count() >= self.limits.max_peers
                 {
                     break;
                 }
-                let key = match peer.endpoint {
-                    Endpoint::V4(addr) => ip_key(&addr),
-                    Endpoint::V6(addr) => ip_key(&addr),
-                };
-                let held = lock(self.ip_shard(&key)).get(&key).copied().unwrap_or(0);
-                if held as usize >= self.limits.max_peers_per_ip {
-                    continue;
-                }
                 match peer.endpoint {
-                    Endpoint::V4(addr) => {
-                        if swarm.v4.index.contains_key(&addr)
-                            || swarm.v4.ports_of(&addr) >= self.limits.max_ports_per_ip
-                        {
-                            continue;
-                        }
-                        self.remember(key);
-                        swarm.v4.insert(
-                            Peer {
-                                addr,
-                                peer_id: peer.peer_id,
-                                last_seen: now,
-                                counted: peer.counted,
-                            },
-                            peer.seeder,
-                        );
-                    }
+                    Endpoint::V4(addr) => add(self, &mut swarm.v4, addr, seen, peer.seeder),
                     Endpoint::V6(addr) => {
                         let v6 = swarm.v6.get_or_insert_with(Box::default);
-                        if v6.index.contains_key(&addr)
-                            || v6.ports_of(&addr) >= self.limits.max_ports_per_ip
-                        {
-                            continue;
-                        }
-                        self.remember(key);
-                        v6.insert(
-                            Peer {
-                                addr,
-                                peer_id: peer.peer_id,
-                                last_seen: now,
-                                counted: peer.counted,
-                            },
-                            peer.seeder,
-                        );
+                        add(self, v6, addr, seen, peer.seeder);
                     }
                 }
+            }
+            if swarm.v6.as_ref().is_some_and(|v6| v6.len() == 0) {
+                swarm.v6 = None;
             }
         }
     }

@@ -219,26 +219,34 @@ fn limits_refuse_new_torrents_evict_in_full_swarms_and_serve_existing_peers() {
     assert_eq!(swarms.limit_counts().refused_torrents, 1);
 }
 
+/// Each run is strictly sorted by address, within its capacity.
+fn assert_sorted<const N: usize>(list: &PeerList<N>) {
+    assert!(list.seeder_count() <= list.len() && list.len() <= list.recs.len());
+    for run in [list.seeders(), list.leechers()] {
+        assert!(run.windows(2).all(|w| w[0].addr < w[1].addr), "{run:?}");
+    }
+}
+
 /// Every per-address count agrees with the peers stored.
 fn assert_counts_consistent(swarms: &Swarms) {
     let mut per_ip: HashMap<IpKey, u32> = HashMap::new();
     let mut total = 0;
     for shard in &*swarms.shards {
         for swarm in lock(shard).values() {
-            let mut here: HashMap<IpKey, u16> = HashMap::new();
             swarm.for_each_peer_ip(&mut |key| {
                 *per_ip.entry(key).or_default() += 1;
                 total += 1;
             });
-            for peer in swarm.v4.leechers.iter().chain(&swarm.v4.seeders) {
-                *here.entry(ip_key(&peer.addr)).or_default() += 1;
+            assert_sorted(&swarm.v4);
+            if let Some(v6) = &swarm.v6 {
+                assert_sorted(v6);
+                assert!(v6.len() > 0, "an empty IPv6 list is dropped");
             }
-            assert_eq!(here, swarm.v4.per_ip);
         }
     }
     let mut stored: HashMap<IpKey, u32> = HashMap::new();
     for shard in &*swarms.per_ip {
-        stored.extend(lock(shard).iter().map(|(k, v)| (*k, *v)));
+        stored.extend(lock(shard).iter());
     }
     assert_eq!(stored, per_ip);
     assert_eq!(swarms.peer_count(), total);
@@ -426,7 +434,6 @@ proptest! {
         let swarms = Swarms::new(Limits::default());
         // who -> (seeder, last_seen)
         let mut model: HashMap<u8, (bool, u32)> = HashMap::new();
-        let mut counted: std::collections::HashSet<u8> = Default::default();
         let mut completed = 0u32;
         for (now, op) in ops.into_iter().enumerate() {
             let now = now as u32;
@@ -441,13 +448,14 @@ proptest! {
                     let (counts, peers) = announce(&swarms, &req(endpoint, event, u64::from(!seeder), 100), now);
                     if event == Event::Stopped {
                         model.remove(&who);
-                        counted.remove(&who);
                         prop_assert!(peers.is_empty());
                     } else {
-                        model.insert(who, (seeder, now));
-                        if event == Event::Completed && seeder && counted.insert(who) {
+                        // Counted unless it was seeding here already.
+                        let was_seeder = model.get(&who).is_some_and(|(s, _)| *s);
+                        if event == Event::Completed && seeder && !was_seeder {
                             completed += 1;
                         }
+                        model.insert(who, (seeder, now));
                         let same_family = model.keys().filter(|w| (**w % 3 == 0) == (who % 3 == 0)).count();
                         prop_assert_eq!(peers.len(), same_family - 1);
                         prop_assert!(!peers.contains(&bytes(endpoint)));
@@ -458,11 +466,7 @@ proptest! {
                     }
                 }
                 Op::Expire { cutoff } => {
-                    model.retain(|who, (_, seen)| {
-                        let keep = *seen >= cutoff;
-                        if !keep { counted.remove(who); }
-                        keep
-                    });
+                    model.retain(|_, (_, seen)| *seen >= cutoff);
                     swarms.expire(cutoff);
                 }
             }
@@ -475,5 +479,93 @@ proptest! {
         };
         prop_assert_eq!(swarms.scrape(&HASH), expected);
         assert_counts_consistent(&swarms);
+    }
+}
+
+#[test]
+fn last_seen_stays_exact_far_past_the_offset_range() {
+    // Times are u16 offsets from a per-swarm base; 150,000 s is more than
+    // twice their range. Each expiry keeps a peer seen at the cutoff and
+    // drops one seen a second before.
+    let swarms = Swarms::new(Limits::default());
+    let peer = |n: u8, now: u32| announce(&swarms, &req(v4(n, 1), Event::Started, 1, 0), now);
+    peer(1, 5);
+    peer(2, 60_000);
+    // No sweep for 100,000 s: the base moves, and the oldest peer counts
+    // as seen 65,535 s ago (only a peer timeout above 18 h sees that).
+    peer(3, 100_000);
+    assert_eq!(swarms.expire(34_465), 0);
+    assert_eq!(swarms.expire(60_000), 1, "the oldest peer");
+    assert_eq!(swarms.expire(60_001), 1, "the peer seen at 60,000");
+    peer(4, 150_000);
+    assert_eq!(swarms.expire(100_000), 0);
+    assert_eq!(swarms.expire(100_001), 1);
+    assert_eq!(swarms.expire(150_000), 0);
+    assert_eq!(swarms.scrape(&HASH).leechers, 1);
+    // A re-announce refreshes the time; an earlier clock (tests, imports)
+    // moves the base back.
+    peer(4, 150_100);
+    assert_eq!(swarms.expire(150_050), 0);
+    peer(5, 140_000);
+    assert_eq!(swarms.expire(140_001), 1, "the peer seen at 140,000");
+    assert_eq!(swarms.expire(150_100), 0);
+    assert_eq!(swarms.expire(150_101), 1);
+    assert_counts_consistent(&swarms);
+}
+
+#[derive(Debug, Clone)]
+enum ListOp {
+    Add { ip: u8, port: u8, seeder: bool },
+    Remove { ip: u8, port: u8 },
+}
+
+fn list_op() -> impl Strategy<Value = ListOp> {
+    prop_oneof![
+        3 => (0u8..6, 0u8..4, any::<bool>()).prop_map(|(ip, port, seeder)| ListOp::Add { ip, port, seeder }),
+        2 => (0u8..6, 0u8..4).prop_map(|(ip, port)| ListOp::Remove { ip, port }),
+    ]
+}
+
+proptest! {
+    /// Inserts, moves between runs and removals keep both runs sorted and
+    /// equal to a sorted model; `find` and `ports_of` agree with it; spare
+    /// capacity stays bounded.
+    #[test]
+    fn peer_list_runs_match_a_sorted_model(ops in proptest::collection::vec(list_op(), 1..120)) {
+        let mut list = PeerList::<6>::default();
+        let mut model: std::collections::BTreeMap<[u8; 6], bool> = Default::default();
+        let addr = |ip: u8, port: u8| [10, 0, ip / 3, ip, 0, port];
+        for op in ops {
+            match op {
+                ListOp::Add { ip, port, seeder } => {
+                    let a = addr(ip, port);
+                    if let Some(at) = list.find(&a) {
+                        list.remove_at(at);
+                    }
+                    list.insert(Rec { addr: a, seen: [ip, port] }, seeder);
+                    model.insert(a, seeder);
+                }
+                ListOp::Remove { ip, port } => {
+                    let a = addr(ip, port);
+                    prop_assert_eq!(list.find(&a).is_some(), model.remove(&a).is_some());
+                    if let Some(at) = list.find(&a) {
+                        prop_assert_eq!(list.remove_at(at).addr, a);
+                        list.trim();
+                    }
+                }
+            }
+            let run = |seeds: bool| model.iter().filter(|(_, s)| **s == seeds).map(|(a, _)| *a).collect::<Vec<_>>();
+            prop_assert_eq!(list.seeders().iter().map(|r| r.addr).collect::<Vec<_>>(), run(true));
+            prop_assert_eq!(list.leechers().iter().map(|r| r.addr).collect::<Vec<_>>(), run(false));
+            for ip in 0..6 {
+                let a = addr(ip, 0);
+                let want = model.keys().filter(|k| k[..4] == a[..4]).count();
+                prop_assert_eq!(list.ports_of(&a), want);
+            }
+            for rec in list.all() {
+                prop_assert_eq!(rec.seen, [rec.addr[3], rec.addr[5]], "record moved whole");
+            }
+            prop_assert!(list.recs.len() <= 2 * list.len() + 1, "{} slots for {}", list.recs.len(), list.len());
+        }
     }
 }
