@@ -126,7 +126,7 @@ pub struct Args {
     )]
     pub max_peers: usize,
 
-    /// Most peers in all swarms (about 100 bytes each); beyond it a newcomer takes the
+    /// Most peers in all swarms (20-40 bytes each in memory); beyond it a newcomer takes the
     /// place of a peer of its swarm, as for --max-peers.
     #[arg(
         help_heading = "Limits",

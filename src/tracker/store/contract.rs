@@ -8,9 +8,10 @@
 //! server); otherwise the test says it was skipped. Each run uses fresh
 //! random info hashes, so parallel runs on one server do not collide.
 //!
-//! What the contract leaves out: a seeder's `completed` sent without having
-//! leeched here (memory counts it once per stored peer, Redis not at all),
-//! and the per-address caps (in memory only).
+//! What the contract leaves out: the per-address caps (in memory only), and
+//! moves real clients do not make, such as a seeder turning leecher again.
+//! Both stores count a `completed` from a peer not seeding here already (a
+//! leecher or a newcomer).
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
