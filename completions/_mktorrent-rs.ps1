@@ -335,6 +335,7 @@ Register-ArgumentCompleter -Native -CommandName 'mktorrent-rs' -ScriptBlock {
             [CompletionResult]::new('--no-http', '--no-http', [CompletionResultType]::ParameterName, 'Do not serve HTTP')
             [CompletionResult]::new('--no-udp', '--no-udp', [CompletionResultType]::ParameterName, 'Do not serve UDP')
             [CompletionResult]::new('--full-scrape', '--full-scrape', [CompletionResultType]::ParameterName, 'Serve a full scrape (no info_hash), gzip-compressed, rebuilt at most once a minute')
+            [CompletionResult]::new('--allow-get', '--allow-get', [CompletionResultType]::ParameterName, 'Serve the --allowed-dir .torrent files at /torrents/HASH.torrent, linked from the status page (to the --stats-from networks, like the page)')
             [CompletionResult]::new('--store-required', '--store-required', [CompletionResultType]::ParameterName, 'Exit at start when the --store is unreachable, and refuse announces while it is down [default: answer from memory with a 60 s interval]')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')

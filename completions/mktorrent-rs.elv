@@ -314,6 +314,7 @@ set edit:completion:arg-completer[mktorrent-rs] = {|@words|
             cand --no-http 'Do not serve HTTP'
             cand --no-udp 'Do not serve UDP'
             cand --full-scrape 'Serve a full scrape (no info_hash), gzip-compressed, rebuilt at most once a minute'
+            cand --allow-get 'Serve the --allowed-dir .torrent files at /torrents/HASH.torrent, linked from the status page (to the --stats-from networks, like the page)'
             cand --store-required 'Exit at start when the --store is unreachable, and refuse announces while it is down [default: answer from memory with a 60 s interval]'
             cand -h 'Print help'
             cand --help 'Print help'

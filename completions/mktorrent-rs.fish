@@ -236,6 +236,7 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l st
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l no-http -d 'Do not serve HTTP'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l no-udp -d 'Do not serve UDP'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l full-scrape -d 'Serve a full scrape (no info_hash), gzip-compressed, rebuilt at most once a minute'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l allow-get -d 'Serve the --allowed-dir .torrent files at /torrents/HASH.torrent, linked from the status page (to the --stats-from networks, like the page)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l store-required -d 'Exit at start when the --store is unreachable, and refuse announces while it is down [default: answer from memory with a 60 s interval]'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -s h -l help -d 'Print help'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -l samples -d 'Random pieces per file checked besides its first and last' -r

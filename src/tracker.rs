@@ -91,6 +91,9 @@ pub struct TrackerConfig {
     /// Where swarms live: this process (default) or Redis, shared by
     /// every instance pointed at it.
     pub store: StoreConfig,
+    /// `--allow-get`: serve the allowed directory's `.torrent` files at
+    /// `/torrents/HEX.torrent`, linked from the status page.
+    pub allow_get: bool,
 }
 
 impl Default for TrackerConfig {
@@ -122,6 +125,7 @@ impl Default for TrackerConfig {
             udp_workers: 0,
             announced: None,
             store: StoreConfig::Memory,
+            allow_get: false,
         }
     }
 }
@@ -352,6 +356,8 @@ pub struct Shared {
     pub scrape_path: Option<String>,
     started: Instant,
     rate: Option<RateLimiter>,
+    /// `--allow-get` downloads in progress: a few at once in all, one per client.
+    pub downloads: std::sync::Mutex<HashMap<IpAddr, usize>>,
     /// Gzipped full scrape and when it was built.
     full_scrape_cache: std::sync::Mutex<Option<(Instant, bytes::Bytes)>>,
 }
@@ -635,6 +641,7 @@ impl Tracker {
             access: RwLock::new(Arc::new(access)),
             metrics: Metrics::default(),
             started: Instant::now(),
+            downloads: std::sync::Mutex::default(),
             full_scrape_cache: std::sync::Mutex::new(None),
         });
         let mut http_addrs = Vec::new();

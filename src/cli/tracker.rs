@@ -175,6 +175,11 @@ pub struct Args {
     #[arg(help_heading = "Access", long, value_name = "DIR")]
     pub allowed_dir: Option<PathBuf>,
 
+    /// Serve the --allowed-dir .torrent files at /torrents/HASH.torrent, linked from the
+    /// status page (to the --stats-from networks, like the page).
+    #[arg(help_heading = "Access", long, requires = "allowed_dir")]
+    pub allow_get: bool,
+
     /// Track only the info hashes listed in FILE (hex, one per line).
     #[arg(help_heading = "Access", long, value_name = "FILE")]
     pub allow_list: Option<PathBuf>,
@@ -371,6 +376,7 @@ impl Plan {
             stats_from: args.stats_from,
             udp_workers: args.udp_workers.unwrap_or(0),
             store,
+            allow_get: args.allow_get,
             ..TrackerConfig::default()
         };
         Ok(Self {

@@ -26,6 +26,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::shutdown::Shutdown;
 
+use super::access::{torrent_hashes, DirTorrent};
 use super::http_proto::{self, DictPeer, QueryError, ReplyHead};
 use super::store::{RemoteReply, Store, DEGRADED_INTERVAL};
 use super::swarm::{self, Endpoint};
@@ -132,6 +133,8 @@ enum Handled {
     Done(Response<Full<Bytes>>),
     Announce(Prepared),
     Scrape(Vec<swarm::Id20>),
+    /// `--allow-get`: read a `.torrent` of the allowed directory.
+    File(DirTorrent, IpAddr),
 }
 
 impl From<Response<Full<Bytes>>> for Handled {
@@ -162,11 +165,18 @@ fn handle(shared: &Shared, peer: SocketAddr, req: &Request<Incoming>) -> Handled
 
 /// Answers an announce or scrape through the Redis store.
 async fn finish(shared: &Shared, handled: Handled) -> Response<Full<Bytes>> {
+    if let Handled::File(torrent, ip) = handled {
+        let response = download(shared, torrent, ip).await;
+        count_sent(shared, &response);
+        return response;
+    }
     let Store::Redis(redis) = &shared.store else {
         return reply(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", "");
     };
     let response = match handled {
         Handled::Done(response) => response,
+        // Served above, before the store is needed.
+        Handled::File(..) => reply(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", ""),
         Handled::Announce(prepared) => {
             let result = match shared.remote_announce(redis, &prepared.request).await {
                 Remote::Answered(answer) => {
@@ -260,6 +270,19 @@ fn route(
         };
     }
     shared.metrics.add(Counter::HttpOther, 1);
+    if shared.config.allow_get && path.starts_with("/torrents/") {
+        if !shared.stats_allowed(ip) {
+            return reply(StatusCode::FORBIDDEN, "text/plain", "forbidden\n").into();
+        }
+        if !shared.rate_ok(ip) {
+            return reply(StatusCode::TOO_MANY_REQUESTS, "text/plain", "slow down\n").into();
+        }
+        // The request only picks among loaded files; its text is never a path.
+        return match status::download_target(path, &shared.access()) {
+            Some(torrent) => Handled::File(torrent.clone(), ip),
+            None => reply(StatusCode::NOT_FOUND, "text/plain", "not found\n").into(),
+        };
+    }
     let stats_page = matches!(path, "/" | "/stats.json" | "/metrics");
     if !stats_page {
         return reply(StatusCode::NOT_FOUND, "text/plain", "not found\n").into();
@@ -272,17 +295,28 @@ fn route(
         .iter()
         .map(|c| (*c, shared.metrics.get(*c)))
         .collect();
+    let info = status::PageInfo {
+        version: env!("CARGO_PKG_VERSION"),
+        uptime: Duration::from_secs(u64::from(shared.now())),
+        allow_get: shared.config.allow_get,
+        full_scrape: shared
+            .scrape_path
+            .as_deref()
+            .filter(|_| shared.config.full_scrape),
+    };
     let response = match path {
-        "/" => {
+        "/" | "/stats.json" => {
             let access = shared.access();
-            let page = status::html(&totals, &shared.swarms.all_counts(), &access.names);
-            reply(StatusCode::OK, "text/html; charset=utf-8", page)
+            let swarms = shared.swarms.all_counts();
+            let (rows, total) = status::rows(&swarms, &access);
+            if path == "/" {
+                let page = status::page(&info, &totals, &rows, total);
+                reply(StatusCode::OK, "text/html; charset=utf-8", page)
+            } else {
+                let json = status::json_with_rows(&totals, &counters, &info, &rows, total);
+                reply(StatusCode::OK, "application/json", json)
+            }
         }
-        "/stats.json" => reply(
-            StatusCode::OK,
-            "application/json",
-            status::json(&totals, &counters),
-        ),
         _ => reply(
             StatusCode::OK,
             "text/plain; version=0.0.4",
@@ -290,6 +324,101 @@ fn route(
         ),
     };
     response.into()
+}
+
+/// Most `--allow-get` downloads at once, and per client address.
+const DOWNLOADS: usize = 8;
+const DOWNLOADS_PER_IP: usize = 2;
+/// Largest `.torrent` served (a 16 KiB-piece v1 torrent of 10 TiB is 13 MiB).
+const MAX_TORRENT_FILE: u64 = 32 << 20;
+
+/// Serves a directory torrent's file, if it still holds that torrent (it
+/// may have changed since the last scan).
+async fn download(shared: &Shared, torrent: DirTorrent, ip: IpAddr) -> Response<Full<Bytes>> {
+    if !take_download_slot(shared, ip) {
+        return reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "text/plain",
+            "busy, try again\n",
+        );
+    }
+    let path = torrent.path.clone();
+    let want: Vec<swarm::Id20> = torrent.hashes().collect();
+    let read = tokio::task::spawn_blocking(move || -> Option<Vec<u8>> {
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        std::fs::File::open(&path)
+            .ok()?
+            .take(MAX_TORRENT_FILE + 1)
+            .read_to_end(&mut bytes)
+            .ok()?;
+        let parsed = crate::metainfo::Torrent::parse(&bytes).ok()?;
+        (bytes.len() as u64 <= MAX_TORRENT_FILE && torrent_hashes(&parsed) == want).then_some(bytes)
+    })
+    .await;
+    give_download_slot(shared, ip);
+    let Ok(Some(bytes)) = read else {
+        tracing::debug!(path = %torrent.path.display(), "allowed-dir torrent changed or unreadable");
+        return reply(StatusCode::NOT_FOUND, "text/plain", "not found\n");
+    };
+    let mut response = reply(StatusCode::OK, "application/x-bittorrent", bytes);
+    let file_name = torrent
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if let Ok(value) = HeaderValue::from_str(&content_disposition(&file_name)) {
+        response
+            .headers_mut()
+            .insert(hyper::header::CONTENT_DISPOSITION, value);
+    }
+    response
+}
+
+fn take_download_slot(shared: &Shared, ip: IpAddr) -> bool {
+    let mut slots = shared
+        .downloads
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let busy: usize = slots.values().sum();
+    let mine = slots.entry(ip).or_insert(0);
+    if busy >= DOWNLOADS || *mine >= DOWNLOADS_PER_IP {
+        if *mine == 0 {
+            slots.remove(&ip);
+        }
+        return false;
+    }
+    *mine += 1;
+    true
+}
+
+fn give_download_slot(shared: &Shared, ip: IpAddr) {
+    let mut slots = shared
+        .downloads
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(mine) = slots.get_mut(&ip) {
+        *mine = mine.saturating_sub(1);
+        if *mine == 0 {
+            slots.remove(&ip);
+        }
+    }
+}
+
+/// `attachment` with the file name: ASCII for old clients, UTF-8 (RFC 6266).
+fn content_disposition(name: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let utf8 = percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{utf8}")
 }
 
 /// A parsed, allowed announce, ready for a store.
