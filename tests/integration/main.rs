@@ -37,6 +37,9 @@
 //!   rejected hash requests, refused content, `publish --v2`.
 //! - `tracker`: the tracker's HTTP and UDP contract on loopback (in-process
 //!   servers on port 0, and the real binary with SIGTERM).
+//! - `tracker_status`: `tracker --allowed-dir`'s status page: a hybrid in
+//!   one row, unannounced torrents, escaping, `/stats.json` rows, and
+//!   `--allow-get` downloads (byte for byte; 404 without the flag).
 //! - `tracker_redis`: `tracker --store redis://`: three processes on one
 //!   Redis (HTTP, UDP with a shared --udp-key, kill -9), Redis stopped and
 //!   restarted (degraded answers, /metrics, recovery), --store-required,
@@ -67,6 +70,7 @@ mod status_server;
 mod status_snapshot;
 mod tracker;
 mod tracker_redis;
+mod tracker_status;
 mod v2;
 mod v2_seed;
 mod verify;
