@@ -124,6 +124,8 @@ fn chromium_shows_names_one_hybrid_row_and_links() {
         format!("<code class=\"v1\">{}</code>", hex(&hybrid.info_hash.0)),
         format!("<code class=\"v2\">{}</code>", hex(&v2)),
         format!("href=\"/torrents/{}.torrent\"", hex(&hybrid.info_hash.0)),
+        // Seeders: libtorrent in both swarms, summed in one row.
+        "<td>2</td>".to_owned(),
     ] {
         assert!(
             hybrid_rows[0].contains(&part),
