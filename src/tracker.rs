@@ -356,8 +356,8 @@ pub struct Shared {
     pub scrape_path: Option<String>,
     started: Instant,
     rate: Option<RateLimiter>,
-    /// `--allow-get` downloads in progress: a few at once in all, one per client.
-    pub downloads: std::sync::Mutex<HashMap<IpAddr, usize>>,
+    /// `--allow-get` downloads in progress.
+    pub downloads: http::DownloadSlots,
     /// Gzipped full scrape and when it was built.
     full_scrape_cache: std::sync::Mutex<Option<(Instant, bytes::Bytes)>>,
 }
@@ -641,7 +641,7 @@ impl Tracker {
             access: RwLock::new(Arc::new(access)),
             metrics: Metrics::default(),
             started: Instant::now(),
-            downloads: std::sync::Mutex::default(),
+            downloads: http::DownloadSlots::default(),
             full_scrape_cache: std::sync::Mutex::new(None),
         });
         let mut http_addrs = Vec::new();

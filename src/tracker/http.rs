@@ -9,6 +9,7 @@
 //! graceful close (idle ones at once, busy ones after their reply, at most
 //! a few seconds) and are tracked by the same [`Shutdown`].
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -335,17 +336,20 @@ const MAX_TORRENT_FILE: u64 = 32 << 20;
 /// Serves a directory torrent's file, if it still holds that torrent (it
 /// may have changed since the last scan).
 async fn download(shared: &Shared, torrent: DirTorrent, ip: IpAddr) -> Response<Full<Bytes>> {
-    if !take_download_slot(shared, ip) {
+    let Some(slot) = shared.downloads.take(ip) else {
         return reply(
             StatusCode::SERVICE_UNAVAILABLE,
             "text/plain",
             "busy, try again\n",
         );
-    }
+    };
     let path = torrent.path.clone();
     let want: Vec<swarm::Id20> = torrent.hashes().collect();
     let read = tokio::task::spawn_blocking(move || -> Option<Vec<u8>> {
         use std::io::Read;
+        // Held by the read itself: a client that goes away does not free
+        // the slot before the read ends.
+        let _slot = slot;
         let mut bytes = Vec::new();
         std::fs::File::open(&path)
             .ok()?
@@ -356,7 +360,6 @@ async fn download(shared: &Shared, torrent: DirTorrent, ip: IpAddr) -> Response<
         (bytes.len() as u64 <= MAX_TORRENT_FILE && torrent_hashes(&parsed) == want).then_some(bytes)
     })
     .await;
-    give_download_slot(shared, ip);
     let Ok(Some(bytes)) = read else {
         tracing::debug!(path = %torrent.path.display(), "allowed-dir torrent changed or unreadable");
         return reply(StatusCode::NOT_FOUND, "text/plain", "not found\n");
@@ -375,32 +378,41 @@ async fn download(shared: &Shared, torrent: DirTorrent, ip: IpAddr) -> Response<
     response
 }
 
-fn take_download_slot(shared: &Shared, ip: IpAddr) -> bool {
-    let mut slots = shared
-        .downloads
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let busy: usize = slots.values().sum();
-    let mine = slots.entry(ip).or_insert(0);
-    if busy >= DOWNLOADS || *mine >= DOWNLOADS_PER_IP {
-        if *mine == 0 {
-            slots.remove(&ip);
-        }
-        return false;
+/// `--allow-get` downloads in progress by client address: at most
+/// [`DOWNLOADS`] in all and [`DOWNLOADS_PER_IP`] per address.
+#[derive(Debug, Default)]
+pub struct DownloadSlots(Arc<std::sync::Mutex<HashMap<IpAddr, usize>>>);
+
+/// A taken download slot, given back when dropped.
+struct Slot(DownloadSlots, IpAddr);
+
+impl DownloadSlots {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, usize>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
-    *mine += 1;
-    true
+
+    fn take(&self, ip: IpAddr) -> Option<Slot> {
+        let mut slots = self.lock();
+        let busy: usize = slots.values().sum();
+        let mine = slots.get(&ip).copied().unwrap_or(0);
+        if busy >= DOWNLOADS || mine >= DOWNLOADS_PER_IP {
+            return None;
+        }
+        slots.insert(ip, mine + 1);
+        Some(Slot(Self(self.0.clone()), ip))
+    }
 }
 
-fn give_download_slot(shared: &Shared, ip: IpAddr) {
-    let mut slots = shared
-        .downloads
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(mine) = slots.get_mut(&ip) {
-        *mine = mine.saturating_sub(1);
-        if *mine == 0 {
-            slots.remove(&ip);
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut slots = self.0.lock();
+        if let Some(mine) = slots.get_mut(&self.1) {
+            *mine = mine.saturating_sub(1);
+            if *mine == 0 {
+                slots.remove(&self.1);
+            }
         }
     }
 }
@@ -603,4 +615,24 @@ fn scrape(shared: &Shared, query: &[u8]) -> Handled {
     http_proto::write_scrape(&mut out, &files);
     shared.metrics.add(Counter::HttpScrapeOk, 1);
     reply(StatusCode::OK, "text/plain", out).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn download_slots_have_a_share_per_address_and_a_total() {
+        let slots = DownloadSlots::default();
+        let ip = |n: u8| IpAddr::from([10, 0, 0, n]);
+        let a1 = slots.take(ip(1)).unwrap();
+        let _a2 = slots.take(ip(1)).unwrap();
+        assert!(slots.take(ip(1)).is_none(), "one address's share is full");
+        let others: Vec<_> = (2..8).map(|n| slots.take(ip(n)).unwrap()).collect();
+        assert!(slots.take(ip(9)).is_none(), "all slots are taken");
+        drop(a1);
+        assert!(slots.take(ip(9)).is_some(), "a dropped slot is free again");
+        drop(others);
+        assert_eq!(slots.lock().len(), 1, "idle addresses are forgotten");
+    }
 }
