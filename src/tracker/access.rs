@@ -4,7 +4,8 @@
 //!
 //! Loading reads files (sync; callers run it off the runtime threads); the
 //! resulting [`Access`] is a plain value checked per request. Hybrid v1+v2
-//! torrents allow both hashes: the v2 one truncated to 20 bytes (BEP 52).
+//! torrents allow both hashes: the v2 one truncated to 20 bytes (BEP 52);
+//! both lead to one [`DirTorrent`], which the status page shows as one row.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};

@@ -3,7 +3,8 @@
 //! [`http_proto`] codec and the [`swarm`] store. Errors are HTTP 200 with a
 //! bencoded `failure reason`, as BitTorrent clients expect. With the Redis
 //! store, announces and scrapes are parsed synchronously as before and only
-//! then awaited ([`super::store`]); everything else never awaits.
+//! then awaited ([`super::store`]); `--allow-get` downloads read their
+//! file on a blocking thread; everything else never awaits.
 //!
 //! [`serve`] returns once the listener is closed; connections get a
 //! graceful close (idle ones at once, busy ones after their reply, at most
