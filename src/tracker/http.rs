@@ -380,7 +380,7 @@ async fn download(shared: &Shared, torrent: DirTorrent, ip: IpAddr) -> Response<
 }
 
 /// `--allow-get` downloads in progress by client address: at most
-/// [`DOWNLOADS`] in all and [`DOWNLOADS_PER_IP`] per address.
+/// 8 in all and 2 per address (`DOWNLOADS`, `DOWNLOADS_PER_IP`).
 #[derive(Debug, Default)]
 pub struct DownloadSlots(Arc<std::sync::Mutex<HashMap<IpAddr, usize>>>);
 
