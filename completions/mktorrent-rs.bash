@@ -1117,7 +1117,7 @@ _mktorrent__rs() {
             return 0
             ;;
         mktorrent__rs__subcmd__tracker)
-            opts="-h --http --udp --no-http --no-udp --announce-path --interval --min-interval --peer-timeout --numwant --max-numwant --max-scrape --full-scrape --max-torrents --max-peers --max-total-peers --max-ports-per-ip --max-peers-per-ip --rate-limit --rate-burst --max-query --udp-key --connection-id-ttl --allowed-dir --allow-list --deny-list --keys --keys-redis-set --state --save-every --trust-proxy --stats-from --udp-workers --store --store-required --help"
+            opts="-h --http --udp --no-http --no-udp --announce-path --interval --min-interval --peer-timeout --numwant --max-numwant --max-scrape --full-scrape --max-torrents --max-peers --max-total-peers --max-ports-per-ip --max-peers-per-ip --rate-limit --rate-burst --max-query --udp-key --connection-id-ttl --allowed-dir --allow-get --allow-list --deny-list --keys --keys-redis-set --state --save-every --trust-proxy --stats-from --udp-workers --store --store-required --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

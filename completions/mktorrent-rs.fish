@@ -217,7 +217,7 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l ma
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l max-scrape -d 'Most info hashes in one HTTP scrape' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l max-torrents -d 'Most torrents tracked; new ones are refused beyond it' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l max-peers -d 'Most peers in one swarm; beyond it a newcomer takes the place of one of 8 sampled peers, the one whose address holds the most ports there' -r
-complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l max-total-peers -d 'Most peers in all swarms (about 100 bytes each); beyond it a newcomer takes the place of a peer of its swarm, as for --max-peers' -r
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l max-total-peers -d 'Most peers in all swarms (20-40 bytes each in memory); beyond it a newcomer takes the place of a peer of its swarm, as for --max-peers' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l max-ports-per-ip -d 'Most ports one IP address holds in one swarm; more are refused' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l max-peers-per-ip -d 'Most peers one IP address holds in all swarms; more are refused' -r
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l rate-limit -d 'Requests per second allowed per client IP (0: unlimited). A client announces each torrent every 30 minutes, so even a seedbox of 10,000 torrents needs about 6' -r
@@ -239,6 +239,7 @@ complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l st
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l no-http -d 'Do not serve HTTP'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l no-udp -d 'Do not serve UDP'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l full-scrape -d 'Serve a full scrape (no info_hash), gzip-compressed, rebuilt at most once a minute'
+complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l allow-get -d 'Serve the --allowed-dir .torrent files at /torrents/HASH.torrent, linked from the status page (to the --stats-from networks, like the page)'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -l store-required -d 'Exit at start when the --store is unreachable, and refuse announces while it is down [default: answer from memory with a 60 s interval]'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand tracker" -s h -l help -d 'Print help'
 complete -c mktorrent-rs -n "__fish_mktorrent_rs_using_subcommand check-web-seeds" -l samples -d 'Random pieces per file checked besides its first and last' -r

@@ -100,6 +100,9 @@ pub struct TrackerConfig {
     pub keys_redis_set: Option<String>,
     /// How often the key file is looked at for changes.
     pub keys_check_every: Duration,
+    /// `--allow-get`: serve the allowed directory's `.torrent` files at
+    /// `/torrents/HEX.torrent`, linked from the status page.
+    pub allow_get: bool,
 }
 
 impl Default for TrackerConfig {
@@ -134,6 +137,7 @@ impl Default for TrackerConfig {
             keys: None,
             keys_redis_set: None,
             keys_check_every: Duration::from_secs(2),
+            allow_get: false,
         }
     }
 }
@@ -374,6 +378,8 @@ pub struct Shared {
     key_cache: std::sync::Mutex<KeyCache>,
     started: Instant,
     rate: Option<RateLimiter>,
+    /// `--allow-get` downloads in progress.
+    pub downloads: http::DownloadSlots,
     /// Gzipped full scrape and when it was built.
     full_scrape_cache: std::sync::Mutex<Option<(Instant, bytes::Bytes)>>,
 }
@@ -802,6 +808,7 @@ impl Tracker {
             key_cache: std::sync::Mutex::default(),
             metrics: Metrics::default(),
             started: Instant::now(),
+            downloads: http::DownloadSlots::default(),
             full_scrape_cache: std::sync::Mutex::new(None),
         });
         let mut http_addrs = Vec::new();

@@ -176,6 +176,11 @@ pub struct Args {
     #[arg(help_heading = "Access", long, value_name = "DIR")]
     pub allowed_dir: Option<PathBuf>,
 
+    /// Serve the --allowed-dir .torrent files at /torrents/HASH.torrent, linked from the
+    /// status page (to the --stats-from networks, like the page).
+    #[arg(help_heading = "Access", long, requires = "allowed_dir")]
+    pub allow_get: bool,
+
     /// Track only the info hashes listed in FILE (hex, one per line).
     #[arg(help_heading = "Access", long, value_name = "FILE")]
     pub allow_list: Option<PathBuf>,
@@ -391,6 +396,7 @@ impl Plan {
             store,
             keys: args.keys.map(|p| env.path(p)),
             keys_redis_set: args.keys_redis_set,
+            allow_get: args.allow_get,
             ..TrackerConfig::default()
         };
         Ok(Self {

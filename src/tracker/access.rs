@@ -4,7 +4,8 @@
 //!
 //! Loading reads files (sync; callers run it off the runtime threads); the
 //! resulting [`Access`] is a plain value checked per request. Hybrid v1+v2
-//! torrents allow both hashes: the v2 one truncated to 20 bytes (BEP 52).
+//! torrents allow both hashes: the v2 one truncated to 20 bytes (BEP 52);
+//! both lead to one [`DirTorrent`], which the status page shows as one row.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -50,11 +51,83 @@ pub struct Access {
     pub names: HashMap<Id20, String>,
     /// What the allowed directory looked like, to notice changes.
     dir_fingerprint: Vec<(PathBuf, Option<SystemTime>, u64)>,
+    /// The torrents of the allowed directory, one per info dictionary, in
+    /// file-name order.
+    dir_torrents: Vec<DirTorrent>,
+    /// Every hash announced for a [`DirTorrent`] → its index.
+    dir_index: HashMap<Id20, usize>,
+}
+
+/// A `.torrent` of the allowed directory: what the status page lists and
+/// `--allow-get` serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirTorrent {
+    pub name: String,
+    pub v1: Option<Id20>,
+    /// SHA-256 of the info dictionary (v2 and hybrid); announced truncated.
+    pub v2: Option<[u8; 32]>,
+    pub path: PathBuf,
+}
+
+impl DirTorrent {
+    /// The file's torrent, as loaded.
+    pub fn of(torrent: &Torrent, path: PathBuf) -> Self {
+        Self {
+            name: torrent.meta.info.name.clone(),
+            v1: torrent
+                .meta
+                .info
+                .version
+                .has_v1()
+                .then_some(torrent.info_hash.0),
+            v2: torrent.info_hash_v2,
+            path,
+        }
+    }
+
+    /// The hashes clients announce it under: v1, then v2 truncated.
+    pub fn hashes(&self) -> impl Iterator<Item = Id20> + '_ {
+        self.v1.into_iter().chain(self.v2.map(|v2| truncate(&v2)))
+    }
+}
+
+/// A v2 hash as announced: its first 20 bytes (BEP 52).
+pub fn truncate(v2: &[u8; 32]) -> Id20 {
+    let mut short = [0; 20];
+    short.copy_from_slice(&v2[..20]);
+    short
 }
 
 impl Access {
     pub fn allows(&self, info_hash: &Id20) -> bool {
         !self.deny.contains(info_hash) && self.allow.as_ref().is_none_or(|a| a.contains(info_hash))
+    }
+
+    /// The torrents of the allowed directory.
+    pub fn dir_torrents(&self) -> &[DirTorrent] {
+        &self.dir_torrents
+    }
+
+    /// The allowed-directory torrent announced as `hash` (v1 or truncated v2).
+    pub fn dir_torrent(&self, hash: &Id20) -> Option<&DirTorrent> {
+        self.dir_index
+            .get(hash)
+            .and_then(|&i| self.dir_torrents.get(i))
+    }
+
+    /// Lists `torrent` as one of the allowed directory's (a second file
+    /// with the same hashes adds nothing) and allows its hashes.
+    pub fn add_dir_torrent(&mut self, torrent: DirTorrent) {
+        if torrent.hashes().any(|h| self.dir_index.contains_key(&h)) {
+            return;
+        }
+        let index = self.dir_torrents.len();
+        for hash in torrent.hashes() {
+            self.dir_index.insert(hash, index);
+            self.names.insert(hash, torrent.name.clone());
+            self.allow.get_or_insert_with(HashSet::new).insert(hash);
+        }
+        self.dir_torrents.push(torrent);
     }
 
     /// What the lists allow, for logs: `every torrent`, or `N torrents`,
@@ -103,9 +176,9 @@ impl Access {
             access.allow = Some(HashSet::new());
         }
         if let Some(dir) = &config.allowed_dir {
-            let mut allow = HashSet::new();
-            access.dir_fingerprint = fingerprint(dir)?;
-            for (path, _, _) in &access.dir_fingerprint {
+            access.allow.get_or_insert_with(HashSet::new);
+            let files = fingerprint(dir)?;
+            for (path, _, _) in &files {
                 let Ok(bytes) = std::fs::read(path) else {
                     continue;
                 };
@@ -113,12 +186,9 @@ impl Access {
                     tracing::warn!(path = %path.display(), "skipping unreadable torrent in allowed dir");
                     continue;
                 };
-                for hash in torrent_hashes(&torrent) {
-                    allow.insert(hash);
-                    access.names.insert(hash, torrent.meta.info.name.clone());
-                }
+                access.add_dir_torrent(DirTorrent::of(&torrent, path.clone()));
             }
-            access.allow = Some(allow);
+            access.dir_fingerprint = files;
         }
         if !config.allow_torrents.is_empty() {
             let allow = access.allow.get_or_insert_with(HashSet::new);
@@ -133,6 +203,22 @@ impl Access {
         }
         if let Some(path) = &config.deny_list {
             access.deny = read_list(path)?;
+            // A denied torrent is neither listed nor served.
+            let deny = &access.deny;
+            if access
+                .dir_torrents
+                .iter()
+                .any(|t| t.hashes().any(|h| deny.contains(&h)))
+            {
+                let kept: Vec<DirTorrent> = std::mem::take(&mut access.dir_torrents)
+                    .into_iter()
+                    .filter(|t| !t.hashes().any(|h| deny.contains(&h)))
+                    .collect();
+                access.dir_index.clear();
+                for torrent in kept {
+                    access.add_dir_torrent(torrent);
+                }
+            }
         }
         Ok(access)
     }
@@ -155,9 +241,7 @@ pub fn torrent_hashes(torrent: &Torrent) -> Vec<Id20> {
         hashes.push(torrent.info_hash.0);
     }
     if let Some(v2) = &torrent.info_hash_v2 {
-        let mut truncated = [0; 20];
-        truncated.copy_from_slice(&v2[..20]);
-        hashes.push(truncated);
+        hashes.push(truncate(v2));
     }
     hashes
 }

@@ -3,12 +3,14 @@
 //! [`http_proto`] codec and the [`swarm`] store. Errors are HTTP 200 with a
 //! bencoded `failure reason`, as BitTorrent clients expect. With the Redis
 //! store, announces and scrapes are parsed synchronously as before and only
-//! then awaited ([`super::store`]); everything else never awaits.
+//! then awaited ([`super::store`]); `--allow-get` downloads read their
+//! file on a blocking thread; everything else never awaits.
 //!
 //! [`serve`] returns once the listener is closed; connections get a
 //! graceful close (idle ones at once, busy ones after their reply, at most
 //! a few seconds) and are tracked by the same [`Shutdown`].
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -26,6 +28,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::shutdown::Shutdown;
 
+use super::access::{torrent_hashes, DirTorrent};
 use super::http_proto::{self, DictPeer, QueryError, ReplyHead};
 use super::keys::{self, KeyCheck, KeyId, PathKey};
 use super::store::{RemoteReply, Store, DEGRADED_INTERVAL};
@@ -135,6 +138,8 @@ enum Handled {
     Scrape(Vec<swarm::Id20>),
     /// Private mode with a Redis set: check the passkey, then go on.
     Keyed(Box<Keyed>),
+    /// `--allow-get`: read a `.torrent` of the allowed directory.
+    File(DirTorrent, IpAddr),
 }
 
 /// An announce or scrape waiting for its passkey to be checked.
@@ -173,6 +178,11 @@ fn handle(shared: &Shared, peer: SocketAddr, req: &Request<Incoming>) -> Handled
 
 /// Answers an announce or scrape through the Redis store.
 async fn finish(shared: &Shared, handled: Handled) -> Response<Full<Bytes>> {
+    if let Handled::File(torrent, ip) = handled {
+        let response = download(shared, torrent, ip).await;
+        count_sent(shared, &response);
+        return response;
+    }
     let Store::Redis(redis) = &shared.store else {
         return reply(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", "");
     };
@@ -204,6 +214,8 @@ async fn finish(shared: &Shared, handled: Handled) -> Response<Full<Bytes>> {
         Handled::Done(response) => response,
         // Unwrapped above; a passkey is checked once.
         Handled::Keyed(_) => reply(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", ""),
+        // Served above, before the store is needed.
+        Handled::File(..) => reply(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", ""),
         Handled::Announce(prepared) => {
             let result = match shared.remote_announce(redis, &prepared.request).await {
                 Remote::Answered(answer) => {
@@ -312,6 +324,19 @@ fn route(
         };
     }
     shared.metrics.add(Counter::HttpOther, 1);
+    if shared.config.allow_get && path.starts_with("/torrents/") {
+        if !shared.stats_allowed(ip) {
+            return reply(StatusCode::FORBIDDEN, "text/plain", "forbidden\n").into();
+        }
+        if !shared.rate_ok(ip) {
+            return reply(StatusCode::TOO_MANY_REQUESTS, "text/plain", "slow down\n").into();
+        }
+        // The request only picks among loaded files; its text is never a path.
+        return match status::download_target(path, &shared.access()) {
+            Some(torrent) => Handled::File(torrent.clone(), ip),
+            None => reply(StatusCode::NOT_FOUND, "text/plain", "not found\n").into(),
+        };
+    }
     let stats_page = matches!(path, "/" | "/stats.json" | "/metrics");
     if !stats_page {
         return reply(StatusCode::NOT_FOUND, "text/plain", "not found\n").into();
@@ -324,22 +349,36 @@ fn route(
         .iter()
         .map(|c| (*c, shared.metrics.get(*c)))
         .collect();
+    let info = status::PageInfo {
+        version: env!("CARGO_PKG_VERSION"),
+        uptime: Duration::from_secs(u64::from(shared.now())),
+        allow_get: shared.config.allow_get,
+        full_scrape: shared
+            .scrape_path
+            .as_deref()
+            .filter(|_| shared.config.full_scrape),
+    };
     let response = match path {
-        "/" => {
+        "/" | "/stats.json" => {
             let access = shared.access();
-            let page = status::html(&totals, &shared.swarms.all_counts(), &access.names);
-            reply(StatusCode::OK, "text/html; charset=utf-8", page)
+            let swarms = shared.swarms.all_counts();
+            let (rows, total) = status::rows(&swarms, &access);
+            if path == "/" {
+                let page = status::page(&info, &totals, &rows, total);
+                reply(StatusCode::OK, "text/html; charset=utf-8", page)
+            } else {
+                let keys = shared.private().then(|| shared.usage_rows());
+                let json = status::json_with_rows(
+                    &totals,
+                    &counters,
+                    &info,
+                    &rows,
+                    total,
+                    keys.as_deref(),
+                );
+                reply(StatusCode::OK, "application/json", json)
+            }
         }
-        "/stats.json" if shared.private() => reply(
-            StatusCode::OK,
-            "application/json",
-            status::json_with_keys(&totals, &counters, &shared.usage_rows()),
-        ),
-        "/stats.json" => reply(
-            StatusCode::OK,
-            "application/json",
-            status::json(&totals, &counters),
-        ),
         _ => reply(
             StatusCode::OK,
             "text/plain; version=0.0.4",
@@ -369,6 +408,112 @@ fn tracker_path<'a>(shared: &Shared, path: &'a str) -> (bool, bool, Option<PathK
         PathKey::NotOurs => (false, false, None),
         key => (false, true, Some(key)),
     }
+}
+
+/// Most `--allow-get` downloads at once, and per client address.
+const DOWNLOADS: usize = 8;
+const DOWNLOADS_PER_IP: usize = 2;
+/// Largest `.torrent` served (a 16 KiB-piece v1 torrent of 10 TiB is 13 MiB).
+const MAX_TORRENT_FILE: u64 = 32 << 20;
+
+/// Serves a directory torrent's file, if it still holds that torrent (it
+/// may have changed since the last scan).
+async fn download(shared: &Shared, torrent: DirTorrent, ip: IpAddr) -> Response<Full<Bytes>> {
+    let Some(slot) = shared.downloads.take(ip) else {
+        return reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "text/plain",
+            "busy, try again\n",
+        );
+    };
+    let path = torrent.path.clone();
+    let want: Vec<swarm::Id20> = torrent.hashes().collect();
+    let read = tokio::task::spawn_blocking(move || -> Option<Vec<u8>> {
+        use std::io::Read;
+        // Held by the read itself: a client that goes away does not free
+        // the slot before the read ends.
+        let _slot = slot;
+        let mut bytes = Vec::new();
+        std::fs::File::open(&path)
+            .ok()?
+            .take(MAX_TORRENT_FILE + 1)
+            .read_to_end(&mut bytes)
+            .ok()?;
+        let parsed = crate::metainfo::Torrent::parse(&bytes).ok()?;
+        (bytes.len() as u64 <= MAX_TORRENT_FILE && torrent_hashes(&parsed) == want).then_some(bytes)
+    })
+    .await;
+    let Ok(Some(bytes)) = read else {
+        tracing::debug!(path = %torrent.path.display(), "allowed-dir torrent changed or unreadable");
+        return reply(StatusCode::NOT_FOUND, "text/plain", "not found\n");
+    };
+    let mut response = reply(StatusCode::OK, "application/x-bittorrent", bytes);
+    let file_name = torrent
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if let Ok(value) = HeaderValue::from_str(&content_disposition(&file_name)) {
+        response
+            .headers_mut()
+            .insert(hyper::header::CONTENT_DISPOSITION, value);
+    }
+    response
+}
+
+/// `--allow-get` downloads in progress by client address: at most
+/// 8 in all and 2 per address (`DOWNLOADS`, `DOWNLOADS_PER_IP`).
+#[derive(Debug, Default)]
+pub struct DownloadSlots(Arc<std::sync::Mutex<HashMap<IpAddr, usize>>>);
+
+/// A taken download slot, given back when dropped.
+struct Slot(DownloadSlots, IpAddr);
+
+impl DownloadSlots {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, usize>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn take(&self, ip: IpAddr) -> Option<Slot> {
+        let mut slots = self.lock();
+        let busy: usize = slots.values().sum();
+        let mine = slots.get(&ip).copied().unwrap_or(0);
+        if busy >= DOWNLOADS || mine >= DOWNLOADS_PER_IP {
+            return None;
+        }
+        slots.insert(ip, mine + 1);
+        Some(Slot(Self(self.0.clone()), ip))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut slots = self.0.lock();
+        if let Some(mine) = slots.get_mut(&self.1) {
+            *mine = mine.saturating_sub(1);
+            if *mine == 0 {
+                slots.remove(&self.1);
+            }
+        }
+    }
+}
+
+/// `attachment` with the file name: ASCII for old clients, UTF-8 (RFC 6266).
+fn content_disposition(name: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let utf8 = percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{utf8}")
 }
 
 /// A parsed, allowed announce, ready for a store.
@@ -583,4 +728,24 @@ fn scrape(shared: &Shared, query: &[u8]) -> Handled {
     http_proto::write_scrape(&mut out, &files);
     shared.metrics.add(Counter::HttpScrapeOk, 1);
     reply(StatusCode::OK, "text/plain", out).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn download_slots_have_a_share_per_address_and_a_total() {
+        let slots = DownloadSlots::default();
+        let ip = |n: u8| IpAddr::from([10, 0, 0, n]);
+        let a1 = slots.take(ip(1)).unwrap();
+        let _a2 = slots.take(ip(1)).unwrap();
+        assert!(slots.take(ip(1)).is_none(), "one address's share is full");
+        let others: Vec<_> = (2..8).map(|n| slots.take(ip(n)).unwrap()).collect();
+        assert!(slots.take(ip(9)).is_none(), "all slots are taken");
+        drop(a1);
+        assert!(slots.take(ip(9)).is_some(), "a dropped slot is free again");
+        drop(others);
+        assert_eq!(slots.lock().len(), 1, "idle addresses are forgotten");
+    }
 }

@@ -44,6 +44,9 @@
 //!   URL data); known, unknown and missing passkeys; SIGHUP and file changes
 //!   adding and revoking keys; per-key counters in /stats.json and no key on
 //!   any page or in the log; `publish` announcing to a private UDP tracker.
+//! - `tracker_status`: `tracker --allowed-dir`'s status page: a hybrid in
+//!   one row, unannounced torrents, escaping, `/stats.json` rows, and
+//!   `--allow-get` downloads (byte for byte; 404 without the flag).
 //! - `tracker_redis`: `tracker --store redis://`: three processes on one
 //!   Redis (HTTP, UDP with a shared --udp-key, kill -9), Redis stopped and
 //!   restarted (degraded answers, /metrics, recovery), --store-required,
@@ -77,6 +80,7 @@ mod status_snapshot;
 mod tracker;
 mod tracker_keys;
 mod tracker_redis;
+mod tracker_status;
 mod v2;
 mod v2_seed;
 mod verify;

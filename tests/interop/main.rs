@@ -66,6 +66,9 @@
 //! - `tracker`: libtorrent and aria2 announce to our tracker over HTTP and
 //!   UDP and download through it; libtorrent through a private (`--keys`)
 //!   UDP tracker, its passkey in BEP 41 URL data, counted per key.
+//! - `tracker_status_page`: `tracker --allowed-dir --allow-get`'s page in
+//!   headless Chromium after libtorrent announced a hybrid: names as text,
+//!   one hybrid row with both hashes, download and stats links.
 //! - `tracker_redis`: two `tracker --store redis://` processes on one
 //!   redis-server: libtorrent seeds through A, another downloads through B.
 //! - `webseed`: aria2 and libtorrent download our single- and multi-file
@@ -96,6 +99,7 @@ mod support;
 mod swarm;
 mod tracker;
 mod tracker_redis;
+mod tracker_status_page;
 mod transmission;
 mod transmission_netns;
 mod utp;
