@@ -12,13 +12,12 @@
 //! threads hash. Pieces may span files; [`Reader`] handles that. Must run on
 //! a rayon pool, never on an async runtime's worker thread.
 //!
-//! Measured on the 2-core benchmark machine (`benches/create.py`, 2 GiB):
-//! rayon's own splitting started the two threads 1 GiB apart, which on a cold
-//! cache gave two competing streams (2.05 s, slower than mktorrent's single
-//! reader at 1.90 s); in order plus prefetch took 1.47 s. A memory map
-//! instead of `pread` saves the copy out of the page cache but was not
-//! faster on a cached file here (page faults and cache misses ate the gain),
-//! so there is no `unsafe` here.
+//! Measured with `benches/create.py` (2 GiB, cold page cache; README): rayon's
+//! own splitting started the two threads 1 GiB apart, two competing streams
+//! for the disk; in order plus prefetch made ours 0.91× mktorrent's best
+//! time. A memory map instead of `pread` saves the copy out of the page
+//! cache but was not faster on a cached file here (page faults and cache
+//! misses ate the gain), so there is no `unsafe` here.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
