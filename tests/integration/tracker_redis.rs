@@ -10,7 +10,7 @@
 //! free loopback port, so they can stop it. Without either they say they
 //! were skipped.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -141,20 +141,9 @@ impl Drop for TrackerProc {
     }
 }
 
+/// One GET's body.
 pub(super) fn get(addr: SocketAddr, target: &str) -> Vec<u8> {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "GET {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    raw[split + 4..].to_vec()
+    super::tracker_status::get(addr, target).2
 }
 
 pub(super) fn escape(bytes: &[u8]) -> String {

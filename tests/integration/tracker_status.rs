@@ -51,7 +51,7 @@ fn start(dir: &Path, torrents: &Path, extra: &[&str]) -> Tracker {
 }
 
 /// One GET: status, headers, body.
-fn get(addr: SocketAddr, target: &str) -> (u16, String, Vec<u8>) {
+pub(super) fn get(addr: SocketAddr, target: &str) -> (u16, String, Vec<u8>) {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
